@@ -43,7 +43,10 @@ class MethodSpec:
             raise ImportError(
                 f"method {self.name!r} needs {missing!r}, which is not installed; install it{extra}"
             ) from exc
-        return getattr(module, func_name)
+        try:
+            return getattr(module, func_name)
+        except AttributeError:
+            raise ImportError(f"method {self.name!r} is not available: {self.target} not found") from None
 
     def params(self) -> dict[str, Any]:
         """Keyword options and their defaults (``seed`` excluded: every method has it)."""
