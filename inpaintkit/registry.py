@@ -39,6 +39,8 @@ class MethodSpec:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # a missing optional dependency
             missing = getattr(exc, "name", None) or str(exc)
+            if missing.split(".")[0] == "inpaintkit":
+                raise ImportError(f"method {self.name!r} is not available: {exc}") from exc
             extra = " with pip install 'inpaintkit[learned]'" if self.kind == "learned" else ""
             raise ImportError(
                 f"method {self.name!r} needs {missing!r}, which is not installed; install it{extra}"

@@ -1,0 +1,26 @@
+"""``inpaintkit methods``: list the registered methods and their options."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+
+@click.command("methods")
+@click.option("--json", "as_json", is_flag=True, help="Print the table as JSON.")
+def command(as_json: bool) -> None:
+    """List the methods, their kind, and their options with defaults."""
+    import inpaintkit
+
+    rows = inpaintkit.methods()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=repr))
+        return
+    for row in rows:
+        click.echo(f"{row['name']:<12} {row['kind']:<10} {row['description']}")
+        if row["params"] is None:
+            click.echo(f"{'':<12} unavailable: {row['error']}")
+        elif row["params"]:
+            options = ", ".join(f"{k}={v!r}" for k, v in row["params"].items())
+            click.echo(f"{'':<12} options: {options}")

@@ -1,0 +1,205 @@
+"""Reading images and masks from files and writing results atomically.
+
+PNG (8/16-bit; gray, RGB, RGBA) goes through imageio's OpenCV plugin, which keeps
+16 bits per channel (Pillow reduces 16-bit RGB to 8 bits); JPEG through Pillow with
+the EXIF orientation applied; TIFF (8/16-bit, float) through tifffile. Arrays are RGB(A),
+channels last, in the file's own dtype.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import imageio.v3 as iio
+import numpy as np
+
+from ._image import check_image
+
+__all__ = ["read_image", "read_mask", "write_image", "alpha_hole", "WRITE_FORMATS"]
+
+_PNG = {".png"}
+_JPEG = {".jpg", ".jpeg"}
+_TIFF = {".tif", ".tiff"}
+WRITE_FORMATS = tuple(sorted(_PNG | _JPEG | _TIFF))
+
+
+def _check_readable(path, what: str) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"{what} path is a folder, not a file: {path}")
+    if not os.access(path, os.R_OK):
+        raise PermissionError(f"{what} file is not readable: {path}")
+    return path
+
+
+def _read_array(path: Path, what: str) -> np.ndarray:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _PNG:
+            array = iio.imread(path, plugin="opencv", flags=cv2.IMREAD_UNCHANGED)
+        elif suffix in _JPEG:
+            array = iio.imread(path, plugin="pillow", rotate=True)
+        elif suffix in _TIFF:
+            array = iio.imread(path, plugin="tifffile", index=0)
+        else:
+            array = iio.imread(path, index=0)
+    except Exception as exc:  # imageio raises many types for a corrupt file
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read {what} {path}: not a readable image ({reason})") from None
+    array = np.asarray(array)
+    if array is None or array.size == 0 or array.ndim not in (2, 3):
+        raise ValueError(f"cannot read {what} {path}: no image data (shape {getattr(array, 'shape', None)})")
+    if array.ndim == 3 and array.shape[2] == 2:
+        # gray + alpha -> RGBA
+        gray, alpha = array[..., :1], array[..., 1:]
+        array = np.concatenate([gray, gray, gray, alpha], axis=2)
+    return np.ascontiguousarray(array)
+
+
+def read_image(path) -> np.ndarray:
+    """Read an image file into an array that satisfies the image contract.
+
+    Parameters
+    ----------
+    path : str or Path
+        PNG, JPEG, TIFF (or another format imageio reads).
+
+    Returns
+    -------
+    ndarray, shape (H, W) or (H, W, C)
+        RGB(A) channel order; uint8, uint16, float32 or float64.
+
+    Raises
+    ------
+    FileNotFoundError, IsADirectoryError, PermissionError
+        For a missing path, a folder or an unreadable file.
+    ValueError, TypeError
+        For a corrupt file or data outside the contract (e.g. a 32-bit integer TIFF).
+    """
+    path = _check_readable(path, "image")
+    array = _read_array(path, "image")
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    return check_image(array, name=f"image {path}")
+
+
+def read_mask(path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Read a mask file; any non-zero colour marks the hole.
+
+    Gray, RGB and RGBA files are accepted: a pixel is a hole where any colour channel
+    is non-zero (and, for RGBA, the pixel is not fully transparent). JPEG masks are
+    thresholded at half the range, so compression noise around black does not count.
+
+    Parameters
+    ----------
+    path : str or Path
+    shape : (int, int), optional
+        The image's (H, W); a mask of another size raises ``ValueError``.
+
+    Returns
+    -------
+    ndarray, shape (H, W), bool
+    """
+    path = _check_readable(path, "mask")
+    array = _read_array(path, "mask")
+    if array.dtype == np.bool_:
+        hole = array if array.ndim == 2 else array.any(axis=2)
+    else:
+        if np.issubdtype(array.dtype, np.integer):
+            top = float(np.iinfo(array.dtype).max)
+        else:
+            top = 1.0
+        threshold = top / 2 if path.suffix.lower() in _JPEG else 0
+        if array.ndim == 2:
+            hole = array > threshold
+        else:
+            colour = array[..., :3] if array.shape[2] >= 3 else array
+            hole = (colour > threshold).any(axis=2)
+            if array.shape[2] == 4:
+                hole &= array[..., 3] > 0
+    if shape is not None and hole.shape != tuple(shape[:2]):
+        raise ValueError(
+            f"mask {path} is {hole.shape[1]}x{hole.shape[0]} pixels but the image is "
+            f"{shape[1]}x{shape[0]}"
+        )
+    return np.ascontiguousarray(hole)
+
+
+def alpha_hole(image: np.ndarray) -> np.ndarray:
+    """The hole given by an RGBA image's transparency: pixels with alpha == 0."""
+    if image.ndim != 3 or image.shape[2] != 4:
+        raise ValueError(
+            "no mask given and the image has no alpha channel: pass a mask file, "
+            "or an RGBA image whose transparent pixels mark the hole"
+        )
+    return image[..., 3] == 0
+
+
+def _for_format(image: np.ndarray, suffix: str) -> np.ndarray:
+    """Convert ``image`` to what the format stores (documented in write_image)."""
+    if suffix in _PNG:
+        if np.issubdtype(image.dtype, np.floating):
+            return np.rint(np.clip(image, 0, 1) * 65535).astype(np.uint16)
+        return image
+    if suffix in _JPEG:
+        if image.ndim == 3 and image.shape[2] == 4:
+            raise ValueError("JPEG cannot store an alpha channel; write PNG or TIFF instead")
+        if image.dtype == np.uint16:
+            return np.rint(image / 257.0).astype(np.uint8)
+        if np.issubdtype(image.dtype, np.floating):
+            return np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)
+        return image
+    return image
+
+
+def write_image(path, image, *, quality: int = 95) -> Path:
+    """Write ``image`` to ``path`` atomically (a temporary file beside it, then rename).
+
+    The format follows the extension: PNG (uint8/uint16; floats are stored as 16-bit),
+    JPEG (8-bit, no alpha; ``quality`` 1-100), TIFF (any contract dtype, float kept).
+    A crash leaves either the old file or the new one, never half a file.
+
+    Returns
+    -------
+    Path
+        The written path.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in WRITE_FORMATS:
+        raise ValueError(
+            f"cannot write {path}: unsupported extension {path.suffix or '(none)'}; "
+            f"use one of {', '.join(WRITE_FORMATS)}"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(f"output path is a folder: {path}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {folder}")
+    image = _for_format(check_image(image), suffix)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=f".{path.stem}.", suffix=suffix)
+    os.close(handle)
+    try:
+        if suffix in _PNG:
+            iio.imwrite(temp_name, image, plugin="opencv")
+        elif suffix in _JPEG:
+            iio.imwrite(temp_name, image, plugin="pillow", quality=int(quality))
+        else:
+            iio.imwrite(temp_name, image, plugin="tifffile")
+        with open(temp_name, "rb+") as written:
+            os.fsync(written.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        try:
+            os.unlink(temp_name)
+        except OSError:
+            pass
+        raise
+    return path
