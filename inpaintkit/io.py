@@ -157,6 +157,12 @@ def _for_format(image: np.ndarray, suffix: str) -> np.ndarray:
     return image
 
 
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_image(path, image, *, quality: int = 95) -> Path:
     """Write ``image`` to ``path`` atomically (a temporary file beside it, then rename).
 
@@ -195,6 +201,8 @@ def write_image(path, image, *, quality: int = 95) -> Path:
             iio.imwrite(temp_name, image, plugin="tifffile")
         with open(temp_name, "rb+") as written:
             os.fsync(written.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temp_name, _default_mode())
         os.replace(temp_name, path)
     except BaseException:
         try:

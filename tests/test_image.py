@@ -1,0 +1,137 @@
+"""The image/mask contract: validation errors, dtype round trips, alpha, compositing."""
+
+import numpy as np
+import pytest
+
+from inpaintkit._image import MAX_PIXELS, check_has_hole, from_float, prepare, to_float
+
+DTYPES = [np.uint8, np.uint16, np.float32, np.float64]
+SHAPES = [(12, 10), (12, 10, 1), (12, 10, 3), (12, 10, 4)]
+
+
+def make_image(shape, dtype, seed=0):
+    values = np.random.default_rng(seed).random(shape)
+    return from_float(values, dtype)
+
+
+def hole_mask(shape=(12, 10)):
+    mask = np.zeros(shape, bool)
+    mask[3:7, 2:6] = True
+    return mask
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", SHAPES)
+def test_prepare_finish_round_trip(dtype, shape):
+    image = make_image(shape, dtype)
+    mask = hole_mask()
+    prep = prepare(image, mask)
+    colour = 3 if len(shape) == 3 and shape[2] >= 3 else 1
+    assert prep.data.shape == (12, 10, colour)
+    assert prep.data.dtype == np.float64 and prep.data.flags.c_contiguous
+    assert np.all(prep.data[mask] == 0)  # methods cannot peek into the hole
+    filled = np.full(prep.data.shape, 0.5)
+    out = prep.finish(filled)
+    assert out.shape == image.shape and out.dtype == image.dtype
+    # Known pixels bit-for-bit unchanged (compare bytes, so -0.0 vs 0.0 would show).
+    assert out[~mask].tobytes() == image[~mask].tobytes()
+    expected = from_float(np.array([0.5]), dtype)[0]
+    hole_values = out[mask] if out.ndim == 2 else out[mask][:, :colour]
+    assert np.all(hole_values == expected)
+
+
+def test_alpha_carried_and_filled_by_nearest_value():
+    image = np.zeros((8, 8, 4), np.uint8)
+    image[..., 3] = 255
+    image[:, 4:, 3] = 100  # right half half-transparent
+    mask = np.zeros((8, 8), bool)
+    mask[2:6, 1:3] = True  # hole on the left: nearest alpha is 255
+    mask[2:6, 6] = True  # hole on the right: nearest alpha is 100
+    out = prepare(image, mask).finish(np.ones((8, 8, 3)))
+    assert np.all(out[2:6, 1:3, 3] == 255)
+    assert np.all(out[2:6, 6, 3] == 100)
+    assert np.all(out[mask][:, :3] == 255)
+
+
+def test_nan_inside_hole_is_accepted_outside_is_refused():
+    image = np.random.default_rng(0).random((10, 10))
+    mask = hole_mask((10, 10))
+    image[4, 4] = np.nan
+    prepare(image, mask)  # NaN in the hole: fine, it is replaced
+    image[0, 0] = np.nan
+    with pytest.raises(ValueError, match="image contains NaN"):
+        prepare(image, mask)
+
+
+def test_float_out_of_range_is_refused():
+    image = np.full((10, 10), 1.5)
+    with pytest.raises(ValueError, match=r"float images must lie in \[0, 1\]"):
+        prepare(image, hole_mask((10, 10)))
+
+
+@pytest.mark.parametrize(
+    "image, message, error",
+    [
+        (np.zeros((5, 5, 2), np.uint8), "1, 3 or 4 channels", ValueError),
+        (np.zeros((5, 5, 5), np.uint8), "1, 3 or 4 channels", ValueError),
+        (np.zeros((5,), np.uint8), r"shape \(H, W\) or \(H, W, C\)", ValueError),
+        (np.zeros((2, 5, 5, 3), np.uint8), r"shape \(H, W\) or \(H, W, C\)", ValueError),
+        (np.zeros((0, 5), np.uint8), "empty", ValueError),
+        (np.zeros((5, 5), np.int32), "unsupported dtype int32", TypeError),
+        (np.zeros((5, 5), bool), "unsupported dtype bool", TypeError),
+        (np.zeros((5, 5), np.float16), "unsupported dtype float16", TypeError),
+    ],
+)
+def test_bad_images(image, message, error):
+    mask = np.zeros(image.shape[:2] if image.ndim >= 2 else (5,), bool)
+    with pytest.raises(error, match=message):
+        prepare(image, mask)
+
+
+def test_huge_image_is_refused_up_front():
+    huge = np.broadcast_to(np.uint8(0), (MAX_PIXELS // 1000 + 1, 1000))
+    with pytest.raises(ValueError, match="too large"):
+        prepare(huge, np.broadcast_to(False, huge.shape))
+
+
+def test_mask_errors():
+    image = np.zeros((6, 6), np.uint8)
+    with pytest.raises(ValueError, match=r"mask has shape \(5, 6\) but the image is \(6, 6\)"):
+        prepare(image, np.zeros((5, 6), bool))
+    with pytest.raises(TypeError, match="mask must be bool or integer"):
+        prepare(image, np.zeros((6, 6), np.float64))
+    with pytest.raises(ValueError, match="covers the whole image"):
+        prepare(image, np.ones((6, 6), bool))
+    with pytest.raises(TypeError, match="mask must be an array"):
+        prepare(image, None)
+
+
+def test_integer_mask_non_zero_is_hole():
+    image = np.zeros((4, 4), np.uint8)
+    mask = np.zeros((4, 4), np.int64)
+    mask[1, 1] = 7
+    mask[2, 2] = -1
+    prep = prepare(image, mask)
+    assert prep.mask.dtype == bool and prep.mask.sum() == 2
+
+
+def test_empty_mask_warns():
+    prep = prepare(np.zeros((4, 4), np.uint8), np.zeros((4, 4), bool))
+    with pytest.warns(UserWarning, match="no hole pixels"):
+        assert check_has_hole(prep) is False
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_to_from_float_exact_for_integers(dtype):
+    image = make_image((7, 9), dtype, seed=3)
+    assert from_float(to_float(image), dtype).tobytes() == image.tobytes()
+
+
+def test_finish_rejects_wrong_shape_and_nan():
+    prep = prepare(np.zeros((4, 4, 3), np.uint8), hole_mask((4, 4)))
+    with pytest.raises(RuntimeError, match="shape"):
+        prep.finish(np.zeros((4, 4, 1)))
+    bad = np.zeros((4, 4, 3))
+    bad[3, 3] = np.nan
+    with pytest.raises(RuntimeError, match="non-finite"):
+        prep.finish(bad)
