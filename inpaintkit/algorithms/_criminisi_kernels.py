@@ -1,0 +1,436 @@
+"""Numba kernels for Criminisi exemplar-based filling (see ``criminisi.py`` for the API).
+
+Every per-pixel array is flat (index ``y * W + x``) and every image is flat with its
+channels last (index ``(y * W + x) * C + c``), so offsets are plain integer additions.
+``hole`` is the current hole (uint8, 1 = still unknown); ``valid`` marks the centres of
+source patches that lie inside the image and were fully known in the input.
+
+Reference: A. Criminisi, P. Perez, K. Toyama, "Region filling and object removal by
+exemplar-based image inpainting", IEEE TIP 13(9), 2004. doi:10.1109/TIP.2004.833105
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._jit import jit, jit_parallel, prange
+
+_BIG = np.int64(1) << np.int64(62)
+
+
+@jit
+def smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0, x1):
+    """Separable Gaussian blur of the hole indicator on rows [y0, y1) x cols [x0, x1).
+
+    Borders repeat the nearest pixel (scipy's ``mode="nearest"``). ``scratch`` holds the
+    horizontal pass for the rows the vertical pass reads.
+    """
+    radius = weights.shape[0] // 2
+    ya = max(y0 - radius, 0)
+    yb = min(y1 + radius, height)
+    for y in range(ya, yb):
+        for x in range(x0, x1):
+            acc = 0.0
+            for k in range(-radius, radius + 1):
+                xx = min(max(x + k, 0), width - 1)
+                acc += weights[k + radius] * hole[y * width + xx]
+            scratch[y * width + x] = acc
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            acc = 0.0
+            for k in range(-radius, radius + 1):
+                yy = min(max(y + k, 0), height - 1)
+                acc += weights[k + radius] * scratch[yy * width + x]
+            smooth[y * width + x] = acc
+
+
+@jit
+def known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x, y0, y1, x0, x1):
+    """Image gradient from known pixels only on rows [y0, y1) x cols [x0, x1).
+
+    Central differences where both neighbours are known, one-sided where one is, zero
+    where none is or the pixel itself is unknown: hole values never leak into the
+    isophotes of the data term.
+    """
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            i = y * width + x
+            if hole[i]:
+                for c in range(channels):
+                    grad_y[i * channels + c] = 0.0
+                    grad_x[i * channels + c] = 0.0
+                continue
+            up = y > 0 and hole[i - width] == 0
+            down = y < height - 1 and hole[i + width] == 0
+            left = x > 0 and hole[i - 1] == 0
+            right = x < width - 1 and hole[i + 1] == 0
+            for c in range(channels):
+                if up and down:
+                    g = 0.5 * (feat[(i + width) * channels + c] - feat[(i - width) * channels + c])
+                elif down:
+                    g = feat[(i + width) * channels + c] - feat[i * channels + c]
+                elif up:
+                    g = feat[i * channels + c] - feat[(i - width) * channels + c]
+                else:
+                    g = 0.0
+                grad_y[i * channels + c] = g
+                if left and right:
+                    g = 0.5 * (feat[(i + 1) * channels + c] - feat[(i - 1) * channels + c])
+                elif right:
+                    g = feat[(i + 1) * channels + c] - feat[i * channels + c]
+                elif left:
+                    g = feat[i * channels + c] - feat[(i - 1) * channels + c]
+                else:
+                    g = 0.0
+                grad_x[i * channels + c] = g
+
+
+@jit
+def patch_priority(index, height, width, channels, half, hole, confidence, smooth,
+                   grad_y, grad_x, alpha, epsilon):
+    """Confidence C(p) and priority P(p) = C(p) * (D(p) + epsilon) of front pixel ``index``.
+
+    C(p) is eq. (2) of the paper: the summed confidence of the known pixels of the patch
+    over the patch area (the in-image part at borders). D(p) is eq. (3),
+    |isophote . n_p| / alpha, with n_p the unit gradient of the smoothed hole indicator
+    and the isophote taken as the strongest one over the known pixels of the patch
+    (p itself is unknown). ``epsilon`` keeps flat regions ordered by confidence instead
+    of tying at zero.
+    """
+    y = index // width
+    x = index - y * width
+    ya = max(y - half, 0)
+    yb = min(y + half + 1, height)
+    xa = max(x - half, 0)
+    xb = min(x + half + 1, width)
+    normal_y = 0.5 * (smooth[min(y + 1, height - 1) * width + x] - smooth[max(y - 1, 0) * width + x])
+    normal_x = 0.5 * (smooth[y * width + min(x + 1, width - 1)] - smooth[y * width + max(x - 1, 0)])
+    norm = math.sqrt(normal_y * normal_y + normal_x * normal_x)
+    has_normal = norm > 1e-9
+    if has_normal:
+        normal_y /= norm
+        normal_x /= norm
+    total = 0.0
+    data = 0.0
+    for yy in range(ya, yb):
+        for xx in range(xa, xb):
+            j = yy * width + xx
+            if hole[j]:
+                continue
+            total += confidence[j]
+            if has_normal:
+                for c in range(channels):
+                    # isophote (-I_y, I_x) dotted with the normal (n_x, n_y)
+                    v = abs(grad_x[j * channels + c] * normal_y - grad_y[j * channels + c] * normal_x)
+                    if v > data:
+                        data = v
+    conf = total / ((yb - ya) * (xb - xa))
+    return conf, conf * (data / alpha + epsilon)
+
+
+@jit
+def front_region(hole, height, width, front_pos, front_where, counters, y0, y1, x0, x1):
+    """Re-derive fill-front membership (hole pixel with a known 4-neighbour) in a region."""
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            i = y * width + x
+            on_front = False
+            if hole[i]:
+                on_front = ((y > 0 and hole[i - width] == 0) or (y < height - 1 and hole[i + width] == 0)
+                            or (x > 0 and hole[i - 1] == 0) or (x < width - 1 and hole[i + 1] == 0))
+            where = front_where[i]
+            if on_front and where < 0:
+                front_pos[counters[0]] = i
+                front_where[i] = counters[0]
+                counters[0] += 1
+            elif not on_front and where >= 0:
+                last = front_pos[counters[0] - 1]
+                front_pos[where] = last
+                front_where[last] = where
+                front_where[i] = -1
+                counters[0] -= 1
+
+
+@jit
+def priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
+                    alpha, epsilon, front_where, front_conf, priority, y0, y1, x0, x1):
+    """Recompute C and P for the front pixels inside a region (the local update)."""
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            i = y * width + x
+            if front_where[i] >= 0:
+                conf, prio = patch_priority(i, height, width, channels, half, hole, confidence,
+                                            smooth, grad_y, grad_x, alpha, epsilon)
+                front_conf[i] = conf
+                priority[i] = prio
+
+
+@jit
+def patch_ssd(feat, channels, centre, offsets, values, count, bound):
+    """SSD between the source patch at ``centre`` and the target's known pixels.
+
+    ``offsets[k]`` is the flat pixel offset of the k-th known target pixel and
+    ``values[k * channels + c]`` its value. Stops as soon as the partial sum exceeds
+    ``bound`` (the sum only grows), returning a value above ``bound``.
+    """
+    total = 0.0
+    base = centre * channels
+    for k in range(count):
+        b = base + offsets[k] * channels
+        t = k * channels
+        for c in range(channels):
+            d = feat[b + c] - values[t + c]
+            total += d * d
+        if total > bound:
+            return total
+    return total
+
+
+@jit
+def is_better(ssd, dist, tie, best_ssd, best_dist, best_tie):
+    """Lexicographic order (SSD, squared distance to the target, seeded tie key)."""
+    if ssd != best_ssd:
+        return ssd < best_ssd
+    if dist != best_dist:
+        return dist < best_dist
+    return tie < best_tie
+
+
+@jit_parallel
+def search_rows(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1, x0, x1,
+                offsets, values, count, bound, row_ssd, row_dist, row_tie, row_index):
+    """Best source centre in each row of the window [y0, y1) x [x0, x1), in parallel.
+
+    Each row keeps its own bound (starting from ``bound``), so a row's answer and the
+    serial merge of the rows do not depend on the number of threads. Row r reports
+    ``row_index[r] = -1`` when nothing in it reaches ``bound``.
+    """
+    for r in prange(y1 - y0):
+        y = y0 + r
+        best_ssd = bound
+        best_dist = _BIG
+        best_tie = _BIG
+        best = -1
+        for x in range(x0, x1):
+            centre = y * width + x
+            if valid[centre] == 0:
+                continue
+            ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+            if ssd > best_ssd:
+                continue
+            dist = (y - target_y) * (y - target_y) + (x - target_x) * (x - target_x)
+            if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
+                best_ssd = ssd
+                best_dist = dist
+                best_tie = tie_key[centre]
+                best = centre
+        row_ssd[r] = best_ssd
+        row_dist[r] = best_dist
+        row_tie[r] = best_tie
+        row_index[r] = best
+
+
+@jit
+def initialise(feat, hole, height, width, channels, weights, smooth, scratch, grad_y, grad_x,
+               confidence, front_pos, front_where, counters, front_conf, priority, half,
+               alpha, epsilon):
+    """Whole-image set-up: smoothed mask, known gradients, front, priorities."""
+    smooth_mask_region(hole, height, width, weights, smooth, scratch, 0, height, 0, width)
+    known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x, 0, height, 0, width)
+    front_region(hole, height, width, front_pos, front_where, counters, 0, height, 0, width)
+    priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
+                    alpha, epsilon, front_where, front_conf, priority, 0, height, 0, width)
+
+
+@jit
+def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weights, smooth,
+               scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
+               front_conf, priority, offset_y, offset_x, fill_order, stamp, half, window,
+               alpha, epsilon, max_steps):
+    """Run up to ``max_steps`` Criminisi iterations; return the number run.
+
+    One iteration: take the front pixel of highest priority (ties: lower seeded key),
+    find the best source patch (the coherence candidates - the sources of the target's
+    already filled pixels, shifted, and their 8-neighbours - then a window of half-size
+    ``window`` around the target, doubled until something fits; ``window >= max(H, W)``
+    is the exhaustive search of the paper), copy its pixels into the unknown part of the
+    target patch, give them the target's confidence (eq. 4 of the paper), and update the
+    gradients, smoothed mask, front and priorities around the patch only.
+
+    ``counters`` holds [front size, steps done, pixels filled].
+    """
+    side = 2 * half + 1
+    offsets = np.empty(side * side, np.int64)
+    values = np.empty(side * side * channels, np.float64)
+    row_ssd = np.empty(height, np.float64)
+    row_dist = np.empty(height, np.int64)
+    row_tie = np.empty(height, np.int64)
+    row_index = np.empty(height, np.int64)
+    radius = weights.shape[0] // 2
+    reach = max(half + 1, radius + 1)
+    full = max(height, width)
+    done = 0
+    while done < max_steps and counters[0] > 0:
+        step = counters[1]
+        # 1. Highest priority on the front; ties go to the lower seeded key.
+        target = front_pos[0]
+        for k in range(1, counters[0]):
+            i = front_pos[k]
+            if priority[i] > priority[target] or (
+                    priority[i] == priority[target] and tie_key[i] < tie_key[target]):
+                target = i
+        ty = target // width
+        tx = target - ty * width
+        ya = max(ty - half, 0)
+        yb = min(ty + half + 1, height)
+        xa = max(tx - half, 0)
+        xb = min(tx + half + 1, width)
+
+        # 2. The target's known pixels, as flat offsets from its centre.
+        count = 0
+        for y in range(ya, yb):
+            for x in range(xa, xb):
+                j = y * width + x
+                if hole[j] == 0:
+                    offsets[count] = (y - ty) * width + (x - tx)
+                    for c in range(channels):
+                        values[count * channels + c] = feat[j * channels + c]
+                    count += 1
+
+        # 3a. Coherence candidates: where the target's filled neighbours came from.
+        best = -1
+        best_ssd = np.inf
+        best_dist = _BIG
+        best_tie = _BIG
+        for y in range(ya, yb):
+            for x in range(xa, xb):
+                j = y * width + x
+                if hole[j] or fill_order[j] < 0:
+                    continue
+                cy0 = ty + offset_y[j]
+                cx0 = tx + offset_x[j]
+                for ey in range(-1, 2):
+                    for ex in range(-1, 2):
+                        cy = cy0 + ey
+                        cx = cx0 + ex
+                        if cy < 0 or cy >= height or cx < 0 or cx >= width:
+                            continue
+                        centre = cy * width + cx
+                        if valid[centre] == 0 or stamp[centre] == step + 1:
+                            continue
+                        stamp[centre] = step + 1
+                        ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+                        if ssd > best_ssd:
+                            continue
+                        dist = (cy - ty) * (cy - ty) + (cx - tx) * (cx - tx)
+                        if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
+                            best, best_ssd, best_dist, best_tie = centre, ssd, dist, tie_key[centre]
+
+        # 3b. Window search, grown until some source fits.
+        reach_w = window
+        while True:
+            wy0 = max(ty - reach_w, 0)
+            wy1 = min(ty + reach_w + 1, height)
+            wx0 = max(tx - reach_w, 0)
+            wx1 = min(tx + reach_w + 1, width)
+            search_rows(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1, wx0, wx1,
+                        offsets, values, count, best_ssd, row_ssd, row_dist, row_tie, row_index)
+            for r in range(wy1 - wy0):
+                if row_index[r] >= 0 and is_better(row_ssd[r], row_dist[r], row_tie[r],
+                                                   best_ssd, best_dist, best_tie):
+                    best = row_index[r]
+                    best_ssd = row_ssd[r]
+                    best_dist = row_dist[r]
+                    best_tie = row_tie[r]
+            if best >= 0 or reach_w >= full:
+                break
+            reach_w = min(2 * reach_w, full)
+        if best < 0:  # no source anywhere: the wrapper rules this out
+            return -1
+
+        # 4. Copy the source into the unknown part of the target (eq. 4: confidence).
+        sy = best // width
+        sx = best - sy * width
+        conf = front_conf[target]
+        for y in range(ya, yb):
+            for x in range(xa, xb):
+                j = y * width + x
+                if hole[j] == 0:
+                    continue
+                s = (y - ty + sy) * width + (x - tx + sx)
+                for c in range(channels):
+                    feat[j * channels + c] = feat[s * channels + c]
+                    colour[j * channels + c] = colour[s * channels + c]
+                hole[j] = 0
+                confidence[j] = conf
+                fill_order[j] = step
+                offset_y[j] = sy - ty
+                offset_x[j] = sx - tx
+                counters[2] += 1
+
+        # 5. Local updates only: the rest of the image did not change.
+        smooth_mask_region(hole, height, width, weights, smooth, scratch,
+                           max(ya - radius, 0), min(yb + radius, height),
+                           max(xa - radius, 0), min(xb + radius, width))
+        known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x,
+                              max(ya - 1, 0), min(yb + 1, height),
+                              max(xa - 1, 0), min(xb + 1, width))
+        front_region(hole, height, width, front_pos, front_where, counters,
+                     max(ya - 1, 0), min(yb + 1, height), max(xa - 1, 0), min(xb + 1, width))
+        priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
+                        alpha, epsilon, front_where, front_conf, priority,
+                        max(ya - reach, 0), min(yb + reach, height),
+                        max(xa - reach, 0), min(xb + reach, width))
+        counters[1] += 1
+        done += 1
+    return done
+
+
+@jit_parallel
+def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, radius, sigma):
+    """Average, at each filled pixel, what its filled neighbours' offsets would put there.
+
+    Where all neighbours within ``radius`` share one offset this returns the pixel
+    unchanged; at offset-map discontinuities (patch seams) it blends the overlapping
+    source patches with Gaussian weights, so block edges do not show. Rows in parallel;
+    each output pixel is written once, so the result is thread-count independent.
+    """
+    inv = 1.0 / (2.0 * sigma * sigma)
+    for y in prange(height):
+        for x in range(width):
+            i = y * width + x
+            if orig_hole[i] == 0:
+                continue
+            for c in range(channels):
+                out[i * channels + c] = 0.0
+            weight_sum = 0.0
+            for dy in range(-radius, radius + 1):
+                yy = y + dy
+                if yy < 0 or yy >= height:
+                    continue
+                for dx in range(-radius, radius + 1):
+                    xx = x + dx
+                    if xx < 0 or xx >= width:
+                        continue
+                    j = yy * width + xx
+                    if orig_hole[j] == 0:
+                        continue
+                    sy = y + offset_y[j]
+                    sx = x + offset_x[j]
+                    if sy < 0 or sy >= height or sx < 0 or sx >= width:
+                        continue
+                    s = sy * width + sx
+                    if orig_hole[s]:
+                        continue
+                    w = math.exp(-(dy * dy + dx * dx) * inv)
+                    weight_sum += w
+                    for c in range(channels):
+                        out[i * channels + c] += w * colour[s * channels + c]
+            if weight_sum > 0.0:
+                for c in range(channels):
+                    out[i * channels + c] /= weight_sum
+            else:
+                for c in range(channels):
+                    out[i * channels + c] = colour[i * channels + c]
