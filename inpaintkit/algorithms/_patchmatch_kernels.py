@@ -1,0 +1,327 @@
+"""Numba kernels for PatchMatch: random streams, NNF initialisation, search and voting.
+
+Nothing here validates user input; :mod:`inpaintkit.algorithms.patchmatch` prepares
+contiguous arrays of the right dtypes and calls these kernels.
+
+Conventions shared by the kernels:
+
+- Feature images are float32, flattened to (H, W * C) so that one patch row is one
+  contiguous run of ``(2 r + 1) * C`` values (vectorises well).
+- An NNF is int32 (H, W, 2): the (row, col) of the source patch centre matched to
+  each target patch centre. ``r`` is the patch radius, the patch side is ``2 r + 1``.
+- ``src_ok[y, x]`` is True where a source patch centred at (y, x) lies inside the
+  source and touches no invalid pixel; only such centres are ever stored.
+- A distance is the sum of squared differences over the target patch's counted
+  pixels (inside the target and valid), divided by their number ``count[y, x]``.
+- Random numbers come from 32-bit xorshift streams seeded per row band, so results
+  do not depend on the thread count (the tests re-implement them in plain Python).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit, jit_parallel, prange
+
+_MASK32 = 0xFFFFFFFF
+
+
+@jit
+def hash32(value):
+    """Mix an integer into 32 bits (a multiply-xorshift hash; keeps products < 2**63)."""
+    x = value & _MASK32
+    x ^= x >> 16
+    x = (x * 0x045D9F3B) & _MASK32
+    x ^= x >> 16
+    x = (x * 0x045D9F3B) & _MASK32
+    x ^= x >> 16
+    return x
+
+
+@jit
+def stream_seed(seed, salt, index):
+    """Start state of the random stream number ``index`` of a call (never zero)."""
+    state = hash32(hash32(hash32(seed) ^ (salt & _MASK32)) ^ (index & _MASK32))
+    if state == 0:
+        state = 0x6D2B79F5
+    return state
+
+
+@jit
+def xorshift32(state):
+    """Marsaglia's xorshift32 step; ``state`` stays in [1, 2**32)."""
+    state ^= (state << 13) & _MASK32
+    state ^= state >> 17
+    state ^= (state << 5) & _MASK32
+    return state
+
+
+@jit
+def patch_ssd_full(src, tgt, sy, sx, ty, tx, r, channels, limit):
+    """SSD of two patches that lie fully inside both images (no validity checks).
+
+    Stops after the first patch row whose running sum exceeds ``limit`` (early
+    termination, Barnes et al. 2009 sec. 3.2): the caller only needs to know it lost.
+    """
+    row_len = (2 * r + 1) * channels
+    s0 = (sx - r) * channels
+    t0 = (tx - r) * channels
+    total = np.float32(0.0)
+    for dy in range(-r, r + 1):
+        src_row = src[sy + dy]
+        tgt_row = tgt[ty + dy]
+        for k in range(row_len):
+            diff = src_row[s0 + k] - tgt_row[t0 + k]
+            total += diff * diff
+        if total > limit:
+            return total
+    return total
+
+
+@jit
+def patch_ssd_partial(src, tgt, tgt_valid, sy, sx, ty, tx, r, channels, limit):
+    """SSD over the target patch pixels that are inside the target and valid."""
+    height = tgt_valid.shape[0]
+    width = tgt_valid.shape[1]
+    total = np.float32(0.0)
+    for dy in range(-r, r + 1):
+        yy = ty + dy
+        if yy < 0 or yy >= height:
+            continue
+        src_row = src[sy + dy]
+        tgt_row = tgt[yy]
+        for dx in range(-r, r + 1):
+            xx = tx + dx
+            if xx < 0 or xx >= width or not tgt_valid[yy, xx]:
+                continue
+            s0 = (sx + dx) * channels
+            t0 = xx * channels
+            for c in range(channels):
+                diff = src_row[s0 + c] - tgt_row[t0 + c]
+                total += diff * diff
+        if total > limit:
+            return total
+    return total
+
+
+@jit
+def patch_distance(src, tgt, tgt_valid, count, sy, sx, ty, tx, r, channels, best):
+    """Normalised distance of source patch (sy, sx) to target patch (ty, tx).
+
+    ``best`` is the distance to beat; the SSD stops early once it cannot (the value
+    returned is then only known to be >= ``best``).
+    """
+    n = count[ty, tx]
+    if n == 0:
+        return np.float32(0.0)
+    limit = best * np.float32(n)
+    side = 2 * r + 1
+    if n == side * side:
+        ssd = patch_ssd_full(src, tgt, sy, sx, ty, tx, r, channels, limit)
+    else:
+        ssd = patch_ssd_partial(src, tgt, tgt_valid, sy, sx, ty, tx, r, channels, limit)
+    return ssd / np.float32(n)
+
+
+@jit_parallel
+def nnf_fill_invalid(nnf, active, src_ok, coords, seed):
+    """Give every active entry that is not a valid source centre a random valid one.
+
+    ``coords`` (N, 2) int32 lists the valid source centres (N >= 1). One random stream
+    per target row, so the result does not depend on the thread count.
+    """
+    height = nnf.shape[0]
+    width = nnf.shape[1]
+    src_h = src_ok.shape[0]
+    src_w = src_ok.shape[1]
+    n_coords = coords.shape[0]
+    for y in prange(height):
+        state = stream_seed(seed, 0x1234567, y)
+        for x in range(width):
+            if not active[y, x]:
+                continue
+            sy = nnf[y, x, 0]
+            sx = nnf[y, x, 1]
+            if 0 <= sy < src_h and 0 <= sx < src_w and src_ok[sy, sx]:
+                continue
+            state = xorshift32(state)
+            k = state % n_coords
+            nnf[y, x, 0] = coords[k, 0]
+            nnf[y, x, 1] = coords[k, 1]
+
+
+@jit_parallel
+def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist):
+    """Exact distance of every active entry of ``nnf`` (inactive ones get +inf)."""
+    height = nnf.shape[0]
+    width = nnf.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            if active[y, x]:
+                dist[y, x] = patch_distance(src, tgt, tgt_valid, count, nnf[y, x, 0],
+                                            nnf[y, x, 1], y, x, r, channels,
+                                            np.float32(np.inf))
+            else:
+                dist[y, x] = np.float32(np.inf)
+
+
+@jit_parallel
+def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                r, channels, iteration, seed, band_height):
+    """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
+
+    Even iterations scan top-left to bottom-right and propagate from the left and
+    upper neighbours (eq. 1: candidates f(x - 1, y) + (1, 0), f(x, y - 1) + (0, 1));
+    odd iterations scan in reverse and propagate from the right and lower ones.
+    Random search then tries ``v0 + w alpha^i R_i`` with ``alpha = 1/2`` and ``w`` the
+    source size, ``R_i`` uniform in [-1, 1]^2 (eq. 2), until the radius is below 1.
+
+    Rows are split into bands of ``band_height`` (offset by half a band on odd
+    iterations so that band borders move) processed in parallel. A band reads
+    neighbours inside itself from ``nnf`` (updated in scan order) and neighbours in
+    other bands from ``snapshot``, the NNF before this iteration; each band has its
+    own random stream. So the result depends on ``seed``, ``iteration`` and
+    ``band_height`` only, never on the thread count.
+    """
+    height = nnf.shape[0]
+    width = nnf.shape[1]
+    src_h = src_ok.shape[0]
+    src_w = src_ok.shape[1]
+    forward = iteration % 2 == 0
+    step = 1 if forward else -1
+    offset = (band_height // 2) if (iteration % 2 == 1) else 0
+    n_bands = (height + offset + band_height - 1) // band_height
+    y_lo = r
+    y_hi = src_h - 1 - r
+    x_lo = r
+    x_hi = src_w - 1 - r
+    max_radius = max(src_h, src_w)
+    for band in prange(n_bands):
+        band_start = max(0, band * band_height - offset)
+        band_stop = min(height, (band + 1) * band_height - offset)
+        state = stream_seed(seed, iteration, band)
+        for i in range(band_stop - band_start):
+            y = band_start + i if forward else band_stop - 1 - i
+            for j in range(width):
+                x = j if forward else width - 1 - j
+                if not active[y, x] or count[y, x] == 0:
+                    continue
+                best_y = nnf[y, x, 0]
+                best_x = nnf[y, x, 1]
+                best_d = dist[y, x]
+
+                # Propagation along the row: the neighbour is in this band.
+                nx = x - step
+                if 0 <= nx < width and active[y, nx]:
+                    cy = nnf[y, nx, 0]
+                    cx = nnf[y, nx, 1] + step
+                    if (x_lo <= cx <= x_hi and src_ok[cy, cx]
+                            and (cy != best_y or cx != best_x)):
+                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                           r, channels, best_d)
+                        if d < best_d:
+                            best_y = cy
+                            best_x = cx
+                            best_d = d
+                # Propagation along the column: the neighbour may be in another band.
+                ny = y - step
+                if 0 <= ny < height and active[ny, x]:
+                    if band_start <= ny < band_stop:
+                        cy = nnf[ny, x, 0] + step
+                        cx = nnf[ny, x, 1]
+                    else:
+                        cy = snapshot[ny, x, 0] + step
+                        cx = snapshot[ny, x, 1]
+                    if (y_lo <= cy <= y_hi and src_ok[cy, cx]
+                            and (cy != best_y or cx != best_x)):
+                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                           r, channels, best_d)
+                        if d < best_d:
+                            best_y = cy
+                            best_x = cx
+                            best_d = d
+
+                # Random search around the current best with halving radius.
+                radius = max_radius
+                while radius >= 1:
+                    state = xorshift32(state)
+                    cy = best_y + state % (2 * radius + 1) - radius
+                    state = xorshift32(state)
+                    cx = best_x + state % (2 * radius + 1) - radius
+                    cy = min(max(cy, y_lo), y_hi)
+                    cx = min(max(cx, x_lo), x_hi)
+                    if src_ok[cy, cx] and (cy != best_y or cx != best_x):
+                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                           r, channels, best_d)
+                        if d < best_d:
+                            best_y = cy
+                            best_x = cx
+                            best_d = d
+                    radius //= 2
+
+                nnf[y, x, 0] = best_y
+                nnf[y, x, 1] = best_x
+                dist[y, x] = best_d
+
+
+@jit_parallel
+def vote_weighted(colour, nnf, weight, active, hole, r, out):
+    """Wexler et al. 2007 voting (eq. 3): each hole pixel becomes the weighted mean of
+    the pixels that the overlapping target patches' source patches put there.
+
+    ``colour`` (Hs, Ws, C) float64 source colours, ``weight`` (H, W) per target
+    patch, ``out`` (H, W, C) is written at hole pixels only.
+    """
+    height = hole.shape[0]
+    width = hole.shape[1]
+    channels = colour.shape[2]
+    for y in prange(height):
+        acc = np.zeros(channels)
+        for x in range(width):
+            if not hole[y, x]:
+                continue
+            acc[:] = 0.0
+            total = 0.0
+            for qy in range(max(0, y - r), min(height, y + r + 1)):
+                for qx in range(max(0, x - r), min(width, x + r + 1)):
+                    if not active[qy, qx]:
+                        continue
+                    w = weight[qy, qx]
+                    if w <= 0.0:
+                        continue
+                    sy = nnf[qy, qx, 0] + (y - qy)
+                    sx = nnf[qy, qx, 1] + (x - qx)
+                    for c in range(channels):
+                        acc[c] += w * colour[sy, sx, c]
+                    total += w
+            if total > 0.0:
+                for c in range(channels):
+                    out[y, x, c] = acc[c] / total
+
+
+@jit_parallel
+def vote_best(colour, nnf, dist, active, hole, r, out):
+    """Each hole pixel takes its value from the best-matching overlapping patch.
+
+    The overlapping target patch with the smallest distance wins (ties: the first in
+    row-major order); used at the finest level, where the weighted mean would blur.
+    """
+    height = hole.shape[0]
+    width = hole.shape[1]
+    channels = colour.shape[2]
+    for y in prange(height):
+        for x in range(width):
+            if not hole[y, x]:
+                continue
+            best = np.inf
+            best_y = -1
+            best_x = -1
+            for qy in range(max(0, y - r), min(height, y + r + 1)):
+                for qx in range(max(0, x - r), min(width, x + r + 1)):
+                    if active[qy, qx] and dist[qy, qx] < best:
+                        best = dist[qy, qx]
+                        best_y = nnf[qy, qx, 0] + (y - qy)
+                        best_x = nnf[qy, qx, 1] + (x - qx)
+            if best_y >= 0:
+                for c in range(channels):
+                    out[y, x, c] = colour[best_y, best_x, c]

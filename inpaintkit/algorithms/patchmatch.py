@@ -1,0 +1,482 @@
+"""PatchMatch: a public nearest-neighbour field and multi-scale patch-based completion.
+
+:func:`patchmatch_nnf` computes an approximate nearest-neighbour field between two
+images (Barnes et al. 2009); :func:`inpaint_patchmatch` fills holes by the multi-scale
+expectation-maximisation completion of Wexler, Shechtman and Irani (2007) built on it,
+with gradient features in the patch distance as Newson et al. (2014) recommend. The
+Numba kernels live in :mod:`._patchmatch_kernels`.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+from scipy import ndimage
+
+from .. import _progress
+from .._image import check_has_hole, check_mask, prepare
+from . import _patchmatch_kernels as _k
+
+__all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
+
+#: Rows per parallel band in the NNF search for an image of ``height`` rows. A fixed
+#: function of the height only, so results never depend on the number of threads.
+_BANDS = 16
+_MIN_BAND_HEIGHT = 8
+
+
+def _band_height(height: int) -> int:
+    return max(_MIN_BAND_HEIGHT, -(-height // _BANDS))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_int(value, name: str, *, low: int, high: int | None = None) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    value = operator.index(value)
+    if value < low or (high is not None and value > high):
+        allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+        raise ValueError(f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def _check_patch_size(patch_size, *shapes) -> int:
+    patch_size = _check_int(patch_size, "patch_size", low=3)
+    if patch_size % 2 == 0:
+        raise ValueError(f"patch_size must be odd (the patch has a centre pixel), got {patch_size}")
+    for shape in shapes:
+        if patch_size > min(shape[0], shape[1]):
+            raise ValueError(
+                f"patch_size must not exceed the image's smaller side: patch_size={patch_size} "
+                f"but an image is {shape[0]}x{shape[1]}"
+            )
+    return patch_size
+
+
+def _derive_seed(seed: int, *keys: int) -> int:
+    """A 31-bit seed for one kernel call, derived from the user seed and call keys."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _box_count(valid: np.ndarray, r: int) -> np.ndarray:
+    """Number of True pixels of ``valid`` in the (2r+1)^2 box around each pixel
+    (pixels outside the image count as False)."""
+    padded = np.pad(valid.astype(np.int32), r + 1)[: valid.shape[0] + 2 * r + 1,
+                                                  : valid.shape[1] + 2 * r + 1]
+    padded[0, :] = 0
+    padded[:, 0] = 0
+    table = padded.cumsum(0).cumsum(1)
+    side = 2 * r + 1
+    return (table[side:, side:] - table[:-side, side:] - table[side:, :-side]
+            + table[:-side, :-side]).astype(np.int32)
+
+
+def _source_ok(valid: np.ndarray, r: int) -> np.ndarray:
+    """Centres whose whole patch lies inside the image on valid pixels."""
+    side = 2 * r + 1
+    return np.ascontiguousarray(_box_count(valid, r) == side * side)
+
+
+def _as_features(image, name: str) -> np.ndarray:
+    """(H, W) or (H, W, C) float/uint array -> float32 (H, W, C); integers scaled to [0, 1]."""
+    if image is None:
+        raise TypeError(f"{name} must be an array, got None")
+    array = np.asarray(image)
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating)
+                                       or np.issubdtype(array.dtype, np.unsignedinteger)):
+        raise TypeError(f"{name} must be a float or unsigned integer array, got dtype {array.dtype}")
+    if array.ndim not in (2, 3):
+        raise ValueError(f"{name} must have shape (H, W) or (H, W, C), got {array.shape}")
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.shape[0] == 0 or array.shape[1] == 0 or array.shape[2] == 0:
+        raise ValueError(f"{name} is empty: shape {array.shape}")
+    if np.issubdtype(array.dtype, np.unsignedinteger):
+        array = array.astype(np.float32) / np.float32(np.iinfo(array.dtype).max)
+    else:
+        array = array.astype(np.float32)
+        if not np.all(np.isfinite(array)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+    return np.ascontiguousarray(array)
+
+
+def _as_valid(valid, shape, name: str) -> np.ndarray:
+    if valid is None:
+        return np.ones(shape, dtype=bool)
+    valid = np.asarray(valid)
+    if valid.dtype != np.bool_:
+        raise TypeError(f"{name} must be a bool array (True = valid), got dtype {valid.dtype}")
+    if valid.shape != tuple(shape):
+        raise ValueError(f"{name} has shape {valid.shape}, expected {tuple(shape)}")
+    return np.ascontiguousarray(valid)
+
+
+class _Search:
+    """NNF search state for one (source, target) pair: prepared arrays and kernels."""
+
+    def __init__(self, source, target, src_ok, tgt_valid, active, r):
+        self.channels = source.shape[2]
+        self.src = np.ascontiguousarray(source.reshape(source.shape[0], -1))
+        self.tgt = np.ascontiguousarray(target.reshape(target.shape[0], -1))
+        self.src_ok = src_ok
+        self.tgt_valid = tgt_valid
+        self.count = _box_count(tgt_valid, r)
+        self.active = active
+        self.r = r
+        self.coords = np.ascontiguousarray(np.argwhere(src_ok).astype(np.int32))
+        self.band_height = _band_height(target.shape[0])
+
+    def start(self, init, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        shape = self.active.shape
+        if init is None:
+            nnf = np.full((*shape, 2), -1, dtype=np.int32)
+        else:
+            nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
+        _k.nnf_fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
+        dist = np.empty(shape, dtype=np.float32)
+        _k.nnf_distances(self.src, self.tgt, self.tgt_valid, self.count, nnf, self.active,
+                         self.r, self.channels, dist)
+        return nnf, dist
+
+    def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
+        for it in range(iterations):
+            snapshot = nnf.copy()
+            _k.nnf_iterate(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
+                           self.active, nnf, dist, snapshot, self.r, self.channels, it,
+                           seed, self.band_height)
+
+
+# ------------------------------------------------------------------------ public NNF
+
+
+def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
+                   source_valid=None, target_valid=None, init=None):
+    """Approximate nearest-neighbour field from ``target`` patches to ``source`` patches.
+
+    Randomized PatchMatch (Barnes et al. 2009): a random (or given) initial field is
+    improved by ``iterations`` rounds of propagation from neighbours, in alternating
+    scan order, and random search with exponentially shrinking radius (alpha = 1/2).
+    The search runs in parallel over row bands; for a fixed seed the result does not
+    depend on the number of threads.
+
+    Parameters
+    ----------
+    source : ndarray, shape (Hs, Ws) or (Hs, Ws, C)
+        Float (any range) or unsigned-integer image (scaled to [0, 1] by its dtype's
+        maximum) whose patches are searched.
+    target : ndarray, shape (Ht, Wt) or (Ht, Wt, C)
+        Image whose patches are matched; same number of channels C as ``source``.
+    patch_size : int, default 7
+        Side of the square patches; odd, >= 3 and at most either image's smaller side.
+    iterations : int, default 5
+        PatchMatch iterations, >= 1.
+    seed : int, default 0
+        Seed of the random initialisation and search (non-negative).
+    source_valid : ndarray of bool, shape (Hs, Ws), optional
+        False marks source pixels no returned patch may touch. Default: all valid.
+    target_valid : ndarray of bool, shape (Ht, Wt), optional
+        False marks target pixels left out of the distance. Default: all valid.
+    init : ndarray of int, shape (Ht, Wt, 2), optional
+        Initial field of source (row, col) centres; entries that are not valid source
+        patch centres are replaced by random valid ones.
+
+    Returns
+    -------
+    nnf : ndarray of int32, shape (Ht, Wt, 2)
+        For each target pixel, the (row, col) centre of the matched source patch. The
+        source patch lies fully inside the source and touches no invalid pixel.
+    distance : ndarray of float32, shape (Ht, Wt)
+        Mean over the compared pixels (target patch pixels inside the target and
+        valid) of the squared difference summed over channels; 0 where no target
+        pixel is compared.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For invalid arrays or options, or if no valid source patch exists.
+
+    References
+    ----------
+    C. Barnes, E. Shechtman, A. Finkelstein, D. B. Goldman, "PatchMatch: a randomized
+    correspondence algorithm for structural image editing", ACM TOG 28(3), 2009,
+    doi:10.1145/1531326.1531330.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from inpaintkit import patchmatch_nnf
+    >>> rng = np.random.default_rng(0)
+    >>> source = rng.random((40, 40))
+    >>> target = np.roll(source, (3, -5), axis=(0, 1))
+    >>> nnf, distance = patchmatch_nnf(source, target, patch_size=5, iterations=5)
+    >>> nnf.shape, nnf.dtype, distance.dtype
+    ((40, 40, 2), dtype('int32'), dtype('float32'))
+    >>> bool(distance[20, 20] == 0.0), nnf[20, 20].tolist()
+    (True, [17, 25])
+    """
+    src = _as_features(source, "source")
+    tgt = _as_features(target, "target")
+    if src.shape[2] != tgt.shape[2]:
+        raise ValueError(
+            f"source and target must have the same number of channels, got {src.shape[2]} "
+            f"and {tgt.shape[2]}"
+        )
+    patch_size = _check_patch_size(patch_size, src.shape, tgt.shape)
+    iterations = _check_int(iterations, "iterations", low=1)
+    seed = _check_int(seed, "seed", low=0)
+    src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
+    tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
+    r = patch_size // 2
+    src_ok = _source_ok(src_valid, r)
+    if not src_ok.any():
+        raise ValueError(
+            f"source has no valid {patch_size}x{patch_size} patch: every patch touches an "
+            "invalid pixel (source_valid) or the border"
+        )
+    if init is not None:
+        init = np.asarray(init)
+        if init.shape != (*tgt.shape[:2], 2):
+            raise ValueError(f"init must have shape {(*tgt.shape[:2], 2)}, got {init.shape}")
+        if not np.issubdtype(init.dtype, np.integer):
+            raise TypeError(f"init must be an integer array, got dtype {init.dtype}")
+        bound = np.iinfo(np.int32)
+        init = np.clip(init, bound.min, bound.max).astype(np.int32)
+    active = np.ones(tgt.shape[:2], dtype=bool)
+    search = _Search(src, tgt, src_ok, tgt_valid, active, r)
+    nnf, dist = search.start(init, _derive_seed(seed, 0))
+    search.iterate(nnf, dist, iterations, _derive_seed(seed, 1))
+    return nnf, dist
+
+
+# ----------------------------------------------------------------------- completion
+
+
+def _downsample(values: np.ndarray, known: np.ndarray, exclude: np.ndarray):
+    """Halve an image, averaging known pixels only (2x2 blocks).
+
+    A coarse pixel is known if at least half of its block is known; its value is the
+    mean of the known ones. Excluded source pixels propagate if any child is excluded.
+    """
+    height, width = known.shape
+    h2, w2 = (height + 1) // 2, (width + 1) // 2
+    pad = ((0, 2 * h2 - height), (0, 2 * w2 - width))
+    inside = np.pad(np.ones_like(known), pad)
+    weight = np.pad(known, pad).astype(np.float64)
+    vals = np.pad(values, pad + ((0, 0),)) * weight[:, :, None]
+
+    def blocks(a):
+        return a.reshape(h2, 2, w2, 2, *a.shape[2:]).sum(axis=(1, 3))
+
+    total = blocks(weight)
+    n_inside = blocks(inside.astype(np.float64))
+    coarse = blocks(vals) / np.maximum(total, 1e-12)[:, :, None]
+    coarse_known = total >= 0.5 * n_inside
+    coarse_exclude = blocks(np.pad(exclude, pad).astype(np.float64)) > 0
+    coarse[~coarse_known] = 0.0
+    return np.ascontiguousarray(coarse), coarse_known, coarse_exclude
+
+
+def _onion_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Fill unknown pixels ring by ring with the mean of their known 8-neighbours."""
+    values = values.copy()
+    known = known.copy()
+    kernel = np.ones((3, 3))
+    while not known.all():
+        weight = ndimage.convolve(known.astype(np.float64), kernel, mode="constant")
+        ring = ~known & (weight > 0)
+        if not ring.any():  # unreachable unless nothing is known
+            values[~known] = 0.5
+            break
+        sums = np.stack([ndimage.convolve(values[:, :, c] * known, kernel, mode="constant")
+                         for c in range(values.shape[2])], axis=2)
+        values[ring] = sums[ring] / weight[ring][:, None]
+        known |= ring
+    return values
+
+
+def _features(values: np.ndarray, gradient_weight: float) -> np.ndarray:
+    """Colour plus weighted luminance gradients (Newson et al. 2014 use such texture
+    features so that flat patches do not win over structured ones)."""
+    gray = values.mean(axis=2)
+    gy = np.zeros_like(gray)
+    gx = np.zeros_like(gray)
+    gy[1:-1] = 0.5 * (gray[2:] - gray[:-2])
+    gx[:, 1:-1] = 0.5 * (gray[:, 2:] - gray[:, :-2])
+    feats = np.concatenate(
+        [values, gradient_weight * gy[:, :, None], gradient_weight * gx[:, :, None]], axis=2)
+    return np.ascontiguousarray(feats, dtype=np.float32)
+
+
+def _upsample_nnf(nnf: np.ndarray, shape) -> np.ndarray:
+    """Coarse NNF -> fine NNF: each fine pixel keeps its parent's offset (x2)."""
+    rows = np.minimum(np.arange(shape[0]) // 2, nnf.shape[0] - 1)
+    cols = np.minimum(np.arange(shape[1]) // 2, nnf.shape[1] - 1)
+    parent = nnf[rows[:, None], cols[None, :]]
+    fine = np.empty((*shape, 2), dtype=np.int32)
+    fine[..., 0] = 2 * parent[..., 0] + (np.arange(shape[0]) - 2 * rows)[:, None]
+    fine[..., 1] = 2 * parent[..., 1] + (np.arange(shape[1]) - 2 * cols)[None, :]
+    return fine
+
+
+def _upsample_image(values: np.ndarray, shape) -> np.ndarray:
+    rows = np.minimum(np.arange(shape[0]) // 2, values.shape[0] - 1)
+    cols = np.minimum(np.arange(shape[1]) // 2, values.shape[1] - 1)
+    return values[rows[:, None], cols[None, :]]
+
+
+def _build_pyramid(data, hole, exclude, patch_size):
+    """Levels finest first; stop when the hole is at most about a patch wide on each
+    side, or when a coarser level would be too small or have too few source patches."""
+    r = patch_size // 2
+    levels = [(data, hole, exclude)]
+    while True:
+        values, level_hole, level_exclude = levels[-1]
+        if ndimage.distance_transform_edt(level_hole).max() <= patch_size:
+            break
+        if min(level_hole.shape) // 2 < 3 * patch_size:
+            break
+        coarse, known, coarse_exclude = _downsample(values, ~level_hole, level_exclude)
+        if _source_ok(known & ~coarse_exclude, r).sum() < 16:
+            break
+        levels.append((coarse, ~known, coarse_exclude))
+    return levels
+
+
+def _vote_weights(dist: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """Wexler et al. 2007 similarity weights exp(-d / 2 sigma^2), sigma^2 the 75th
+    percentile of the active distances (their d^2 is our mean squared distance)."""
+    values = dist[active]
+    sigma2 = float(np.percentile(values, 75)) if values.size else 1.0
+    weight = np.exp(-dist.astype(np.float64) / (2.0 * sigma2 + 1e-12))
+    weight[~active] = 0.0
+    return np.ascontiguousarray(weight)
+
+
+def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iterations=2,
+                       gradient_weight=1.0, source_mask=None, seed=0):
+    """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
+
+    An image pyramid is built whose downsampling ignores hole pixels; the coarsest
+    level is filled by onion peeling. At each level, from coarse to fine, expectation-
+    maximisation alternates a PatchMatch search (every patch overlapping the hole is
+    matched to a fully known source patch, the distance comparing colour and image
+    gradients) with voting (each hole pixel becomes the mean of the overlapping
+    matches' pixels, weighted by exp(-d / 2 sigma^2), sigma^2 the 75th percentile of
+    the distances). The NNF is upsampled to start the next level. The last vote at the
+    finest level takes each pixel from its best-matching patch, keeping texture sharp.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        C in 1, 3, 4 (alpha carried through); uint8, uint16, float32 or float64.
+    mask : ndarray, shape (H, W), bool or integer
+        Non-zero marks the hole.
+    patch_size : int, default 7
+        Patch side; odd, >= 3, at most the image's smaller side.
+    iterations : int, default 3
+        EM iterations at the finest level (>= 1); level ``l`` above it runs
+        ``iterations + 2 l``.
+    nnf_iterations : int, default 2
+        PatchMatch iterations per EM step (>= 1).
+    gradient_weight : float, default 1.0
+        Weight of the luminance gradients against the colour in the patch distance
+        (>= 0; 0 compares colour only).
+    source_mask : ndarray, shape (H, W), bool or integer, optional
+        Non-zero pixels are never copied from (e.g. other objects to remove); only
+        ``mask`` pixels are filled.
+    seed : int, default 0
+        Seed of the randomized search; the same seed gives the same result.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``image``; pixels outside the hole unchanged.
+
+    References
+    ----------
+    Y. Wexler, E. Shechtman, M. Irani, "Space-time completion of video", IEEE TPAMI
+    29(3), 2007, doi:10.1109/TPAMI.2007.60.
+    C. Barnes et al., "PatchMatch", ACM TOG 28(3), 2009, doi:10.1145/1531326.1531330.
+    A. Newson et al., "Video inpainting of complex scenes", SIAM J. Imaging Sci. 7(4),
+    2014, doi:10.1137/140954933.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from inpaintkit import inpaint_patchmatch
+    >>> yy, xx = np.mgrid[:64, :64]
+    >>> image = (0.5 + 0.4 * np.sin(xx / 2.0) * np.cos(yy / 3.0)).astype(np.float32)
+    >>> mask = np.zeros((64, 64), bool); mask[24:36, 24:36] = True
+    >>> out = inpaint_patchmatch(image, mask, patch_size=5)
+    >>> out.shape, out.dtype, bool(np.all(out[~mask] == image[~mask]))
+    ((64, 64), dtype('float32'), True)
+    """
+    prep = prepare(image, mask)
+    if not check_has_hole(prep):
+        return np.array(image, copy=True)
+    shape = prep.mask.shape
+    patch_size = _check_patch_size(patch_size, shape)
+    iterations = _check_int(iterations, "iterations", low=1)
+    nnf_iterations = _check_int(nnf_iterations, "nnf_iterations", low=1)
+    if (isinstance(gradient_weight, (bool, np.bool_))
+            or not isinstance(gradient_weight, numbers.Real)
+            or not np.isfinite(gradient_weight) or gradient_weight < 0):
+        raise ValueError(f"gradient_weight must be a finite number >= 0, got {gradient_weight!r}")
+    seed = _check_int(seed, "seed", low=0)
+    exclude = (np.zeros(shape, dtype=bool) if source_mask is None
+               else check_mask(source_mask, shape, name="source_mask"))
+    r = patch_size // 2
+    hole = prep.mask
+    if not _source_ok(~hole & ~exclude, r).any():
+        raise ValueError(
+            f"no fully known {patch_size}x{patch_size} patch to copy from: the mask "
+            "(and source_mask) leave none; use a smaller patch_size"
+        )
+
+    levels = _build_pyramid(prep.data, hole, exclude, patch_size)
+    n_levels = len(levels)
+    estimate = None
+    nnf = None
+    for depth in range(n_levels - 1, -1, -1):
+        values, level_hole, level_exclude = levels[depth]
+        known = ~level_hole
+        src_ok = _source_ok(known & ~level_exclude, r)
+        active = np.ascontiguousarray(ndimage.binary_dilation(
+            level_hole, structure=np.ones((patch_size, patch_size), bool)))
+        all_valid = np.ones(known.shape, dtype=bool)
+        if nnf is None:
+            estimate = np.ascontiguousarray(_onion_fill(values, known))
+            init = None
+        else:
+            # Upsample the NNF and vote with this level's own known pixels, so the
+            # finer estimate is built from sharp source pixels, not an enlarged blur.
+            upsampled = np.where(known[:, :, None], values,
+                                 _upsample_image(estimate, known.shape))
+            search = _Search(_features(upsampled, gradient_weight),
+                             _features(upsampled, gradient_weight), src_ok, all_valid, active, r)
+            init, dist = search.start(_upsample_nnf(nnf, known.shape),
+                                      _derive_seed(seed, depth, 99))
+            estimate = np.ascontiguousarray(upsampled)
+            _k.vote_weighted(upsampled, init, _vote_weights(dist, active), active,
+                             level_hole, r, estimate)
+        n_em = iterations + 2 * depth
+        for em in range(n_em):
+            feats = _features(estimate, gradient_weight)
+            search = _Search(feats, feats, src_ok, all_valid, active, r)
+            nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0))
+            search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
+            init = nnf
+            last = depth == 0 and em == n_em - 1
+            filled = estimate.copy()
+            if last:
+                _k.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
+            else:
+                _k.vote_weighted(estimate, nnf, _vote_weights(dist, active), active,
+                                 level_hole, r, filled)
+            estimate = filled
+        _progress.report("patchmatch", n_levels - depth, n_levels)
+    return prep.finish(estimate)
