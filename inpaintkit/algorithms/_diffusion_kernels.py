@@ -1,0 +1,394 @@
+"""Numba kernels of the PDE diffusion family (harmonic, biharmonic, TV, transport).
+
+Every kernel works on the list of hole pixels (row, column) and reads the known
+pixels from the full float64 (H, W, C) image, so work grows with the hole, not the
+image. The wrappers in :mod:`inpaintkit.algorithms.diffusion` validate and prepare the
+arrays; nothing here raises for user errors.
+
+Boundary handling at the image border is the one of ``scipy.ndimage.laplace`` with
+``mode="reflect"`` (and so of scikit-image's ``inpaint_biharmonic``): a missing
+neighbour is the pixel itself, i.e. the Laplacian is the (negated) graph Laplacian of
+the 4-connected pixel grid, a symmetric operator with Neumann boundary conditions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._jit import jit
+
+# 4-neighbour offsets: up, down, left, right.
+_DR = np.array([-1, 1, 0, 0], dtype=np.int64)
+_DC = np.array([0, 0, -1, 1], dtype=np.int64)
+
+
+@jit
+def known_range(data, hole):
+    """Per-channel (min, max) over the known pixels of ``data`` (H, W, C)."""
+    height, width, channels = data.shape
+    low = np.full(channels, np.inf)
+    high = np.full(channels, -np.inf)
+    for i in range(height):
+        for j in range(width):
+            if not hole[i, j]:
+                for c in range(channels):
+                    value = data[i, j, c]
+                    if value < low[c]:
+                        low[c] = value
+                    if value > high[c]:
+                        high[c] = value
+    return low, high
+
+
+@jit
+def hole_index_map(rows, cols, height, width):
+    """(H, W) int64 map: index of each hole pixel in (rows, cols), -1 elsewhere."""
+    index = np.full((height, width), -1, dtype=np.int64)
+    for k in range(rows.shape[0]):
+        index[rows[k], cols[k]] = k
+    return index
+
+
+@jit
+def _add_laplacian_row(buf, weight, i, j, ci, cj, height, width):
+    """Add ``weight`` times row (i, j) of the grid Laplacian into the 5x5 ``buf``.
+
+    ``buf`` is centred on (ci, cj). L[q, q] = -(number of in-image neighbours of q),
+    L[q, r] = 1 for each in-image neighbour r: ndimage.laplace with mode="reflect".
+    """
+    degree = 0
+    for n in range(4):
+        ni = i + _DR[n]
+        nj = j + _DC[n]
+        if 0 <= ni < height and 0 <= nj < width:
+            degree += 1
+            buf[ni - ci + 2, nj - cj + 2] += weight
+    buf[i - ci + 2, j - cj + 2] -= weight * degree
+
+
+@jit
+def assemble_system(rows, cols, index, data, order):
+    """Assemble the SPD system of harmonic (order 1) or biharmonic (order 2) inpainting.
+
+    The equations are row p of (-L) u = 0 (order 1) or of L^2 u = 0 (order 2) for each
+    hole pixel p, with the known pixels moved to the right-hand side. (-L)[H, H] and
+    L^2[H, H] are principal submatrices of symmetric positive semi-definite operators
+    whose null space (constants) cannot live on the hole alone, so they are SPD.
+
+    Returns
+    -------
+    a_rows, a_cols, a_vals : ndarray
+        COO entries of the (n, n) matrix.
+    rhs : ndarray, shape (n, C)
+    """
+    height, width, channels = data.shape
+    n = rows.shape[0]
+    per_row = 5 if order == 1 else 13
+    a_rows = np.empty(n * per_row, dtype=np.int64)
+    a_cols = np.empty(n * per_row, dtype=np.int64)
+    a_vals = np.empty(n * per_row, dtype=np.float64)
+    rhs = np.zeros((n, channels), dtype=np.float64)
+    buf = np.zeros((5, 5), dtype=np.float64)
+    count = 0
+    for k in range(n):
+        i = rows[k]
+        j = cols[k]
+        buf[:, :] = 0.0
+        if order == 1:
+            # -L so that the matrix is positive definite.
+            _add_laplacian_row(buf, -1.0, i, j, i, j, height, width)
+        else:
+            # Row p of L^2 = sum over q of L[p, q] * row q of L (q = p and its
+            # neighbours): the 13-point bilaplacian with reflected borders.
+            degree = 0
+            for m in range(4):
+                qi = i + _DR[m]
+                qj = j + _DC[m]
+                if 0 <= qi < height and 0 <= qj < width:
+                    degree += 1
+                    _add_laplacian_row(buf, 1.0, qi, qj, i, j, height, width)
+            _add_laplacian_row(buf, -float(degree), i, j, i, j, height, width)
+        for bi in range(5):
+            for bj in range(5):
+                coef = buf[bi, bj]
+                if coef == 0.0:
+                    continue
+                ri = i + bi - 2
+                rj = j + bj - 2
+                col = index[ri, rj]
+                if col >= 0:
+                    a_rows[count] = k
+                    a_cols[count] = col
+                    a_vals[count] = coef
+                    count += 1
+                else:
+                    for c in range(channels):
+                        rhs[k, c] -= coef * data[ri, rj, c]
+    return a_rows[:count], a_cols[:count], a_vals[:count], rhs
+
+
+# --------------------------------------------------------------------------------------
+# total variation: Chambolle-Pock primal-dual iterations over the hole
+# --------------------------------------------------------------------------------------
+
+@jit
+def tv_tables(rows, cols, index, height, width):
+    """Index tables of the primal-dual TV solver.
+
+    The dual variable lives on the pixels p whose forward differences touch the hole
+    (p, its right or its lower neighbour is a hole pixel); elsewhere the gradient is
+    fixed by known pixels and does not affect the minimiser.
+
+    Returns
+    -------
+    dual_rows, dual_cols : ndarray, shape (m,)
+        Coordinates of the dual pixels.
+    dual_nb : ndarray, shape (m, 3)
+        Hole index (or -1 = known) of the pixel, its right and its lower neighbour;
+        -2 where that neighbour lies outside the image (difference 0, Neumann).
+    hole_nb : ndarray, shape (n, 3)
+        Dual index of each hole pixel, of its left and of its upper neighbour
+        (-1 outside the image), for the divergence.
+    """
+    n = rows.shape[0]
+    dual_index = np.full((height, width), -1, dtype=np.int64)
+    dual_rows = np.empty(3 * n, dtype=np.int64)
+    dual_cols = np.empty(3 * n, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        for s in range(3):
+            i = rows[k] - (1 if s == 2 else 0)
+            j = cols[k] - (1 if s == 1 else 0)
+            if i >= 0 and j >= 0 and dual_index[i, j] < 0:
+                dual_index[i, j] = m
+                dual_rows[m] = i
+                dual_cols[m] = j
+                m += 1
+    dual_nb = np.empty((m, 3), dtype=np.int64)
+    for d in range(m):
+        i = dual_rows[d]
+        j = dual_cols[d]
+        dual_nb[d, 0] = index[i, j]
+        dual_nb[d, 1] = index[i, j + 1] if j + 1 < width else -2
+        dual_nb[d, 2] = index[i + 1, j] if i + 1 < height else -2
+    hole_nb = np.empty((n, 3), dtype=np.int64)
+    for k in range(n):
+        i = rows[k]
+        j = cols[k]
+        hole_nb[k, 0] = dual_index[i, j]
+        hole_nb[k, 1] = dual_index[i, j - 1] if j > 0 else -1
+        hole_nb[k, 2] = dual_index[i - 1, j] if i > 0 else -1
+    return dual_rows[:m].copy(), dual_cols[:m].copy(), dual_nb, hole_nb
+
+
+@jit
+def tv_iterate(data, dual_rows, dual_cols, dual_nb, hole_nb, u, u_bar, dual,
+               iterations, tau, sigma):
+    """Run Chambolle-Pock iterations (Algorithm 1, theta = 1) for TV inpainting.
+
+    min_u sum_p |grad u(p)| (vectorial TV: Euclidean norm over both directions and
+    all channels) subject to u = f on the known pixels. With K = grad:
+    y <- proj_{|y| <= 1}(y + sigma grad u_bar);  u_new <- u + tau div y on the hole
+    (the projection onto the constraint keeps known pixels fixed);
+    u_bar <- 2 u_new - u.
+
+    ``u``, ``u_bar`` (n, C) and ``dual`` (m, C, 2) are updated in place. Returns the
+    relative change ||u_new - u|| / ||u|| of the last iteration.
+    """
+    m = dual_rows.shape[0]
+    n = u.shape[0]
+    channels = u.shape[1]
+    change = 0.0
+    for _ in range(iterations):
+        for d in range(m):
+            i = dual_rows[d]
+            j = dual_cols[d]
+            norm2 = 0.0
+            for c in range(channels):
+                here = u_bar[dual_nb[d, 0], c] if dual_nb[d, 0] >= 0 else data[i, j, c]
+                right = dual_nb[d, 1]
+                if right == -2:
+                    gx = 0.0
+                elif right >= 0:
+                    gx = u_bar[right, c] - here
+                else:
+                    gx = data[i, j + 1, c] - here
+                down = dual_nb[d, 2]
+                if down == -2:
+                    gy = 0.0
+                elif down >= 0:
+                    gy = u_bar[down, c] - here
+                else:
+                    gy = data[i + 1, j, c] - here
+                yx = dual[d, c, 0] + sigma * gx
+                yy = dual[d, c, 1] + sigma * gy
+                dual[d, c, 0] = yx
+                dual[d, c, 1] = yy
+                norm2 += yx * yx + yy * yy
+            if norm2 > 1.0:
+                scale = 1.0 / np.sqrt(norm2)
+                for c in range(channels):
+                    dual[d, c, 0] *= scale
+                    dual[d, c, 1] *= scale
+        diff2 = 0.0
+        size2 = 0.0
+        for k in range(n):
+            here = hole_nb[k, 0]
+            left = hole_nb[k, 1]
+            up = hole_nb[k, 2]
+            for c in range(channels):
+                # div y = -grad^T y (backward differences, zero outside the image).
+                div = dual[here, c, 0] + dual[here, c, 1]
+                if left >= 0:
+                    div -= dual[left, c, 0]
+                if up >= 0:
+                    div -= dual[up, c, 1]
+                old = u[k, c]
+                new = old + tau * div
+                u[k, c] = new
+                u_bar[k, c] = 2.0 * new - old
+                diff2 += (new - old) * (new - old)
+                size2 += old * old
+        change = np.sqrt(diff2 / max(size2, 1e-300))
+    return change
+
+
+# --------------------------------------------------------------------------------------
+# transport: Bertalmio, Sapiro, Caselles, Ballester (SIGGRAPH 2000)
+# --------------------------------------------------------------------------------------
+
+@jit
+def transport_tables(rows, cols, index, height, width):
+    """The band (hole plus its 4-neighbours) and each hole pixel's band neighbours.
+
+    Returns
+    -------
+    band_rows, band_cols : ndarray, shape (b,)
+        Hole pixels first (same order as ``rows``), then the known ring.
+    hole_nb : ndarray, shape (n, 4)
+        Band index of the up, down, left, right neighbour of each hole pixel; the
+        pixel itself where that neighbour is outside the image (reflection).
+    """
+    n = rows.shape[0]
+    band_index = np.full((height, width), -1, dtype=np.int64)
+    band_rows = np.empty(5 * n, dtype=np.int64)
+    band_cols = np.empty(5 * n, dtype=np.int64)
+    for k in range(n):
+        band_index[rows[k], cols[k]] = k
+        band_rows[k] = rows[k]
+        band_cols[k] = cols[k]
+    b = n
+    hole_nb = np.empty((n, 4), dtype=np.int64)
+    for k in range(n):
+        for s in range(4):
+            i = rows[k] + _DR[s]
+            j = cols[k] + _DC[s]
+            if 0 <= i < height and 0 <= j < width:
+                if band_index[i, j] < 0:
+                    band_index[i, j] = b
+                    band_rows[b] = i
+                    band_cols[b] = j
+                    b += 1
+                hole_nb[k, s] = band_index[i, j]
+            else:
+                hole_nb[k, s] = k
+    return band_rows[:b].copy(), band_cols[:b].copy(), hole_nb
+
+
+@jit
+def _pixel(work, i, j, c, height, width):
+    # Reflected border (a missing neighbour is the nearest pixel), as ndimage "reflect"
+    # for one-pixel reach.
+    if i < 0:
+        i = 0
+    elif i >= height:
+        i = height - 1
+    if j < 0:
+        j = 0
+    elif j >= width:
+        j = width - 1
+    return work[i, j, c]
+
+
+@jit
+def transport_cycle(work, rows, cols, band_rows, band_cols, hole_nb, lap, rate,
+                    inpaint_steps, diffusion_steps, dt, eps):
+    """One cycle: ``inpaint_steps`` transport steps, then ``diffusion_steps`` steps.
+
+    Transport (Bertalmio et al. 2000, eqs. 3-9): I_t = (delta L . N/|N|) |grad I| with
+    L the Laplacian, delta L its central differences, N = (-I_y, I_x) the isophote
+    direction, and |grad I| the slope-limited upwind gradient of eq. (9), chosen by
+    the sign of beta = delta L . N/|N|. Diffusion: curvature (anisotropic) flow
+    I_t = kappa |grad I| = (I_xx I_y^2 - 2 I_x I_y I_xy + I_yy I_x^2) / |grad I|^2.
+    ``work`` (H, W, C) is updated in place on the hole pixels; ``lap`` (b, C) and
+    ``rate`` (n, C) are scratch. Returns the squared change and squared size of the
+    hole values over the cycle.
+    """
+    height, width, channels = work.shape
+    n = rows.shape[0]
+    nb = band_rows.shape[0]
+    start = np.empty((n, channels))
+    for k in range(n):
+        for c in range(channels):
+            start[k, c] = work[rows[k], cols[k], c]
+    for step in range(inpaint_steps + diffusion_steps):
+        transport = step < inpaint_steps
+        if transport:
+            for b in range(nb):
+                i = band_rows[b]
+                j = band_cols[b]
+                for c in range(channels):
+                    lap[b, c] = (_pixel(work, i - 1, j, c, height, width)
+                                 + _pixel(work, i + 1, j, c, height, width)
+                                 + _pixel(work, i, j - 1, c, height, width)
+                                 + _pixel(work, i, j + 1, c, height, width)
+                                 - 4.0 * work[i, j, c])
+        for k in range(n):
+            i = rows[k]
+            j = cols[k]
+            for c in range(channels):
+                centre = work[i, j, c]
+                up = _pixel(work, i - 1, j, c, height, width)
+                down = _pixel(work, i + 1, j, c, height, width)
+                left = _pixel(work, i, j - 1, c, height, width)
+                right = _pixel(work, i, j + 1, c, height, width)
+                ix = 0.5 * (right - left)
+                iy = 0.5 * (down - up)
+                if transport:
+                    # delta L, eq. (5): change of smoothness along x (columns), y (rows).
+                    dlx = lap[hole_nb[k, 3], c] - lap[hole_nb[k, 2], c]
+                    dly = lap[hole_nb[k, 1], c] - lap[hole_nb[k, 0], c]
+                    norm = np.sqrt(ix * ix + iy * iy + eps)
+                    beta = (dlx * (-iy) + dly * ix) / norm
+                    ixb = centre - left
+                    ixf = right - centre
+                    iyb = centre - up
+                    iyf = down - centre
+                    # Slope-limited |grad I|, eq. (9).
+                    if beta > 0.0:
+                        grad = np.sqrt(min(ixb, 0.0) ** 2 + max(ixf, 0.0) ** 2
+                                       + min(iyb, 0.0) ** 2 + max(iyf, 0.0) ** 2)
+                    else:
+                        grad = np.sqrt(max(ixb, 0.0) ** 2 + min(ixf, 0.0) ** 2
+                                       + max(iyb, 0.0) ** 2 + min(iyf, 0.0) ** 2)
+                    rate[k, c] = beta * grad
+                else:
+                    ixx = right + left - 2.0 * centre
+                    iyy = down + up - 2.0 * centre
+                    ixy = 0.25 * (_pixel(work, i + 1, j + 1, c, height, width)
+                                  - _pixel(work, i + 1, j - 1, c, height, width)
+                                  - _pixel(work, i - 1, j + 1, c, height, width)
+                                  + _pixel(work, i - 1, j - 1, c, height, width))
+                    rate[k, c] = ((ixx * iy * iy - 2.0 * ix * iy * ixy + iyy * ix * ix)
+                                  / (ix * ix + iy * iy + eps))
+        for k in range(n):
+            for c in range(channels):
+                work[rows[k], cols[k], c] += dt * rate[k, c]
+    diff2 = 0.0
+    size2 = 0.0
+    for k in range(n):
+        for c in range(channels):
+            value = work[rows[k], cols[k], c]
+            diff2 += (value - start[k, c]) ** 2
+            size2 += start[k, c] ** 2
+    return diff2, size2
