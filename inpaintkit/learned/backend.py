@@ -1,0 +1,342 @@
+"""The one inference wrapper every learned method runs through.
+
+It chooses the device, pads to the network's multiple, handles any image size with a
+stated strategy, expands grey to RGB, batches images of equal size, and leaves
+validation, alpha and compositing to :mod:`inpaintkit._image` (``prepare``/``finish``).
+
+Large images: up to ``max_size`` pixels on the longer side the network sees the whole
+image. Beyond it, ``large="crop"`` (default) runs the network on a crop around each
+group of hole components with ``CROP_CONTEXT`` of known context (a crop that is still
+too large is downscaled), and ``large="downscale"`` runs it on the whole image scaled
+to ``max_size`` and pastes the prediction back upsampled (bicubic) into the hole.
+Crops keep full resolution, so they are sharper; downscaling sees more context.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+
+from .. import _progress
+from .._image import Prepared, check_has_hole, check_mask, prepare
+from ..edges import canny
+from .layers import count_parameters
+
+LARGE_STRATEGIES = ("crop", "downscale")
+
+#: Context kept around a hole's bounding box in "crop" mode: at least this many pixels,
+#: and at least the box's own size, on each side.
+CROP_CONTEXT = 64
+
+# skimage.color.rgb2gray weights (what EdgeConnect's data loader uses).
+_GRAY_WEIGHTS = (0.2125, 0.7154, 0.0721)
+
+
+def resolve_device(device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is checked.
+
+    Raises
+    ------
+    ValueError
+        For an unknown device string, or CUDA asked for where there is none.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {device!r}")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but CUDA is not available (torch "
+                f"{torch.__version__}, {'built without CUDA' if torch.version.cuda is None else 'no GPU found'}); "
+                "use device='cpu' or device='auto'"
+            )
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise ValueError(
+                f"device={device!r}: only {torch.cuda.device_count()} CUDA device(s) are present"
+            )
+    elif resolved.type != "cpu":
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}")
+    return resolved
+
+
+def _pad_mode(pad: int, size: int) -> str:
+    return "reflect" if pad < size else "replicate"
+
+
+class Backend:
+    """A learned inpainting method, loaded and ready.
+
+    Obtain one with :func:`inpaintkit.learned.load`. ``inpaint(image, mask)`` obeys the
+    library contract: same shape and dtype back, pixels outside the hole unchanged, the
+    result composited as ``mask * prediction + (1 - mask) * image``.
+
+    Attributes
+    ----------
+    name : str
+    networks : dict of str to torch.nn.Module
+        In eval mode, on ``device``.
+    config : dataclass
+    device : torch.device
+    max_size : int
+        Longer image side the network sees at once.
+    large : {"crop", "downscale"}
+        What happens beyond ``max_size`` (see the module docstring).
+    metadata : dict
+        From the checkpoint.
+    """
+
+    def __init__(self, name, networks, config, device, *, max_size=1024, large="crop",
+                 metadata=None):
+        if large not in LARGE_STRATEGIES:
+            raise ValueError(f"large must be one of {', '.join(LARGE_STRATEGIES)}, got {large!r}")
+        if not isinstance(max_size, (int, np.integer)) or isinstance(max_size, bool) or max_size < 16:
+            raise ValueError(f"max_size must be an integer >= 16 (pixels), got {max_size!r}")
+        self.name = name
+        self.config = config
+        self.device = device
+        self.max_size = int(max_size)
+        self.large = large
+        self.metadata = dict(metadata or {})
+        self.networks = {k: net.to(device).eval() for k, net in networks.items()}
+        self.multiple = max(getattr(net, "multiple", 4) for net in self.networks.values())
+
+    def __repr__(self):
+        params = sum(count_parameters(n) for n in self.networks.values())
+        return (f"<inpaintkit learned backend {self.name!r}: {params / 1e6:.2f}M parameters, "
+                f"device={self.device}, max_size={self.max_size}, large={self.large!r}>")
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(count_parameters(n) for n in self.networks.values())
+
+    # --- public -------------------------------------------------------------------
+
+    def inpaint(self, image, mask, **options):
+        """Fill the hole of one image; see :func:`inpaintkit.inpaint` for the contract.
+
+        ``options``: ``edges`` (EdgeConnect: an (H, W) edge drawing that replaces the
+        predicted edges inside the hole), ``return_artifact_map`` (GDN: also return the
+        detector's (H, W) float32 artifact probability, 0 outside the hole).
+        """
+        prep = prepare(image, mask)
+        if not check_has_hole(prep):
+            out = np.array(image, copy=True)
+            if options.get("return_artifact_map"):
+                return out, np.zeros(prep.mask.shape, np.float32)
+            return out
+        return self.inpaint_prepared(prep, **options)
+
+    def inpaint_batch(self, images, masks, *, return_artifact_map=False) -> list:
+        """Fill a batch. Images of the same size (within ``max_size``) go through the
+        network together; others one by one. Returns a list in input order (of
+        ``(result, artifact_map)`` pairs with ``return_artifact_map``, GDN only)."""
+        if return_artifact_map and self.name != "gdn":
+            raise ValueError(f"return_artifact_map is only available for 'gdn', not {self.name!r}")
+        options = {"return_artifact_map": True} if return_artifact_map else {}
+        images, masks = list(images), list(masks)
+        if len(images) != len(masks):
+            raise ValueError(f"got {len(images)} images but {len(masks)} masks")
+        preps = [prepare(image, mask, image_name=f"images[{i}]", mask_name=f"masks[{i}]")
+                 for i, (image, mask) in enumerate(zip(images, masks))]
+        results = [None] * len(preps)
+        groups: dict[tuple, list[int]] = {}
+        for i, prep in enumerate(preps):
+            if prep.hole_count == 0:
+                results[i] = np.array(images[i], copy=True)
+                if return_artifact_map:
+                    results[i] = (results[i], np.zeros(prep.mask.shape, np.float32))
+            elif max(prep.mask.shape) <= self.max_size:
+                groups.setdefault(prep.mask.shape, []).append(i)
+            else:
+                results[i] = self.inpaint_prepared(prep, **options)
+        for indices in groups.values():
+            rgb = np.stack([self._to_rgb(preps[i].data) for i in indices])
+            hole = np.stack([preps[i].mask for i in indices])
+            filled, aux = self._predict(rgb, hole, {})
+            for j, i in enumerate(indices):
+                out = preps[i].finish(self._from_rgb(filled[j], preps[i].data.shape[2]))
+                if return_artifact_map:
+                    out = (out, self._artifact(aux, j, preps[i].mask))
+                results[i] = out
+        return results
+
+    def inpaint_prepared(self, prep: Prepared, *, edges=None, return_artifact_map=False):
+        """Fill ``prep`` (from :func:`inpaintkit._image.prepare`, with a hole)."""
+        extras = {}
+        if edges is not None:
+            if self.name != "edgeconnect":
+                raise ValueError(f"edges= is only accepted by 'edgeconnect', not {self.name!r}")
+            drawn = np.asarray(edges)
+            if drawn.dtype != np.bool_ and not np.issubdtype(drawn.dtype, np.number):
+                raise TypeError(f"edges must be a bool or numeric (H, W) array, got dtype {drawn.dtype}")
+            if drawn.shape != prep.mask.shape:
+                raise ValueError(f"edges has shape {drawn.shape} but the image is {prep.mask.shape}")
+            extras["user_edges"] = np.clip(drawn.astype(np.float64), 0.0, 1.0)
+        if return_artifact_map and self.name != "gdn":
+            raise ValueError(f"return_artifact_map is only available for 'gdn', not {self.name!r}")
+        rgb = self._to_rgb(prep.data)
+        filled, aux = self._fill(rgb, prep.mask, extras)
+        out = prep.finish(self._from_rgb(filled, prep.data.shape[2]))
+        if return_artifact_map:
+            return out, self._artifact(aux[None], 0, prep.mask)
+        return out
+
+    # --- size strategy ------------------------------------------------------------
+
+    def _fill(self, rgb, hole, extras):
+        """(H, W, 3) float, (H, W) bool -> (H, W, 3) prediction, (H, W) aux or None."""
+        height, width = hole.shape
+        if max(height, width) <= self.max_size:
+            filled, aux = self._predict(rgb[None], hole[None], {k: v[None] for k, v in extras.items()})
+            return filled[0], (aux[0] if aux is not None else None)
+        if self.large == "downscale":
+            return self._fill_downscaled(rgb, hole, extras)
+        return self._fill_crops(rgb, hole, extras)
+
+    def _fill_downscaled(self, rgb, hole, extras):
+        height, width = hole.shape
+        scale = self.max_size / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        small_rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        # A low-resolution pixel is hole if any pixel it covers is: no hole pixel is lost.
+        small_hole = cv2.resize(hole.astype(np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        if small_hole.all():
+            small_hole[0, 0] = False
+        small_extras = {k: cv2.resize(v, size, interpolation=cv2.INTER_AREA) for k, v in extras.items()}
+        filled, aux = self._predict(small_rgb[None], small_hole[None],
+                                    {k: v[None] for k, v in small_extras.items()})
+        up = cv2.resize(filled[0], (width, height), interpolation=cv2.INTER_CUBIC)
+        up_aux = None if aux is None else cv2.resize(aux[0], (width, height), interpolation=cv2.INTER_LINEAR)
+        return np.clip(up, 0.0, 1.0), up_aux
+
+    def _crop_boxes(self, hole):
+        labels, count = ndimage.label(hole, structure=np.ones((3, 3)))
+        height, width = hole.shape
+        boxes = []
+        for sl in ndimage.find_objects(labels):
+            r0, r1, c0, c1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
+            margin = max(CROP_CONTEXT, r1 - r0, c1 - c0)
+            boxes.append([max(0, r0 - margin), min(height, r1 + margin),
+                          max(0, c0 - margin), min(width, c1 + margin)])
+        # Merge overlapping context boxes until none overlap: one network run per group.
+        merged = True
+        while merged:
+            merged = False
+            out = []
+            for box in boxes:
+                for other in out:
+                    if box[0] < other[1] and other[0] < box[1] and box[2] < other[3] and other[2] < box[3]:
+                        other[:] = [min(box[0], other[0]), max(box[1], other[1]),
+                                    min(box[2], other[2]), max(box[3], other[3])]
+                        merged = True
+                        break
+                else:
+                    out.append(box)
+            boxes = out
+        return boxes
+
+    def _fill_crops(self, rgb, hole, extras):
+        filled = np.zeros_like(rgb)
+        aux = np.zeros(hole.shape, np.float32)
+        boxes = self._crop_boxes(hole)
+        for n, (r0, r1, c0, c1) in enumerate(boxes):
+            _progress.report(f"{self.name} crops", n, len(boxes))
+            sub_rgb = np.ascontiguousarray(rgb[r0:r1, c0:c1])
+            sub_hole = np.ascontiguousarray(hole[r0:r1, c0:c1])
+            sub_extras = {k: np.ascontiguousarray(v[r0:r1, c0:c1]) for k, v in extras.items()}
+            if sub_hole.all():  # no context inside the crop: fall back to the whole image
+                return self._fill_downscaled(rgb, hole, extras)
+            if max(sub_hole.shape) > self.max_size:
+                out, out_aux = self._fill_downscaled(sub_rgb, sub_hole, sub_extras)
+            else:
+                out, out_aux = self._predict(sub_rgb[None], sub_hole[None],
+                                             {k: v[None] for k, v in sub_extras.items()})
+                out = out[0]
+                out_aux = None if out_aux is None else out_aux[0]
+            region = filled[r0:r1, c0:c1]
+            region[sub_hole] = out[sub_hole]
+            if out_aux is not None:
+                aux[r0:r1, c0:c1][sub_hole] = out_aux[sub_hole]
+        _progress.report(f"{self.name} crops", len(boxes), len(boxes))
+        return filled, (aux if self.name == "gdn" else None)
+
+    # --- the network call ---------------------------------------------------------
+
+    @staticmethod
+    def _to_rgb(data):
+        return np.repeat(data, 3, axis=2) if data.shape[2] == 1 else data
+
+    @staticmethod
+    def _from_rgb(filled, channels):
+        # Grey in, grey out: the three predicted channels are averaged.
+        return filled.mean(axis=2, keepdims=True) if channels == 1 else filled
+
+    @staticmethod
+    def _artifact(aux, index, hole):
+        if aux is None:
+            return np.zeros(hole.shape, np.float32)
+        return np.where(hole, aux[index], 0.0).astype(np.float32)
+
+    def _predict(self, rgb, hole, extras):
+        """Run the networks on a batch: rgb (N, h, w, 3) float in [0, 1], hole (N, h, w)
+        bool, extras (N, h, w) arrays. Pads to the network multiple; returns the
+        unpadded prediction (N, h, w, 3) float64 and an auxiliary map (N, h, w) or None."""
+        count, height, width = hole.shape
+        if self.name == "edgeconnect":
+            extras = dict(extras)
+            gray = rgb @ np.asarray(_GRAY_WEIGHTS)
+            extras["gray"] = gray
+            extras["known_edges"] = np.stack([
+                canny(gray[i], sigma=self.config.sigma, mask=hole[i]) for i in range(count)
+            ]).astype(np.float64)
+        pad_h = (-height) % self.multiple
+        pad_w = (-width) % self.multiple
+        device = self.device
+
+        def tensor(array, channels_last):
+            t = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+            t = t.permute(0, 3, 1, 2) if channels_last else t[:, None]
+            t = t.to(device)
+            if pad_h or pad_w:
+                t = F.pad(t, (0, pad_w, 0, pad_h), mode=_pad_mode(max(pad_h, pad_w), min(height, width)))
+            return t
+
+        image_t = tensor(rgb, True)
+        hole_t = tensor(hole.astype(np.float32), False)
+        extra_t = {k: tensor(v, False) for k, v in extras.items()}
+        image_t = image_t * (1 - hole_t)  # no network ever reads hole pixels
+        with torch.inference_mode():
+            out, aux = self._run(image_t, hole_t, extra_t)
+        out = out[:, :, :height, :width].permute(0, 2, 3, 1).double().cpu().numpy()
+        if aux is not None:
+            aux = aux[:, 0, :height, :width].float().cpu().numpy()
+        return np.clip(out, 0.0, 1.0), aux
+
+    def _run(self, image, hole, extras):
+        nets = self.networks
+        if self.name in ("gl", "pconv"):
+            return nets["generator"](image, hole), None
+        if self.name == "gdn":
+            out = nets["generator"](image, hole)
+            # The detector judges the generator's raw output, as in the paper's training.
+            return out, nets["detector"].artifact_map(out)
+        if self.name == "edgeconnect":
+            known = extras["known_edges"]
+            drawn = extras.get("user_edges")
+            if drawn is None:
+                drawn = nets["edge"](extras["gray"], known, hole)
+            edges = drawn * hole + known * (1 - hole)
+            return nets["inpaint"](image, edges, hole), None
+        raise ValueError(f"unknown learned model {self.name!r}")

@@ -1,0 +1,419 @@
+"""Read and write network weights: our own format and the published releases.
+
+Formats read by :func:`read_checkpoint`:
+
+- ours (:func:`save_checkpoint`): one ``torch.save`` file per model holding
+  ``{"format": "inpaintkit", "version", "model", "config", "state": {part: state_dict},
+  "metadata"}``; metadata says what data, how many steps, which metrics.
+- EdgeConnect (knazeri/edge-connect): ``EdgeModel_gen.pth`` and
+  ``InpaintingModel_gen.pth``, each ``{"iteration", "generator"}``; spectral-norm triples
+  are folded and a ``module.`` (DataParallel) prefix is stripped. ``weights=`` may be the
+  folder that holds both, as the authors publish them.
+- PConv (naoto0804/pytorch-inpainting-with-partial-conv): ``{"n_iter", "model",
+  "optimizer"}``; its constant ``mask_conv`` weights are checked and dropped.
+- GL: the official Torch7 ``completionnet_places2.t7`` (``{model, mean}``), read with the
+  optional ``torchfile`` package.
+- GDN: the authors' TensorFlow checkpoint, converted once with ``inpaintkit convert-gdn``
+  (needs TensorFlow) into our format.
+
+Every load is strict: keys and shapes are compared first and the first mismatch is
+named; ``load_state_dict(strict=False)`` is never used.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import edgeconnect, gdn, gl, pconv
+from .layers import fold_spectral_norm
+
+FORMAT = "inpaintkit"
+FORMAT_VERSION = 1
+
+#: name -> (config class, build function)
+MODELS = {
+    "gl": (gl.GLConfig, gl.build),
+    "pconv": (pconv.PConvConfig, pconv.build),
+    "gdn": (gdn.GDNConfig, gdn.build),
+    "edgeconnect": (edgeconnect.EdgeConnectConfig, edgeconnect.build),
+}
+
+EDGECONNECT_FILES = ("EdgeModel_gen.pth", "InpaintingModel_gen.pth")
+
+
+class CheckpointError(ValueError):
+    """A weights file that cannot be read or does not fit the model."""
+
+
+@dataclass
+class Checkpoint:
+    """Weights in our layout, whatever file they came from.
+
+    Attributes
+    ----------
+    model : str
+        "gl", "pconv", "gdn" or "edgeconnect".
+    config : dataclass instance
+        The network configuration the weights were made for.
+    state : dict
+        Part name ("generator", "detector", "edge", "inpaint") -> state dict.
+    metadata : dict
+    source : str
+        Which format it was read from.
+    """
+
+    model: str
+    config: Any
+    state: dict
+    metadata: dict = field(default_factory=dict)
+    source: str = FORMAT
+
+
+def config_from_dict(model: str, values: dict | None):
+    """Build the config dataclass of ``model`` from a dict (lists become tuples)."""
+    config_class = MODELS[model][0]
+    values = dict(values or {})
+    known = set(config_class.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ValueError(
+            f"unknown config field {unknown[0]!r} for {model!r}; valid fields: {', '.join(sorted(known))}"
+        )
+    return config_class(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def save_checkpoint(path, model: str, networks: dict[str, nn.Module], config, *,
+                    metadata: dict | None = None) -> Path:
+    """Write ``networks``' weights with their config and ``metadata`` to ``path``.
+
+    ``metadata`` should say what the weights were trained on (data set, mask generator),
+    for how many steps, and with which validation metrics; the date and torch version
+    are added. The file is written to a temporary name and renamed, so a crash never
+    leaves a half-written checkpoint under ``path``.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+    path = Path(path)
+    meta = {"saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "torch": torch.__version__}
+    meta.update(metadata or {})
+    payload = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "model": model,
+        "config": config.to_dict(),
+        "state": {name: {k: v.detach().cpu() for k, v in net.state_dict().items()}
+                  for name, net in networks.items()},
+        "metadata": meta,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def strict_load(module: nn.Module, state: dict, *, what: str) -> None:
+    """Load ``state`` into ``module`` after checking keys and shapes.
+
+    Raises
+    ------
+    CheckpointError
+        Naming the first missing key, unexpected key or shape mismatch.
+    """
+    expected = module.state_dict()
+    for key, value in expected.items():
+        if key not in state:
+            raise CheckpointError(f"{what}: missing key {key!r} (the weights do not fit this network)")
+        got = tuple(state[key].shape)
+        if got != tuple(value.shape):
+            raise CheckpointError(
+                f"{what}: key {key!r} has shape {got} in the weights but {tuple(value.shape)} "
+                "in the network (weights for another configuration?)"
+            )
+    for key in state:
+        if key not in expected:
+            raise CheckpointError(f"{what}: unexpected key {key!r} (the weights are for another network)")
+    module.load_state_dict(state, strict=True)
+
+
+def _torch_load(path: Path):
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated zip, pickle garbage, wrong file type
+        raise CheckpointError(
+            f"cannot read {path}: it is truncated or not a PyTorch checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
+        ) from exc
+
+
+def _strip_module_prefix(state: dict) -> dict:
+    return {k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()}
+
+
+def read_checkpoint(path, model: str) -> Checkpoint:
+    """Read weights for ``model`` from ``path`` in any supported format.
+
+    Raises
+    ------
+    CheckpointError
+        If the file is missing, truncated, in an unknown layout, or for another model.
+    """
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"weights not found: {path}")
+    if path.is_dir():
+        if model != "edgeconnect":
+            raise CheckpointError(
+                f"{path} is a folder; a folder of weights is only accepted for 'edgeconnect' "
+                f"(holding {' and '.join(EDGECONNECT_FILES)})"
+            )
+        return _read_edgeconnect_folder(path)
+    if path.suffix == ".t7":
+        if model != "gl":
+            raise CheckpointError(f"{path} is a Torch7 file; only the 'gl' release is read from .t7")
+        return read_gl_t7(path)
+    data = _torch_load(path)
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(data).__name__}")
+    if data.get("format") == FORMAT:
+        found = data.get("model")
+        if found != model:
+            raise CheckpointError(f"{path} holds weights for {found!r}, not {model!r}")
+        try:
+            config = config_from_dict(model, data["config"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"{path}: bad config in checkpoint ({exc})") from exc
+        return Checkpoint(model, config, data["state"], data.get("metadata", {}), FORMAT)
+    if "generator" in data and "iteration" in data:
+        if model != "edgeconnect":
+            raise CheckpointError(f"{path} is an EdgeConnect checkpoint, not one for {model!r}")
+        folder = path.parent
+        if not all((folder / name).exists() for name in EDGECONNECT_FILES):
+            raise CheckpointError(
+                f"EdgeConnect needs both {' and '.join(EDGECONNECT_FILES)}; pass the folder "
+                f"holding them (not found next to {path})"
+            )
+        return _read_edgeconnect_folder(folder)
+    if "model" in data and "n_iter" in data:
+        if model != "pconv":
+            raise CheckpointError(f"{path} is a PConv (naoto0804) checkpoint, not one for {model!r}")
+        return _convert_naoto_pconv(data, path)
+    keys = ", ".join(sorted(map(str, data))[:6])
+    raise CheckpointError(
+        f"{path}: unrecognised checkpoint layout (top-level keys: {keys}); expected an inpaintkit "
+        "checkpoint or a published release (EdgeConnect *_gen.pth, naoto0804 PConv, GL .t7)"
+    )
+
+
+# --- EdgeConnect -------------------------------------------------------------------
+
+def _edgeconnect_transposed(config) -> set[str]:
+    return {name for name, m in edgeconnect.EdgeGenerator(config).named_modules()
+            if isinstance(m, nn.ConvTranspose2d)}
+
+
+def _read_edgeconnect_folder(folder: Path) -> Checkpoint:
+    states = {}
+    iterations = {}
+    for part, filename in zip(("edge", "inpaint"), EDGECONNECT_FILES):
+        file = folder / filename
+        if not file.exists():
+            raise CheckpointError(f"EdgeConnect folder {folder} has no {filename}")
+        data = _torch_load(file)
+        if not isinstance(data, dict) or "generator" not in data:
+            raise CheckpointError(f"{file}: expected {{'iteration', 'generator'}}, got another layout")
+        states[part] = _strip_module_prefix(data["generator"])
+        iterations[part] = data.get("iteration")
+    config = _edgeconnect_config(states["edge"], folder)
+    transposed = {name for name in ("decoder.0", "decoder.3")}
+    for part in states:
+        states[part] = fold_spectral_norm(states[part], transposed)
+    meta = {"source": "knazeri/edge-connect release", "iterations": iterations}
+    return Checkpoint("edgeconnect", config, states, meta, "edgeconnect")
+
+
+def _edgeconnect_config(state: dict, where) -> edgeconnect.EdgeConnectConfig:
+    first = state.get("encoder.1.weight_orig", state.get("encoder.1.weight"))
+    if first is None:
+        raise CheckpointError(f"{where}: EdgeModel_gen.pth has no encoder.1 weight; not an EdgeConnect generator")
+    blocks = {k.split(".")[1] for k in state if k.startswith("middle.")}
+    return edgeconnect.EdgeConnectConfig(width=int(first.shape[0]), residual_blocks=len(blocks))
+
+
+# --- PConv (naoto0804) -------------------------------------------------------------
+
+def _convert_naoto_pconv(data: dict, path: Path) -> Checkpoint:
+    state = _strip_module_prefix(data["model"])
+    levels = 0
+    while f"enc_{levels + 1}.conv.input_conv.weight" in state:
+        levels += 1
+    if levels < 2:
+        raise CheckpointError(f"{path}: no enc_1..enc_N partial-convolution weights found")
+    widths = tuple(int(state[f"enc_{i}.conv.input_conv.weight"].shape[0]) for i in range(1, levels + 1))
+    kernels = tuple(int(state[f"enc_{i}.conv.input_conv.weight"].shape[-1]) for i in range(1, levels + 1))
+    config = pconv.PConvConfig(levels=levels, widths=widths, kernels=kernels, renormalize="mean",
+                               normalize_input=True)
+    out = {}
+    for key, value in state.items():
+        if ".mask_conv." in key:
+            # The release stores its constant all-ones mask kernel; ours is implicit.
+            if not torch.all(value == 1):
+                raise CheckpointError(f"{path}: {key} is not all ones; not a partial convolution mask kernel")
+            continue
+        out[key] = value
+    meta = {"source": "naoto0804/pytorch-inpainting-with-partial-conv", "iterations": data.get("n_iter")}
+    return Checkpoint("pconv", config, {"generator": out}, meta, "naoto0804")
+
+
+# --- GL (Torch7) -------------------------------------------------------------------
+
+def _t7_get(obj, name):
+    """Field ``name`` of a Torch7 table or object (torchfile keys are bytes)."""
+    if isinstance(obj, dict):
+        return obj.get(name, obj.get(name.encode()))
+    try:
+        return obj[name]
+    except Exception:
+        return None
+
+
+def _t7_leaves(obj):
+    typename = getattr(obj, "_typename", b"")
+    typename = typename.decode() if isinstance(typename, bytes) else str(typename)
+    children = _t7_get(obj, "modules")
+    if children:
+        for child in children:
+            yield from _t7_leaves(child)
+    else:
+        yield typename.split(".")[-1], obj
+
+
+def _t7_array(obj, name):
+    value = _t7_get(obj, name)
+    if value is None:
+        return None
+    return torch.from_numpy(np.array(value, dtype=np.float32))
+
+
+def read_gl_t7(path, *, reader=None) -> Checkpoint:
+    """Read the official GL completion network (Torch7 ``{model, mean}`` file).
+
+    ``reader`` (for tests) replaces ``torchfile.load``. Needs the optional ``torchfile``
+    package otherwise.
+    """
+    path = Path(path)
+    if reader is None:
+        try:
+            import torchfile
+        except ImportError:
+            raise CheckpointError(
+                "reading GL's Torch7 file needs the 'torchfile' package: pip install torchfile"
+            ) from None
+        reader = torchfile.load
+    try:
+        data = reader(str(path))
+    except Exception as exc:
+        raise CheckpointError(f"cannot read {path}: truncated or not a Torch7 file ({exc})") from exc
+    model = _t7_get(data, "model")
+    mean = _t7_get(data, "mean")
+    if model is None or mean is None:
+        raise CheckpointError(f"{path}: expected a table with 'model' and 'mean' (GL's completionnet file)")
+    convs, norms = [], []
+    for kind, layer in _t7_leaves(model):
+        if kind in ("SpatialConvolution", "SpatialDilatedConvolution", "SpatialFullConvolution"):
+            convs.append((kind, layer))
+        elif kind == "SpatialBatchNormalization":
+            norms.append(layer)
+    if len(convs) != 17 or len(norms) != 16:
+        raise CheckpointError(
+            f"{path}: expected GL's 17 convolutions and 16 batch norms, found {len(convs)} and {len(norms)}"
+        )
+    state = {}
+    dilations = []
+    for index, (kind, layer) in enumerate(convs):
+        n_in, n_out = int(_t7_get(layer, "nInputPlane")), int(_t7_get(layer, "nOutputPlane"))
+        kh, kw = int(_t7_get(layer, "kH")), int(_t7_get(layer, "kW"))
+        weight = _t7_array(layer, "weight")
+        if kind == "SpatialFullConvolution":
+            weight = weight.reshape(n_in, n_out, kh, kw)
+        else:
+            weight = weight.reshape(n_out, n_in, kh, kw)  # old files store it 2-D
+        if kind == "SpatialDilatedConvolution":
+            dilations.append(int(_t7_get(layer, "dilationH")))
+        prefix = "output" if index == 16 else f"layers.{index}.conv"
+        state[prefix + ".weight"] = weight
+        state[prefix + ".bias"] = _t7_array(layer, "bias")
+    for index, layer in enumerate(norms):
+        prefix = f"layers.{index}.bn"
+        var = _t7_array(layer, "running_var")
+        if var is None:  # files from before torch7 stored 1/sqrt(var + eps)
+            std = _t7_array(layer, "running_std")
+            var = 1.0 / std ** 2 - float(_t7_get(layer, "eps") or 1e-5)
+        state[prefix + ".weight"] = _t7_array(layer, "weight")
+        state[prefix + ".bias"] = _t7_array(layer, "bias")
+        state[prefix + ".running_mean"] = _t7_array(layer, "running_mean")
+        state[prefix + ".running_var"] = var
+        state[prefix + ".num_batches_tracked"] = torch.tensor(0)
+    mean = tuple(float(v) for v in np.asarray(mean, dtype=np.float64).reshape(-1)[:3])
+    state["mean"] = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+    width = int(_t7_get(convs[0][1], "nOutputPlane"))
+    config = gl.GLConfig(width=width, last_width=int(_t7_get(convs[15][1], "nOutputPlane")),
+                         dilations=tuple(dilations) or (2, 4, 8, 16), mean=mean)
+    meta = {"source": "satoshiiizuka/siggraph2017_inpainting Torch7 release"}
+    return Checkpoint("gl", config, {"generator": state}, meta, "torch7")
+
+
+# --- GDN (TensorFlow) --------------------------------------------------------------
+
+def convert_gdn_tensorflow(prefix, out, *, config=None, get_tensor=None) -> Path:
+    """Convert the GDN authors' TensorFlow checkpoint into our format.
+
+    Parameters
+    ----------
+    prefix : str
+        The checkpoint prefix (``.../model-NNN``, without ``.index``/``.data``).
+    out : path
+        Where to write our checkpoint.
+    get_tensor : callable, optional
+        ``name -> ndarray``; by default TensorFlow's checkpoint reader (TensorFlow must be
+        installed). Tests pass a dict's ``__getitem__``.
+    """
+    config = config or gdn.GDNConfig.paper()
+    if get_tensor is None:
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise CheckpointError(
+                "converting GDN's TensorFlow checkpoint needs TensorFlow, which is not installed "
+                "(pip install tensorflow, then run the conversion once)"
+            ) from None
+        reader = tf.train.load_checkpoint(str(prefix))
+        get_tensor = reader.get_tensor
+    networks = gdn.build(config)
+    mapping = gdn.tf_variable_map(config)
+    states = {part: {} for part in networks}
+    for key, (tf_name, kind) in mapping.items():
+        try:
+            value = np.asarray(get_tensor(tf_name), dtype=np.float32)
+        except (KeyError, Exception) as exc:
+            if isinstance(exc, CheckpointError):
+                raise
+            raise CheckpointError(f"{prefix}: variable {tf_name!r} not found in the TensorFlow checkpoint") from exc
+        if kind in ("conv", "deconv"):
+            value = value.transpose(3, 2, 0, 1)
+        part, name = key.split(".", 1)
+        states[part][name] = torch.from_numpy(np.ascontiguousarray(value))
+    for part, net in networks.items():
+        strict_load(net, states[part], what=f"GDN {part} from {prefix}")
+    return save_checkpoint(out, "gdn", networks, config,
+                           metadata={"source": f"converted from TensorFlow checkpoint {prefix}"})
