@@ -67,13 +67,16 @@ def _add_laplacian_row(buf, weight, i, j, ci, cj, height, width):
 
 
 @jit
-def assemble_system(rows, cols, index, data, order):
+def assemble_system(rows, cols, index, data, order, tension):
     """Assemble the SPD system of harmonic (order 1) or biharmonic (order 2) inpainting.
 
     The equations are row p of (-L) u = 0 (order 1) or of L^2 u = 0 (order 2) for each
     hole pixel p, with the known pixels moved to the right-hand side. (-L)[H, H] and
     L^2[H, H] are principal submatrices of symmetric positive semi-definite operators
     whose null space (constants) cannot live on the hole alone, so they are SPD.
+    With order 2 and ``tension`` T in (0, 1), the row is (1 - T) L^2 - T L: the
+    continuous-curvature spline in tension of Smith and Wessel (1990), the
+    Euler-Lagrange equation of (1 - T) ||L u||^2 + T ||grad u||^2.
 
     Returns
     -------
@@ -108,6 +111,9 @@ def assemble_system(rows, cols, index, data, order):
                     degree += 1
                     _add_laplacian_row(buf, 1.0, qi, qj, i, j, height, width)
             _add_laplacian_row(buf, -float(degree), i, j, i, j, height, width)
+            if tension != 0.0:
+                buf *= 1.0 - tension
+                _add_laplacian_row(buf, -tension, i, j, i, j, height, width)
         for bi in range(5):
             for bj in range(5):
                 coef = buf[bi, bj]
