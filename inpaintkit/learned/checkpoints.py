@@ -103,7 +103,7 @@ def save_checkpoint(path, model: str, networks: dict[str, nn.Module], config, *,
         raise ValueError(f"unknown model {model!r}; valid models: {', '.join(MODELS)}")
     path = Path(path)
     meta = {"saved": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "torch": torch.__version__}
+            "torch": str(torch.__version__)}
     meta.update(metadata or {})
     payload = {
         "format": FORMAT,
