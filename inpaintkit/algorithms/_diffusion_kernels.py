@@ -189,14 +189,15 @@ def tv_tables(rows, cols, index, height, width):
 
 @jit
 def tv_iterate(data, dual_rows, dual_cols, dual_nb, hole_nb, u, u_bar, dual,
-               iterations, tau, sigma):
+               iterations, tau, sigma, low, high):
     """Run Chambolle-Pock iterations (Algorithm 1, theta = 1) for TV inpainting.
 
     min_u sum_p |grad u(p)| (vectorial TV: Euclidean norm over both directions and
     all channels) subject to u = f on the known pixels. With K = grad:
-    y <- proj_{|y| <= 1}(y + sigma grad u_bar);  u_new <- u + tau div y on the hole
-    (the projection onto the constraint keeps known pixels fixed);
-    u_bar <- 2 u_new - u.
+    y <- proj_{|y| <= 1}(y + sigma grad u_bar);  u_new <- proj_G(u + tau div y) with
+    G = {u = f on the known pixels, low <= u <= high per channel}: the minimiser
+    obeys the maximum principle, so the box does not change it but keeps the
+    iterates in range; u_bar <- 2 u_new - u.
 
     ``u``, ``u_bar`` (n, C) and ``dual`` (m, C, 2) are updated in place. Returns the
     relative change ||u_new - u|| / ||u|| of the last iteration.
@@ -250,7 +251,7 @@ def tv_iterate(data, dual_rows, dual_cols, dual_nb, hole_nb, u, u_bar, dual,
                 if up >= 0:
                     div -= dual[up, c, 1]
                 old = u[k, c]
-                new = old + tau * div
+                new = min(max(old + tau * div, low[c]), high[c])
                 u[k, c] = new
                 u_bar[k, c] = 2.0 * new - old
                 diff2 += (new - old) * (new - old)

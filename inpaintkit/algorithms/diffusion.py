@@ -153,14 +153,25 @@ def _solve_tv(data, hole, iterations, tolerance):
     dual_rows, dual_cols, dual_nb, hole_nb = kernels.tv_tables(rows, cols, index, *hole.shape)
     u = np.ascontiguousarray(work[rows, cols])
     u_bar = u.copy()
-    dual = np.zeros((dual_rows.size, u.shape[1], 2))
+    # Start the dual near grad u / |grad u| (a subgradient of TV at the harmonic fill;
+    # gradients below 0.01 are damped). From y = 0 the harmonic fill is a fixed point
+    # (div(sigma grad u) = 0) until y saturates, which would stall the first
+    # iterations and fool the stopping test.
+    height, width = hole.shape
+    right = np.minimum(dual_cols + 1, width - 1)
+    below = np.minimum(dual_rows + 1, height - 1)
+    here = work[dual_rows, dual_cols]
+    dual = np.stack([work[dual_rows, right] - here, work[below, dual_cols] - here], axis=2)
+    norm = np.sqrt((dual ** 2).sum(axis=(1, 2), keepdims=True))
+    dual = np.ascontiguousarray(dual / np.maximum(norm, 1e-2))
     # tau * sigma * ||grad||^2 <= 1 with ||grad||^2 <= 8 (Chambolle and Pock, Thm. 1).
     tau = sigma = 1.0 / np.sqrt(8.0)
+    low, high = kernels.known_range(data, hole)
     done = 0
     while done < iterations:
         step = min(_CHUNK, iterations - done)
         change = kernels.tv_iterate(work, dual_rows, dual_cols, dual_nb, hole_nb,
-                                    u, u_bar, dual, step, tau, sigma)
+                                    u, u_bar, dual, step, tau, sigma, low, high)
         done += step
         report("tv", done, iterations)
         if change < tolerance:
