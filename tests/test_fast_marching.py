@@ -404,8 +404,13 @@ def ref_free_coherence(data, hole):
 
     off_y, off_x, inv_len, _ = fm.ball_offsets(5)
     T, order = fast_march(hole)
-    coherence_fill(values, T, order, np.ascontiguousarray(smooth(values * known[:, :, None])),
-                   smooth(known), off_y, off_x, inv_len, g_sigma, g_rho, 25.0, fm._COHERENCE_DELTA)
+    values_sum = smooth(values * known[:, :, None])
+    weight_sum = smooth(known)
+    weight_sum[weight_sum < 1e-12] = 0.0
+    smoothed = np.where(weight_sum[:, :, None] > 0,
+                        values_sum / np.maximum(weight_sum, 1e-300)[:, :, None], 0.0)
+    coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, off_x, inv_len,
+                   g_sigma, g_rho, 25.0, fm._COHERENCE_DELTA)
     return values
 
 

@@ -330,41 +330,35 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
 
 
 @jit
-def _structure_products(values_sum, weight_sum, y, x, height, width, out):
-    """Channel-summed (Ix^2, Ix*Iy, Iy^2) of the normalised-convolution image at (y, x).
+def _structure_products(smoothed, weight_sum, y, x, height, width, out):
+    """Channel-summed (Ix^2, Ix*Iy, Iy^2) of the smoothed image at (y, x).
 
-    The smoothed image is values_sum / weight_sum where weight_sum > 0; central
-    differences, one-sided where a neighbour has no data yet.
+    Central differences, one-sided where a neighbour has no data yet (weight_sum == 0).
     """
-    channels = values_sum.shape[2]
+    channels = smoothed.shape[2]
     left = x > 0 and weight_sum[y, x - 1] > 0.0
     right = x < width - 1 and weight_sum[y, x + 1] > 0.0
     up = y > 0 and weight_sum[y - 1, x] > 0.0
     down = y < height - 1 and weight_sum[y + 1, x] > 0.0
-    inv_c = 1.0 / weight_sum[y, x]
-    inv_l = 1.0 / weight_sum[y, x - 1] if left else 0.0
-    inv_r = 1.0 / weight_sum[y, x + 1] if right else 0.0
-    inv_u = 1.0 / weight_sum[y - 1, x] if up else 0.0
-    inv_d = 1.0 / weight_sum[y + 1, x] if down else 0.0
     sxx = 0.0
     sxy = 0.0
     syy = 0.0
     for c in range(channels):
-        centre = values_sum[y, x, c] * inv_c
+        centre = smoothed[y, x, c]
         if left and right:
-            gx = (values_sum[y, x + 1, c] * inv_r - values_sum[y, x - 1, c] * inv_l) * 0.5
+            gx = (smoothed[y, x + 1, c] - smoothed[y, x - 1, c]) * 0.5
         elif right:
-            gx = values_sum[y, x + 1, c] * inv_r - centre
+            gx = smoothed[y, x + 1, c] - centre
         elif left:
-            gx = centre - values_sum[y, x - 1, c] * inv_l
+            gx = centre - smoothed[y, x - 1, c]
         else:
             gx = 0.0
         if up and down:
-            gy = (values_sum[y + 1, x, c] * inv_d - values_sum[y - 1, x, c] * inv_u) * 0.5
+            gy = (smoothed[y + 1, x, c] - smoothed[y - 1, x, c]) * 0.5
         elif down:
-            gy = values_sum[y + 1, x, c] * inv_d - centre
+            gy = smoothed[y + 1, x, c] - centre
         elif up:
-            gy = centre - values_sum[y - 1, x, c] * inv_u
+            gy = centre - smoothed[y - 1, x, c]
         else:
             gy = 0.0
         sxx += gx * gx
@@ -376,7 +370,7 @@ def _structure_products(values_sum, weight_sum, y, x, height, width, out):
 
 
 @jit
-def coherence_fill(values, T, order, values_sum, weight_sum, off_y, off_x, inv_len,
+def coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, off_x, inv_len,
                    kernel_sigma, kernel_rho, sharpness2, delta):
     """Fill hole pixels in place by coherence transport (Bornemann and März 2007), in T order.
 
@@ -396,6 +390,8 @@ def coherence_fill(values, T, order, values_sum, weight_sum, off_y, off_x, inv_l
         Normalised-convolution sums of the known pixels with the separable kernel
         ``kernel_sigma``: sum g * I * known and sum g * known. Updated in place as
         levels of equal T are filled, so the hole never bleeds into the tensor.
+    smoothed : ndarray, shape (H, W, C), float64
+        values_sum / weight_sum where weight_sum > 0 (I_sigma); kept in step.
     off_y, off_x, inv_len : ndarray, shape (M,)
         The ball of radius eps, nearest first, (0, 0) excluded, and 1 / |q - p|.
     kernel_sigma, kernel_rho : ndarray, shapes (2s+1,), (2r+1,), float64
@@ -443,8 +439,10 @@ def coherence_fill(values, T, order, values_sum, weight_sum, off_y, off_x, inv_l
                             continue
                         g = gy * kernel_sigma[dx + half_s]
                         weight_sum[y, x] += g
+                        inv = 1.0 / weight_sum[y, x]
                         for c in range(channels):
                             values_sum[y, x, c] += g * values[fy, fx, c]
+                            smoothed[y, x, c] = values_sum[y, x, c] * inv
                 for y in range(max(fy - half_s - 1, 0), min(fy + half_s + 2, height)):
                     for x in range(max(fx - half_s - 1, 0), min(fx + half_s + 2, width)):
                         stale[y, x] = 1
@@ -466,7 +464,7 @@ def coherence_fill(values, T, order, values_sum, weight_sum, off_y, off_x, inv_l
                 if not T[y, x] < tp:
                     continue
                 if stale[y, x]:
-                    _structure_products(values_sum, weight_sum, y, x, height, width, local)
+                    _structure_products(smoothed, weight_sum, y, x, height, width, local)
                     products[y, x, 0] = local[0]
                     products[y, x, 1] = local[1]
                     products[y, x, 2] = local[2]

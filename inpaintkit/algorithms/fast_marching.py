@@ -215,10 +215,13 @@ def fill_coherence(data: np.ndarray, hole: np.ndarray, *, radius: int = 5,
         values_sum = ndimage.correlate1d(values_sum, kernel_sigma, axis=1, mode="constant")
         # Rounding can leave tiny non-zero sums where no known pixel is in reach.
         weight_sum[weight_sum < 0.5 * kernel_sigma[0] ** 2] = 0.0
+        has_data = weight_sum > 0.0
+        smoothed = np.zeros_like(values_sum)
+        smoothed[has_data] = values_sum[has_data] / weight_sum[has_data, None]
         T, order = fast_march(group_hole)
         coherence_fill(values, T, order, np.ascontiguousarray(values_sum), weight_sum,
-                       off_y, off_x, inv_len, kernel_sigma, kernel_rho, sharpness2,
-                       _COHERENCE_DELTA)
+                       smoothed, off_y, off_x, inv_len, kernel_sigma, kernel_rho,
+                       sharpness2, _COHERENCE_DELTA)
         filled[crop][group_hole] = values[group_hole]
         done += order.shape[0]
         report("coherence", done, total)
