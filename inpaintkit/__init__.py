@@ -14,7 +14,6 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from . import registry
 from ._image import check_image, check_mask
@@ -34,16 +33,21 @@ __all__ = [
 
 logger = logging.getLogger("inpaintkit")
 
-#: Holes whose widest point is at most this many pixels from a known pixel are
-#: "thin" (scratches, text, small specks): diffusion fills them without visible blur.
+#: Hole pixels at most this many pixels from a known pixel are in a "thin" part of the
+#: hole (scratches, text, small specks): diffusion fills them without visible blur.
 THIN_HOLE_RADIUS = 6.0
+#: ``auto`` picks diffusion while fewer than this fraction of the hole's pixels lie
+#: deeper than ``THIN_HOLE_RADIUS``: a few deep pixels where two scratches cross do
+#: not make a scratch mask an object-removal mask.
+DEEP_HOLE_FRACTION = 0.02
 
 
 def choose_method(mask) -> str:
     """The method ``method="auto"`` picks for ``mask``.
 
-    Thin or small holes (every hole pixel within ``THIN_HOLE_RADIUS`` pixels of a known
-    pixel) go to ``"diffusion"``; larger holes need texture and go to ``"patchmatch"``.
+    Thin or small holes (fewer than ``DEEP_HOLE_FRACTION`` of the hole pixels farther
+    than ``THIN_HOLE_RADIUS`` pixels from a known pixel) go to ``"diffusion"``; larger
+    holes need texture and go to ``"patchmatch"``.
 
     Parameters
     ----------
@@ -53,11 +57,14 @@ def choose_method(mask) -> str:
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
+    from scipy import ndimage  # lazy: keeps `import inpaintkit` light
+
     hole = check_mask(mask, mask.shape)
     if not hole.any():
         return "diffusion"
-    radius = ndimage.distance_transform_edt(hole).max()
-    return "diffusion" if radius <= THIN_HOLE_RADIUS else "patchmatch"
+    depth = ndimage.distance_transform_edt(hole)[hole]
+    deep = np.count_nonzero(depth > THIN_HOLE_RADIUS) / depth.size
+    return "diffusion" if deep < DEEP_HOLE_FRACTION else "patchmatch"
 
 
 def methods() -> list[dict[str, Any]]:

@@ -20,7 +20,6 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
@@ -129,6 +128,7 @@ def from_float(values: np.ndarray, dtype) -> np.ndarray:
 
 def nearest_fill(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """Fill ``hole`` pixels of ``values`` (H, W[, C]) with the nearest known pixel's value."""
+    from scipy import ndimage  # lazy: scipy.ndimage costs half a second of start-up
     _, (rows, cols) = ndimage.distance_transform_edt(hole, return_indices=True)
     return values[rows, cols]
 
