@@ -102,6 +102,7 @@ def ref_telea(data, hole, radius):
         normal = (grad_t[0] / gnorm, grad_t[1] / gnorm) if gnorm > 0 else None
         num = np.zeros(channels)
         den = 0.0
+        used = []
         for qy in range(py - radius, py + radius + 1):
             for qx in range(px - radius, px + radius + 1):
                 ry, rx = py - qy, px - qx
@@ -116,14 +117,15 @@ def ref_telea(data, hole, radius):
                 else:
                     direction = max(abs(normal[0] * rx + normal[1] * ry) / dist, 1e-6)
                 weight = direction / dist2 / (1.0 + abs(tp - T[qy, qx]))
-                row_known = T[qy, :] < tp
-                col_known = T[:, qx] < tp
+                given = T[qy, qx] == 0.0  # grad I only on the given data
                 for c in range(channels):
-                    gx = _slope(values[qy, :, c], row_known, qx)
-                    gy = _slope(values[:, qx, c], col_known, qy)
+                    gx = _slope(values[qy, :, c], T[qy, :] == 0.0, qx) if given else 0.0
+                    gy = _slope(values[:, qx, c], T[:, qx] == 0.0, qy) if given else 0.0
                     num[c] += weight * (values[qy, qx, c] + gx * rx + gy * ry)
                 den += weight
-        values[py, px] = np.clip(num / den, 0.0, 1.0)
+                used.append(values[qy, qx].copy())
+        used = np.array(used)
+        values[py, px] = np.clip(num / den, used.min(axis=0), used.max(axis=0))
     return values
 
 
@@ -324,8 +326,7 @@ def test_holes_on_every_border_and_corner(variant):
     out = FILLS[variant](data, hole)
     assert np.all(np.isfinite(out))
     err = np.abs(out - truth)[hole]
-    limit = 1e-9 if variant == "telea" else 0.05  # Telea is first-order exact on a ramp
-    assert err.max() < limit
+    assert err.max() < 0.05 and err.mean() < 0.01
     np.testing.assert_array_equal(out[~hole], truth[~hole])
 
 
@@ -340,10 +341,16 @@ def test_linear_ramp_is_continued(variant):
     out = FILLS[variant](data, hole)
     err = np.abs(out - truth)[hole]
     if variant == "telea":
-        assert err.max() < 1e-9
+        # First order near the boundary, a weighted average deeper in (see telea_fill).
+        assert err.max() < 0.05 and err.mean() < 0.015
     else:
-        # Coherence transport is a zeroth-order average: close, not exact.
         assert err.max() < 0.03 and err.mean() < 0.01
+    # A thin hole is within reach of the given gradients: nearly exact.
+    thin = np.zeros((64, 64), bool)
+    thin[20:44, 30:32] = True
+    data = truth.copy()
+    data[thin] = 0.0
+    assert np.abs(FILLS[variant](data, thin) - truth)[thin].max() < 0.005
 
 
 @pytest.mark.parametrize("angle", [25.0, 45.0])
@@ -424,7 +431,8 @@ def test_one_pixel_holes(variant):
     data[hole] = 0.0
     out = FILLS[variant](data, hole)
     err = np.abs(out - truth)[hole]
-    assert err.max() < (1e-9 if variant == "telea" else 0.02)
+    # In a corner a linear ramp has no given value beyond the pixel: small error.
+    assert err.max() < 0.011
     # Inside a ramp, the symmetric neighbourhood averages to the exact value.
     assert abs(out[10, 10, 0] - truth[10, 10, 0]) < 1e-9
 
@@ -439,9 +447,9 @@ def test_hole_covering_all_but_a_few_pixels(variant):
     out = FILLS[variant](data, hole)
     assert np.all(np.isfinite(out)) and out.min() >= 0.0 and out.max() <= 1.0
     known = data[~hole]
-    if variant == "coherence":  # a weighted mean never leaves the known range
-        assert np.all(out[hole] >= known.min(axis=0) - 1e-12)
-        assert np.all(out[hole] <= known.max(axis=0) + 1e-12)
+    # Both obey a discrete maximum principle: no value outside the given range.
+    assert np.all(out[hole] >= known.min(axis=0) - 1e-12)
+    assert np.all(out[hole] <= known.max(axis=0) + 1e-12)
     constant = np.full_like(data, 0.6)
     assert np.all(FILLS[variant](constant, hole)[hole] == 0.6)
 

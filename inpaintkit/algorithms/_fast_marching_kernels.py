@@ -210,11 +210,14 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
     dir = |N(p) . (p - q)| / |p - q| (N = grad T / |grad T|), dst = 1 / |p - q|^2,
     lev = 1 / (1 + |T(p) - T(q)|).
 
-    grad I(q) is the minmod of the two nearest one-sided differences on known pixels
-    (backward/forward where both neighbours are known, else the two on the known side;
-    0 if neither pair exists). It is exact on linear data, like central differences,
-    but does not extrapolate across a step edge: plain one-sided differences overshoot
-    there by up to radius x the step and leave bright and dark blotches.
+    grad I(q) is estimated on the given data only (pixels with T = 0): the minmod of
+    the two nearest one-sided differences (backward/forward where both neighbours are
+    given, else the two on the given side; 0 if neither pair exists). A filled pixel
+    contributes its value without a gradient term. Extrapolating gradients of filled
+    values feeds the first-order term back into itself and smears streaks with
+    overshoots across large holes; minmod keeps linear data exact near the boundary
+    without extrapolating across a step edge. The result is clamped to the range of
+    the values it averages (a discrete maximum principle), so no new extremes appear.
 
     Parameters
     ----------
@@ -233,6 +236,8 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
     n_offsets = off_y.shape[0]
     base = np.empty(channels)
     acc = np.empty(channels)
+    lo = np.empty(channels)
+    hi = np.empty(channels)
     for k in range(order.shape[0]):
         p = order[k]
         py = p // width
@@ -288,16 +293,28 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
                 for c in range(channels):
                     base[c] = values[qy, qx, c]
                     acc[c] = 0.0
+                    lo[c] = base[c]
+                    hi[c] = base[c]
                 have_base = True
-            # grad I(q) from neighbours already known, slope-limited (see _limited_slope).
-            left = qx > 0 and T[qy, qx - 1] < tp
-            right = qx < width - 1 and T[qy, qx + 1] < tp
-            left2 = left and qx > 1 and T[qy, qx - 2] < tp
-            right2 = right and qx < width - 2 and T[qy, qx + 2] < tp
-            up = qy > 0 and T[qy - 1, qx] < tp
-            down = qy < height - 1 and T[qy + 1, qx] < tp
-            up2 = up and qy > 1 and T[qy - 2, qx] < tp
-            down2 = down and qy < height - 2 and T[qy + 2, qx] < tp
+            if tq > 0.0:
+                # A filled pixel: its value enters, but no gradient is extrapolated from
+                # it (grad I is estimated only on the given data; see the docstring).
+                for c in range(channels):
+                    v = values[qy, qx, c]
+                    lo[c] = min(lo[c], v)
+                    hi[c] = max(hi[c], v)
+                    acc[c] += weight * (v - base[c])
+                weight_sum += weight
+                continue
+            # grad I(q) from given neighbours (T == 0), slope-limited (see the docstring).
+            left = qx > 0 and T[qy, qx - 1] == 0.0
+            right = qx < width - 1 and T[qy, qx + 1] == 0.0
+            left2 = left and qx > 1 and T[qy, qx - 2] == 0.0
+            right2 = right and qx < width - 2 and T[qy, qx + 2] == 0.0
+            up = qy > 0 and T[qy - 1, qx] == 0.0
+            down = qy < height - 1 and T[qy + 1, qx] == 0.0
+            up2 = up and qy > 1 and T[qy - 2, qx] == 0.0
+            down2 = down and qy < height - 2 and T[qy + 2, qx] == 0.0
             for c in range(channels):
                 v = values[qy, qx, c]
                 if left and right:
@@ -320,13 +337,17 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
                                  values[qy - 1, qx, c] - values[qy - 2, qx, c])
                 else:
                     gy = 0.0
+                lo[c] = min(lo[c], v)
+                hi[c] = max(hi[c], v)
                 acc[c] += weight * ((v - base[c]) + (gx * rx + gy * ry))
             weight_sum += weight
         if not have_base:
             continue  # unreachable for pixels produced by fast_march (radius >= 1)
         for c in range(channels):
+            # Discrete maximum principle: no value outside the range it was built from,
+            # so the first-order term cannot overshoot at edges.
             v = base[c] + acc[c] / weight_sum
-            values[py, px, c] = min(max(v, 0.0), 1.0)
+            values[py, px, c] = min(max(v, lo[c]), hi[c])
 
 
 @jit
