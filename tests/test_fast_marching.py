@@ -389,7 +389,7 @@ def test_many_disjoint_holes_match_one_crop(variant):
     if variant == "telea":
         from inpaintkit.algorithms._fast_marching_kernels import telea_fill
 
-        telea_fill(whole, T, order, off_y, off_x, inv_len, inv_len2)
+        telea_fill(whole, T, order, 0, order.size, off_y, off_x, inv_len, inv_len2)
     else:
         whole = ref_free_coherence(data, hole)
     np.testing.assert_allclose(out, whole, atol=1e-12, rtol=0)
@@ -416,8 +416,14 @@ def ref_free_coherence(data, hole):
     weight_sum[weight_sum < 1e-12] = 0.0
     smoothed = np.where(weight_sum[:, :, None] > 0,
                         values_sum / np.maximum(weight_sum, 1e-300)[:, :, None], 0.0)
-    coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, off_x, inv_len,
-                   g_sigma, g_rho, 25.0, fm._COHERENCE_DELTA)
+    products = np.zeros(values.shape[:2] + (3,))
+    stale = np.ones(values.shape[:2], np.uint8)
+    # Filled in uneven chunks: the level pending at a chunk's end must carry over.
+    cuts = [0, 7, 8, 50, 51, 130, order.size]
+    for start, stop in zip(cuts[:-1], cuts[1:]):
+        coherence_fill(values, T, order, start, stop, values_sum, weight_sum, smoothed,
+                       products, stale, off_y, off_x, inv_len, g_sigma, g_rho, 25.0,
+                       fm._COHERENCE_DELTA)
     return values
 
 

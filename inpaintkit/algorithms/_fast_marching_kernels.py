@@ -202,7 +202,7 @@ def _minmod(a, b):
 
 
 @jit
-def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
+def telea_fill(values, T, order, start, stop, off_y, off_x, inv_len, inv_len2):
     """Fill hole pixels in place with Telea's first-order estimate, in fast-marching order.
 
     Telea (2004), eq. 4-8: I(p) = sum_q w(p,q) [I(q) + grad I(q) . (p - q)] / sum_q w(p,q)
@@ -227,6 +227,9 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
         Arrival times from :func:`fast_march`.
     order : ndarray, shape (N,), int64
         Flat indices to fill, in increasing T.
+    start, stop : int
+        Fill ``order[start:stop]``; earlier entries must be filled already (chunks
+        let the caller report progress).
     off_y, off_x : ndarray, shape (M,), int64
         Offsets q - p of the ball, nearest first, (0, 0) excluded.
     inv_len, inv_len2 : ndarray, shape (M,), float64
@@ -238,7 +241,7 @@ def telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2):
     acc = np.empty(channels)
     lo = np.empty(channels)
     hi = np.empty(channels)
-    for k in range(order.shape[0]):
+    for k in range(start, stop):
         p = order[k]
         py = p // width
         px = p - py * width
@@ -391,8 +394,8 @@ def _structure_products(smoothed, weight_sum, y, x, height, width, out):
 
 
 @jit
-def coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, off_x, inv_len,
-                   kernel_sigma, kernel_rho, sharpness2, delta):
+def coherence_fill(values, T, order, start, stop, values_sum, weight_sum, smoothed, products,
+                   stale, off_y, off_x, inv_len, kernel_sigma, kernel_rho, sharpness2, delta):
     """Fill hole pixels in place by coherence transport (Bornemann and März 2007), in T order.
 
     I(p) = sum_q w(p,q) I(q) / sum_q w(p,q) over q in the ball with T(q) < T(p), with
@@ -407,12 +410,19 @@ def coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, of
     values : ndarray, shape (H, W, C), float64
         Known values; hole values are overwritten.
     T, order : as returned by :func:`fast_march`.
+    start, stop : int
+        Fill ``order[start:stop]``; earlier entries must have been filled by earlier
+        calls with the same state arrays (chunks let the caller report progress).
     values_sum, weight_sum : ndarray, shapes (H, W, C) and (H, W), float64
         Normalised-convolution sums of the known pixels with the separable kernel
         ``kernel_sigma``: sum g * I * known and sum g * known. Updated in place as
         levels of equal T are filled, so the hole never bleeds into the tensor.
     smoothed : ndarray, shape (H, W, C), float64
         values_sum / weight_sum where weight_sum > 0 (I_sigma); kept in step.
+    products : ndarray, shape (H, W, 3), float64
+        Cache of the channel-summed gradient products of I_sigma (any content at first).
+    stale : ndarray, shape (H, W), uint8
+        1 where ``products`` must be recomputed (all ones at first).
     off_y, off_x, inv_len : ndarray, shape (M,)
         The ball of radius eps, nearest first, (0, 0) excluded, and 1 / |q - p|.
     kernel_sigma, kernel_rho : ndarray, shapes (2s+1,), (2r+1,), float64
@@ -426,17 +436,23 @@ def coherence_fill(values, T, order, values_sum, weight_sum, smoothed, off_y, of
     n_offsets = off_y.shape[0]
     half_s = (kernel_sigma.shape[0] - 1) // 2
     half_r = (kernel_rho.shape[0] - 1) // 2
-    # Cached channel-summed gradient products of the smoothed image; stale after the
-    # normalised convolution changes around a pixel.
-    products = np.empty((height, width, 3))
-    stale = np.ones((height, width), np.uint8)
     local = np.empty(3)
     base = np.empty(channels)
     acc = np.empty(channels)
     acc_dist = np.empty(channels)
-    n = order.shape[0]
-    batch_start = 0
-    for k in range(n):
+    # The level (equal T) that ends just before ``start`` has not been added to the
+    # smoothed sums yet; find where it begins.
+    batch_start = start
+    if start > 0:
+        last = order[start - 1]
+        t_last = T[last // width, last - (last // width) * width]
+        batch_start = start - 1
+        while batch_start > 0:
+            prev = order[batch_start - 1]
+            if T[prev // width, prev - (prev // width) * width] != t_last:
+                break
+            batch_start -= 1
+    for k in range(start, stop):
         p = order[k]
         py = p // width
         px = p - py * width

@@ -76,6 +76,13 @@ def _hole_groups(hole: np.ndarray, margin: int):
         yield crop, np.ascontiguousarray(hole[crop] & (labels[crop] == index))
 
 
+def _chunks(count: int, total: int, parts: int = 20, smallest: int = 50_000):
+    """Split ``range(count)`` into pieces of about ``total / parts`` for progress reports."""
+    step = max(smallest, -(-total // parts))
+    for start in range(0, count, step):
+        yield start, min(start + step, count)
+
+
 def _gaussian(sigma: float) -> np.ndarray:
     # Truncated at 2 sigma, as in the authors' implementation.
     half = max(int(round(2.0 * sigma)), 1)
@@ -129,13 +136,14 @@ def fill_telea(data: np.ndarray, hole: np.ndarray, *, radius: int = 5) -> np.nda
     off_y, off_x, inv_len, inv_len2 = ball_offsets(radius)
     done = 0
     # The estimate reads pixels up to radius away, and their neighbours for grad I.
-    for crop, group_hole in _hole_groups(hole, radius + 1):
+    for crop, group_hole in _hole_groups(hole, radius + 2):
         values = np.ascontiguousarray(filled[crop])
         T, order = fast_march(group_hole)
-        telea_fill(values, T, order, off_y, off_x, inv_len, inv_len2)
+        for start, stop in _chunks(order.shape[0], total):
+            telea_fill(values, T, order, start, stop, off_y, off_x, inv_len, inv_len2)
+            report("telea", done + stop, total)
         filled[crop][group_hole] = values[group_hole]
         done += order.shape[0]
-        report("telea", done, total)
     return filled
 
 
@@ -218,11 +226,15 @@ def fill_coherence(data: np.ndarray, hole: np.ndarray, *, radius: int = 5,
         has_data = weight_sum > 0.0
         smoothed = np.zeros_like(values_sum)
         smoothed[has_data] = values_sum[has_data] / weight_sum[has_data, None]
+        values_sum = np.ascontiguousarray(values_sum)
+        products = np.zeros(values.shape[:2] + (3,))
+        stale = np.ones(values.shape[:2], np.uint8)
         T, order = fast_march(group_hole)
-        coherence_fill(values, T, order, np.ascontiguousarray(values_sum), weight_sum,
-                       smoothed, off_y, off_x, inv_len, kernel_sigma, kernel_rho,
-                       sharpness2, _COHERENCE_DELTA)
+        for start, stop in _chunks(order.shape[0], total):
+            coherence_fill(values, T, order, start, stop, values_sum, weight_sum, smoothed,
+                           products, stale, off_y, off_x, inv_len, kernel_sigma, kernel_rho,
+                           sharpness2, _COHERENCE_DELTA)
+            report("coherence", done + stop, total)
         filled[crop][group_hole] = values[group_hole]
         done += order.shape[0]
-        report("coherence", done, total)
     return filled
