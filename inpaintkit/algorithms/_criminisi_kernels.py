@@ -47,8 +47,8 @@ def smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0
 
 
 @jit
-def known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x, y0, y1, x0, x1):
-    """Image gradient from known pixels only on rows [y0, y1) x cols [x0, x1).
+def known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0, x1):
+    """Gradient of the luma channel from known pixels only, on rows [y0, y1) x cols [x0, x1).
 
     Central differences where both neighbours are known, one-sided where one is, zero
     where none is or the pixel itself is unknown: hole values never leak into the
@@ -58,38 +58,34 @@ def known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x, y
         for x in range(x0, x1):
             i = y * width + x
             if hole[i]:
-                for c in range(channels):
-                    grad_y[i * channels + c] = 0.0
-                    grad_x[i * channels + c] = 0.0
+                grad_y[i] = 0.0
+                grad_x[i] = 0.0
                 continue
             up = y > 0 and hole[i - width] == 0
             down = y < height - 1 and hole[i + width] == 0
             left = x > 0 and hole[i - 1] == 0
             right = x < width - 1 and hole[i + 1] == 0
-            for c in range(channels):
-                if up and down:
-                    g = 0.5 * (feat[(i + width) * channels + c] - feat[(i - width) * channels + c])
-                elif down:
-                    g = feat[(i + width) * channels + c] - feat[i * channels + c]
-                elif up:
-                    g = feat[i * channels + c] - feat[(i - width) * channels + c]
-                else:
-                    g = 0.0
-                grad_y[i * channels + c] = g
-                if left and right:
-                    g = 0.5 * (feat[(i + 1) * channels + c] - feat[(i - 1) * channels + c])
-                elif right:
-                    g = feat[(i + 1) * channels + c] - feat[i * channels + c]
-                elif left:
-                    g = feat[i * channels + c] - feat[(i - 1) * channels + c]
-                else:
-                    g = 0.0
-                grad_x[i * channels + c] = g
+            if up and down:
+                grad_y[i] = 0.5 * (luma[i + width] - luma[i - width])
+            elif down:
+                grad_y[i] = luma[i + width] - luma[i]
+            elif up:
+                grad_y[i] = luma[i] - luma[i - width]
+            else:
+                grad_y[i] = 0.0
+            if left and right:
+                grad_x[i] = 0.5 * (luma[i + 1] - luma[i - 1])
+            elif right:
+                grad_x[i] = luma[i + 1] - luma[i]
+            elif left:
+                grad_x[i] = luma[i] - luma[i - 1]
+            else:
+                grad_x[i] = 0.0
 
 
 @jit
-def patch_priority(index, height, width, channels, half, hole, confidence, smooth,
-                   grad_y, grad_x, alpha, epsilon):
+def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y, grad_x,
+                   alpha, epsilon):
     """Confidence C(p) and priority P(p) = C(p) * (D(p) + epsilon) of front pixel ``index``.
 
     C(p) is eq. (2) of the paper: the summed confidence of the known pixels of the patch
@@ -121,11 +117,10 @@ def patch_priority(index, height, width, channels, half, hole, confidence, smoot
                 continue
             total += confidence[j]
             if has_normal:
-                for c in range(channels):
-                    # isophote (-I_y, I_x) dotted with the normal (n_x, n_y)
-                    v = abs(grad_x[j * channels + c] * normal_y - grad_y[j * channels + c] * normal_x)
-                    if v > data:
-                        data = v
+                # isophote (-I_y, I_x) dotted with the normal (n_x, n_y)
+                v = abs(grad_x[j] * normal_y - grad_y[j] * normal_x)
+                if v > data:
+                    data = v
     conf = total / ((yb - ya) * (xb - xa))
     return conf, conf * (data / alpha + epsilon)
 
@@ -154,17 +149,85 @@ def front_region(hole, height, width, front_pos, front_where, counters, y0, y1, 
 
 
 @jit
-def priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
-                    alpha, epsilon, front_where, front_conf, priority, y0, y1, x0, x1):
-    """Recompute C and P for the front pixels inside a region (the local update)."""
+def priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
+                    epsilon, front_where, front_conf, priority, version, updated,
+                    y0, y1, x0, x1):
+    """Recompute C and P for the front pixels inside a region (the local update).
+
+    Bumps each one's ``version`` (older heap entries become stale), lists it in
+    ``updated`` and returns how many there are.
+    """
+    count = 0
     for y in range(y0, y1):
         for x in range(x0, x1):
             i = y * width + x
             if front_where[i] >= 0:
-                conf, prio = patch_priority(i, height, width, channels, half, hole, confidence,
-                                            smooth, grad_y, grad_x, alpha, epsilon)
+                conf, prio = patch_priority(i, height, width, half, hole, confidence, smooth,
+                                            grad_y, grad_x, alpha, epsilon)
                 front_conf[i] = conf
                 priority[i] = prio
+                version[i] += 1
+                updated[count] = i
+                count += 1
+    return count
+
+
+@jit
+def heap_before(prio_a, tie_a, prio_b, tie_b):
+    """Heap order: higher priority first; equal priorities by lower seeded key."""
+    return prio_a > prio_b or (prio_a == prio_b and tie_a < tie_b)
+
+
+@jit
+def heap_push(heap_prio, heap_tie, heap_index, heap_version, size, prio, tie, index, ver):
+    """Sift-up insertion into the binary max-heap held in four arrays; returns the size."""
+    k = size
+    while k > 0:
+        parent = (k - 1) >> 1
+        if not heap_before(prio, tie, heap_prio[parent], heap_tie[parent]):
+            break
+        heap_prio[k] = heap_prio[parent]
+        heap_tie[k] = heap_tie[parent]
+        heap_index[k] = heap_index[parent]
+        heap_version[k] = heap_version[parent]
+        k = parent
+    heap_prio[k] = prio
+    heap_tie[k] = tie
+    heap_index[k] = index
+    heap_version[k] = ver
+    return size + 1
+
+
+@jit
+def heap_pop(heap_prio, heap_tie, heap_index, heap_version, size):
+    """Remove the top of the heap; returns the new size."""
+    size -= 1
+    if size == 0:
+        return 0
+    prio = heap_prio[size]
+    tie = heap_tie[size]
+    index = heap_index[size]
+    ver = heap_version[size]
+    k = 0
+    while True:
+        child = 2 * k + 1
+        if child >= size:
+            break
+        if child + 1 < size and heap_before(heap_prio[child + 1], heap_tie[child + 1],
+                                            heap_prio[child], heap_tie[child]):
+            child += 1
+        if not heap_before(heap_prio[child], heap_tie[child], prio, tie):
+            break
+        heap_prio[k] = heap_prio[child]
+        heap_tie[k] = heap_tie[child]
+        heap_index[k] = heap_index[child]
+        heap_version[k] = heap_version[child]
+        k = child
+    heap_prio[k] = prio
+    heap_tie[k] = tie
+    heap_index[k] = index
+    heap_version[k] = ver
+    return size
 
 
 @jit
@@ -198,57 +261,82 @@ def is_better(ssd, dist, tie, best_ssd, best_dist, best_tie):
     return tie < best_tie
 
 
-@jit_parallel
-def search_rows(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1, x0, x1,
-                offsets, values, count, bound, row_ssd, row_dist, row_tie, row_index):
-    """Best source centre in each row of the window [y0, y1) x [x0, x1), in parallel.
+@jit
+def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0, x1,
+               offsets, values, count, bound):
+    """Best source centre in row ``y``, columns [x0, x1), whose SSD is at most ``bound``.
 
-    Each row keeps its own bound (starting from ``bound``), so a row's answer and the
-    serial merge of the rows do not depend on the number of threads. Row r reports
-    ``row_index[r] = -1`` when nothing in it reaches ``bound``.
+    Returns (ssd, squared distance, tie key, centre); centre -1 when none qualifies.
+    """
+    best_ssd = bound
+    best_dist = _BIG
+    best_tie = _BIG
+    best = -1
+    for x in range(x0, x1):
+        centre = y * width + x
+        if valid[centre] == 0:
+            continue
+        ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+        if ssd > best_ssd:
+            continue
+        dist = (y - target_y) * (y - target_y) + (x - target_x) * (x - target_x)
+        if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
+            best_ssd = ssd
+            best_dist = dist
+            best_tie = tie_key[centre]
+            best = centre
+    return best_ssd, best_dist, best_tie, best
+
+
+@jit_parallel
+def search_rows_parallel(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
+                         x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
+                         row_index):
+    """Best source centre of each row of the window [y0, y1) x [x0, x1), rows in parallel.
+
+    Each row starts from the same ``bound`` and keeps its own, so every row's answer,
+    and the serial merge of the rows in the caller, do not depend on the thread count.
     """
     for r in prange(y1 - y0):
-        y = y0 + r
-        best_ssd = bound
-        best_dist = _BIG
-        best_tie = _BIG
-        best = -1
-        for x in range(x0, x1):
-            centre = y * width + x
-            if valid[centre] == 0:
-                continue
-            ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
-            if ssd > best_ssd:
-                continue
-            dist = (y - target_y) * (y - target_y) + (x - target_x) * (x - target_x)
-            if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
-                best_ssd = ssd
-                best_dist = dist
-                best_tie = tie_key[centre]
-                best = centre
-        row_ssd[r] = best_ssd
-        row_dist[r] = best_dist
-        row_tie[r] = best_tie
-        row_index[r] = best
+        row_ssd[r], row_dist[r], row_tie[r], row_index[r] = search_row(
+            feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
+            offsets, values, count, bound)
 
 
 @jit
-def initialise(feat, hole, height, width, channels, weights, smooth, scratch, grad_y, grad_x,
-               confidence, front_pos, front_where, counters, front_conf, priority, half,
-               alpha, epsilon):
-    """Whole-image set-up: smoothed mask, known gradients, front, priorities."""
-    smooth_mask_region(hole, height, width, weights, smooth, scratch, 0, height, 0, width)
-    known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x, 0, height, 0, width)
-    front_region(hole, height, width, front_pos, front_where, counters, 0, height, 0, width)
-    priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
-                    alpha, epsilon, front_where, front_conf, priority, 0, height, 0, width)
+def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
+                       x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
+                       row_index):
+    """The same as :func:`search_rows_parallel` on one thread, for small windows where
+    starting the threads costs more than the search."""
+    # A row may start from the best SSD so far: that prunes more, and since equal SSDs
+    # are never pruned the merged answer is the one the parallel version gives.
+    for r in range(y1 - y0):
+        row_ssd[r], row_dist[r], row_tie[r], row_index[r] = search_row(
+            feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
+            offsets, values, count, bound)
+        if row_index[r] >= 0 and row_ssd[r] < bound:
+            bound = row_ssd[r]
 
 
 @jit
-def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weights, smooth,
-               scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
-               front_conf, priority, offset_y, offset_x, fill_order, stamp, half, window,
-               alpha, epsilon, max_steps):
+def initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x, confidence,
+               front_pos, front_where, counters, front_conf, priority, version, updated, half,
+               alpha, epsilon, y0, y1, x0, x1):
+    """Set-up on the region [y0, y1) x [x0, x1) that holds the hole plus a margin:
+    smoothed mask, known gradients, front and priorities (zero elsewhere is exact)."""
+    smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0, x1)
+    known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0, x1)
+    front_region(hole, height, width, front_pos, front_where, counters, y0, y1, x0, x1)
+    priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
+                    epsilon, front_where, front_conf, priority, version, updated, y0, y1, x0, x1)
+
+
+@jit
+def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels, weights,
+               smooth, scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
+               front_conf, priority, version, updated, offset_y, offset_x, fill_order, stamp,
+               half, window, parallel_min, alpha, epsilon, max_steps):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
@@ -259,6 +347,7 @@ def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weig
     target patch, give them the target's confidence (eq. 4 of the paper), and update the
     gradients, smoothed mask, front and priorities around the patch only.
 
+    Windows with at least ``parallel_min`` candidates are searched in parallel.
     ``counters`` holds [front size, steps done, pixels filled].
     """
     side = 2 * half + 1
@@ -271,16 +360,30 @@ def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weig
     radius = weights.shape[0] // 2
     reach = max(half + 1, radius + 1)
     full = max(height, width)
+
+    # The front as a max-heap with lazy deletion: an entry is current while its version
+    # matches the pixel's and the pixel is still on the front.
+    capacity = max(2 * counters[0], 1024)
+    heap_prio = np.empty(capacity, np.float64)
+    heap_tie = np.empty(capacity, np.int64)
+    heap_index = np.empty(capacity, np.int64)
+    heap_version = np.empty(capacity, np.int64)
+    size = 0
+    for k in range(counters[0]):
+        i = front_pos[k]
+        size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size, priority[i],
+                         tie_key[i], i, version[i])
+
     done = 0
     while done < max_steps and counters[0] > 0:
         step = counters[1]
-        # 1. Highest priority on the front; ties go to the lower seeded key.
-        target = front_pos[0]
-        for k in range(1, counters[0]):
-            i = front_pos[k]
-            if priority[i] > priority[target] or (
-                    priority[i] == priority[target] and tie_key[i] < tie_key[target]):
-                target = i
+        # 1. Highest priority on the front.
+        while True:
+            target = heap_index[0]
+            current = front_where[target] >= 0 and heap_version[0] == version[target]
+            if current:
+                break
+            size = heap_pop(heap_prio, heap_tie, heap_index, heap_version, size)
         ty = target // width
         tx = target - ty * width
         ya = max(ty - half, 0)
@@ -335,8 +438,14 @@ def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weig
             wy1 = min(ty + reach_w + 1, height)
             wx0 = max(tx - reach_w, 0)
             wx1 = min(tx + reach_w + 1, width)
-            search_rows(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1, wx0, wx1,
-                        offsets, values, count, best_ssd, row_ssd, row_dist, row_tie, row_index)
+            if (wy1 - wy0) * (wx1 - wx0) >= parallel_min:
+                search_rows_parallel(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
+                                     wx0, wx1, offsets, values, count, best_ssd, row_ssd,
+                                     row_dist, row_tie, row_index)
+            else:
+                search_rows_serial(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
+                                   wx0, wx1, offsets, values, count, best_ssd, row_ssd,
+                                   row_dist, row_tie, row_index)
             for r in range(wy1 - wy0):
                 if row_index[r] >= 0 and is_better(row_ssd[r], row_dist[r], row_tie[r],
                                                    best_ssd, best_dist, best_tie):
@@ -363,6 +472,7 @@ def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weig
                 for c in range(channels):
                     feat[j * channels + c] = feat[s * channels + c]
                     colour[j * channels + c] = colour[s * channels + c]
+                luma[j] = luma[s]
                 hole[j] = 0
                 confidence[j] = conf
                 fill_order[j] = step
@@ -374,63 +484,102 @@ def fill_steps(feat, colour, hole, valid, tie_key, height, width, channels, weig
         smooth_mask_region(hole, height, width, weights, smooth, scratch,
                            max(ya - radius, 0), min(yb + radius, height),
                            max(xa - radius, 0), min(xb + radius, width))
-        known_gradient_region(feat, hole, height, width, channels, grad_y, grad_x,
+        known_gradient_region(luma, hole, height, width, grad_y, grad_x,
                               max(ya - 1, 0), min(yb + 1, height),
                               max(xa - 1, 0), min(xb + 1, width))
         front_region(hole, height, width, front_pos, front_where, counters,
                      max(ya - 1, 0), min(yb + 1, height), max(xa - 1, 0), min(xb + 1, width))
-        priority_region(height, width, channels, half, hole, confidence, smooth, grad_y, grad_x,
-                        alpha, epsilon, front_where, front_conf, priority,
-                        max(ya - reach, 0), min(yb + reach, height),
-                        max(xa - reach, 0), min(xb + reach, width))
+        n_updated = priority_region(height, width, half, hole, confidence, smooth, grad_y,
+                                    grad_x, alpha, epsilon, front_where, front_conf, priority,
+                                    version, updated, max(ya - reach, 0),
+                                    min(yb + reach, height), max(xa - reach, 0),
+                                    min(xb + reach, width))
+        if size + n_updated > capacity:
+            capacity = 2 * (size + n_updated)
+            heap_prio = _grown(heap_prio, capacity)
+            heap_tie = _grown(heap_tie, capacity)
+            heap_index = _grown(heap_index, capacity)
+            heap_version = _grown(heap_version, capacity)
+        for k in range(n_updated):
+            i = updated[k]
+            size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size, priority[i],
+                             tie_key[i], i, version[i])
         counters[1] += 1
         done += 1
     return done
 
 
-@jit_parallel
-def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, radius, sigma):
+@jit
+def _grown(array, capacity):
+    out = np.empty(capacity, array.dtype)
+    out[:array.shape[0]] = array
+    return out
+
+
+@jit
+def rgb_to_lab(rgb, out):
+    """sRGB in [0, 1] to CIE L*a*b* (D65, 2 degree observer), flat (N * 3) arrays.
+
+    The same formulas and constants as ``skimage.color.rgb2lab``, without its
+    temporaries.
+    """
+    for i in range(rgb.shape[0] // 3):
+        lin0 = rgb[3 * i]
+        lin1 = rgb[3 * i + 1]
+        lin2 = rgb[3 * i + 2]
+        # sRGB companding, then the linear RGB -> XYZ matrix
+        lin0 = ((lin0 + 0.055) / 1.055) ** 2.4 if lin0 > 0.04045 else lin0 / 12.92
+        lin1 = ((lin1 + 0.055) / 1.055) ** 2.4 if lin1 > 0.04045 else lin1 / 12.92
+        lin2 = ((lin2 + 0.055) / 1.055) ** 2.4 if lin2 > 0.04045 else lin2 / 12.92
+        x = (0.412453 * lin0 + 0.357580 * lin1 + 0.180423 * lin2) / 0.95047
+        y = 0.212671 * lin0 + 0.715160 * lin1 + 0.072169 * lin2
+        z = (0.019334 * lin0 + 0.119193 * lin1 + 0.950227 * lin2) / 1.08883
+        x = np.cbrt(x) if x > 0.008856 else 7.787 * x + 16.0 / 116.0
+        y = np.cbrt(y) if y > 0.008856 else 7.787 * y + 16.0 / 116.0
+        z = np.cbrt(z) if z > 0.008856 else 7.787 * z + 16.0 / 116.0
+        out[3 * i] = 116.0 * y - 16.0
+        out[3 * i + 1] = 500.0 * (x - y)
+        out[3 * i + 2] = 200.0 * (y - z)
+
+
+@jit
+def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, weights):
     """Average, at each filled pixel, what its filled neighbours' offsets would put there.
 
-    Where all neighbours within ``radius`` share one offset this returns the pixel
-    unchanged; at offset-map discontinuities (patch seams) it blends the overlapping
-    source patches with Gaussian weights, so block edges do not show. Rows in parallel;
-    each output pixel is written once, so the result is thread-count independent.
+    ``weights`` is the (2r+1, 2r+1) window. Where all filled neighbours within r share
+    one offset this returns the pixel unchanged; at offset-map discontinuities (patch
+    seams) it blends the overlapping source patches, so block edges do not show.
     """
-    inv = 1.0 / (2.0 * sigma * sigma)
-    for y in prange(height):
-        for x in range(width):
-            i = y * width + x
-            if orig_hole[i] == 0:
+    radius = weights.shape[0] // 2
+    for i in range(height * width):
+        if orig_hole[i] == 0:
+            continue
+        y = i // width
+        x = i - y * width
+        for c in range(channels):
+            out[i * channels + c] = 0.0
+        weight_sum = 0.0
+        for dy in range(-radius, radius + 1):
+            yy = y + dy
+            if yy < 0 or yy >= height:
                 continue
-            for c in range(channels):
-                out[i * channels + c] = 0.0
-            weight_sum = 0.0
-            for dy in range(-radius, radius + 1):
-                yy = y + dy
-                if yy < 0 or yy >= height:
+            for dx in range(-radius, radius + 1):
+                xx = x + dx
+                if xx < 0 or xx >= width:
                     continue
-                for dx in range(-radius, radius + 1):
-                    xx = x + dx
-                    if xx < 0 or xx >= width:
-                        continue
-                    j = yy * width + xx
-                    if orig_hole[j] == 0:
-                        continue
-                    sy = y + offset_y[j]
-                    sx = x + offset_x[j]
-                    if sy < 0 or sy >= height or sx < 0 or sx >= width:
-                        continue
-                    s = sy * width + sx
-                    if orig_hole[s]:
-                        continue
-                    w = math.exp(-(dy * dy + dx * dx) * inv)
-                    weight_sum += w
-                    for c in range(channels):
-                        out[i * channels + c] += w * colour[s * channels + c]
-            if weight_sum > 0.0:
+                j = yy * width + xx
+                if orig_hole[j] == 0:
+                    continue
+                sy = y + offset_y[j]
+                sx = x + offset_x[j]
+                if sy < 0 or sy >= height or sx < 0 or sx >= width:
+                    continue
+                s = sy * width + sx
+                if orig_hole[s]:
+                    continue
+                w = weights[dy + radius, dx + radius]
+                weight_sum += w
                 for c in range(channels):
-                    out[i * channels + c] /= weight_sum
-            else:
-                for c in range(channels):
-                    out[i * channels + c] = colour[i * channels + c]
+                    out[i * channels + c] += w * colour[s * channels + c]
+        for c in range(channels):
+            out[i * channels + c] /= weight_sum

@@ -28,6 +28,9 @@ DATA_EPSILON = 1e-3
 FEATURE_SCALE = 100.0
 #: Steps per kernel call between progress reports.
 STEPS_PER_REPORT = 256
+#: Search windows with at least this many candidate centres are searched with threads;
+#: below it, starting them costs more than they save (measured on 2 loaded cores).
+PARALLEL_MIN_CANDIDATES = 1 << 17
 
 
 def _gaussian_weights(sigma: float, radius: int) -> np.ndarray:
@@ -36,13 +39,21 @@ def _gaussian_weights(sigma: float, radius: int) -> np.ndarray:
     return w / w.sum()
 
 
-def _search_features(data: np.ndarray, color_space: str) -> np.ndarray:
-    """The image in the space where patches are compared, (H, W, C) float64."""
-    if data.shape[2] == 1 or color_space == "rgb":
-        return np.ascontiguousarray(data * FEATURE_SCALE)
-    from skimage.color import rgb2lab
+def _search_features(data: np.ndarray, color_space: str) -> tuple[np.ndarray, np.ndarray]:
+    """The image where patches are compared, flat (H * W * C), and its luma, flat (H * W).
 
-    return np.ascontiguousarray(rgb2lab(data), dtype=np.float64)
+    Lab for colour images by default (L* is the luma); RGB and gray values are scaled
+    by ``FEATURE_SCALE`` (luma: the channel mean).
+    """
+    height, width, channels = data.shape
+    if channels == 3 and color_space == "lab":
+        feat = np.empty(height * width * 3)
+        _k.rgb_to_lab(data.reshape(-1), feat)
+        luma = np.ascontiguousarray(feat[0::3])
+    else:
+        feat = data.reshape(-1) * FEATURE_SCALE
+        luma = data.mean(axis=2).reshape(-1) * FEATURE_SCALE
+    return feat, luma
 
 
 def _check_options(shape, patch_size, search_window, color_space, blend_radius) -> None:
@@ -67,8 +78,9 @@ def _check_options(shape, patch_size, search_window, color_space, blend_radius) 
         raise ValueError(
             f"unknown color_space {color_space!r}; valid color spaces: {', '.join(COLOR_SPACES)}"
         )
-    if isinstance(blend_radius, bool) or not isinstance(blend_radius, (int, np.integer)) \
-            or not 0 <= blend_radius <= patch_size // 2:
+    if blend_radius is not None and (
+            isinstance(blend_radius, bool) or not isinstance(blend_radius, (int, np.integer))
+            or not 0 <= blend_radius <= patch_size // 2):
         raise ValueError(
             f"blend_radius must be an integer in [0, patch_size // 2] = [0, {patch_size // 2}], "
             f"got {blend_radius!r}"
@@ -76,7 +88,7 @@ def _check_options(shape, patch_size, search_window, color_space, blend_radius) 
 
 
 def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_space="lab",
-                      blend_radius=2, return_fill_order=False, seed=0):
+                      blend_radius=None, return_fill_order=False, seed=0):
     """Fill the hole by exemplar-based inpainting (Criminisi, Perez and Toyama 2004).
 
     The hole is filled from its border inwards, one patch at a time. The next patch is
@@ -100,14 +112,16 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         window around the target; the sources already used by the target's filled
         neighbours (and their 8-neighbours) are always tried too, and the window
         doubles when nothing in it fits (as CImg's ``inpaint_patch`` does). ``"full"``
-        searches the whole image, as in the paper. ``None`` uses ``4 * patch_size``.
+        searches the whole image, as in the paper (slower, and on photos no better:
+        far-away matches bring in unrelated texture). ``None`` uses ``2 * patch_size``.
     color_space : {"lab", "rgb"}, default "lab"
         Space of the patch comparison for colour images (CIE L*a*b* is closer to
         perceived difference). Gray images compare their values.
-    blend_radius : int, default 2
+    blend_radius : int or None, default None
         After the fill, pixels near seams between patches from different sources
-        average what the neighbouring patches would put there (Gaussian weights,
-        sigma ``blend_radius / 2``). 0 turns blending off and keeps the pure copy.
+        average what the neighbouring patches within this radius would put there
+        (Gaussian weights, sigma ``blend_radius / 2``), so block edges do not show.
+        At most ``patch_size // 2``, which ``None`` uses; 0 keeps the pure copy.
     return_fill_order : bool, default False
         Also return the step at which each pixel was filled.
     seed : int, default 0
@@ -157,63 +171,75 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
 
     known = ~prep.mask
     # Source centres: the whole patch inside the image and known in the input.
-    valid = ndimage.binary_erosion(known, structure=np.ones((patch_size, patch_size), bool),
-                                   border_value=0)
+    valid = ndimage.minimum_filter(known.view(np.uint8), size=patch_size, mode="constant", cval=0)
     if not valid.any():
         raise ValueError(
             f"the mask leaves no fully known {patch_size}x{patch_size} source patch anywhere "
             "in the image; use a smaller patch_size or a smaller hole"
         )
     if search_window is None:
-        window = 4 * patch_size
+        window = 2 * patch_size
     elif search_window == "full":
         window = max(height, width)
     else:
         window = min(int(search_window), max(height, width))
+    if blend_radius is None:
+        blend_radius = half
 
     size = height * width
-    feat = _search_features(prep.data, color_space).reshape(-1).copy()
+    feat, luma = _search_features(prep.data, color_space)
     colour = prep.data.reshape(-1).copy()
     hole = prep.mask.reshape(-1).astype(np.uint8)
-    valid_flat = valid.reshape(-1).astype(np.uint8)
+    valid_flat = valid.reshape(-1)
     rng = np.random.default_rng(seed)
     tie_key = rng.permutation(size).astype(np.int64)
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
     smooth = np.zeros(size)
     scratch = np.zeros(size)
-    grad_y = np.zeros(size * channels)
-    grad_x = np.zeros(size * channels)
+    grad_y = np.zeros(size)
+    grad_x = np.zeros(size)
     confidence = known.reshape(-1).astype(np.float64)  # C = 1 on the known region
     front_pos = np.full(size, -1, np.int64)
     front_where = np.full(size, -1, np.int64)
     counters = np.zeros(3, np.int64)
     front_conf = np.zeros(size)
     priority = np.zeros(size)
+    version = np.zeros(size, np.int64)
+    updated = np.empty(size, np.int64)
     offset_y = np.zeros(size, np.int64)
     offset_x = np.zeros(size, np.int64)
     fill_order = np.full(size, -1, np.int32)
     stamp = np.zeros(size, np.int64)
     alpha = FEATURE_SCALE
 
-    _k.initialise(feat, hole, height, width, channels, weights, smooth, scratch, grad_y, grad_x,
-                  confidence, front_pos, front_where, counters, front_conf, priority, half,
-                  alpha, DATA_EPSILON)
+    # Only the hole's bounding box (plus what the filters reach) needs setting up: the
+    # smoothed mask is exactly 0 and no gradient is ever read outside it.
+    rows = np.flatnonzero(prep.mask.any(axis=1))
+    cols = np.flatnonzero(prep.mask.any(axis=0))
+    margin = max(half, NORMAL_RADIUS) + 2
+    y0, y1 = max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, height)
+    x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, width)
+    _k.initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x,
+                  confidence, front_pos, front_where, counters, front_conf, priority, version,
+                  updated, half, alpha, DATA_EPSILON, y0, y1, x0, x1)
     total = prep.hole_count
     _progress.report("criminisi", 0, total)
     while counters[0] > 0:
-        done = _k.fill_steps(feat, colour, hole, valid_flat, tie_key, height, width, channels,
-                             weights, smooth, scratch, grad_y, grad_x, confidence, front_pos,
-                             front_where, counters, front_conf, priority, offset_y, offset_x,
-                             fill_order, stamp, half, window, alpha, DATA_EPSILON,
-                             STEPS_PER_REPORT)
+        done = _k.fill_steps(feat, colour, luma, hole, valid_flat, tie_key, height, width,
+                             channels, weights, smooth, scratch, grad_y, grad_x, confidence,
+                             front_pos, front_where, counters, front_conf, priority, version,
+                             updated, offset_y, offset_x, fill_order, stamp, half, window,
+                             PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON, STEPS_PER_REPORT)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
         _progress.report("criminisi", int(counters[2]), total)
 
     if blend_radius > 0:
         blended = np.empty_like(colour)
-        _k.blend_seams(colour, blended, prep.mask.reshape(-1).astype(np.uint8), height, width,
-                       channels, offset_y, offset_x, int(blend_radius), blend_radius / 2.0)
+        # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
+        taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
+        _k.blend_seams(colour, blended, prep.mask.reshape(-1).view(np.uint8), height, width,
+                       channels, offset_y, offset_x, np.outer(taps, taps))
         colour = blended
     result = prep.finish(colour.reshape(height, width, channels))
     if return_fill_order:
