@@ -515,3 +515,11 @@ def test_bad_coherence_options(option, value, bound):
     message = str(info.value)
     assert message.startswith(f"{option} must be a finite number {bound}")
     assert message.endswith(f"got {value!r}")
+
+
+@pytest.mark.parametrize("variant", FILLS)
+def test_mismatched_shapes(variant):
+    with pytest.raises(ValueError, match=r"data must be \(H, W, C\) and hole \(H, W\)"):
+        FILLS[variant](np.zeros((6, 6, 1)), np.zeros((6, 5), bool))
+    with pytest.raises(ValueError, match=r"got \(6, 6\) and \(6, 6\)"):
+        FILLS[variant](np.zeros((6, 6)), np.zeros((6, 6), bool))

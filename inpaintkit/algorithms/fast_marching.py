@@ -76,6 +76,16 @@ def _hole_groups(hole: np.ndarray, margin: int):
         yield crop, np.ascontiguousarray(hole[crop] & (labels[crop] == index))
 
 
+def _as_arrays(data, hole):
+    """float64 C-contiguous copy of ``data`` (H, W, C) and ``hole`` as bool (H, W)."""
+    filled = np.array(data, dtype=np.float64, order="C", copy=True)
+    hole = np.ascontiguousarray(hole, dtype=bool)
+    if filled.ndim != 3 or hole.shape != filled.shape[:2]:
+        raise ValueError(f"data must be (H, W, C) and hole (H, W) of the same size, "
+                         f"got {filled.shape} and {hole.shape}")
+    return filled, hole
+
+
 def _chunks(count: int, total: int, parts: int = 20, smallest: int = 50_000):
     """Split ``range(count)`` into pieces of about ``total / parts`` for progress reports."""
     step = max(smallest, -(-total // parts))
@@ -128,8 +138,7 @@ def fill_telea(data: np.ndarray, hole: np.ndarray, *, radius: int = 5) -> np.nda
     0.25
     """
     radius = _check_radius(radius)
-    filled = np.array(data, dtype=np.float64, order="C", copy=True)
-    hole = np.asarray(hole, dtype=bool)
+    filled, hole = _as_arrays(data, hole)
     total = int(hole.sum())
     if total == 0:
         return filled
@@ -197,8 +206,7 @@ def fill_coherence(data: np.ndarray, hole: np.ndarray, *, radius: int = 5,
     sharpness = _check_real("sharpness", sharpness, minimum=0.0, inclusive=True)
     sigma = _check_real("sigma", sigma, minimum=0.0, inclusive=False)
     rho = _check_real("rho", rho, minimum=0.0, inclusive=False)
-    filled = np.array(data, dtype=np.float64, order="C", copy=True)
-    hole = np.asarray(hole, dtype=bool)
+    filled, hole = _as_arrays(data, hole)
     total = int(hole.sum())
     if total == 0:
         return filled
