@@ -489,15 +489,13 @@ def coherence_fill(values, T, order, start, stop, values_sum, weight_sum, smooth
         jxy = 0.0
         jyy = 0.0
         jw = 0.0
-        for dy in range(-half_r, half_r + 1):
-            y = py + dy
-            if y < 0 or y >= height:
-                continue
-            gy = kernel_rho[dy + half_r]
-            for dx in range(-half_r, half_r + 1):
-                x = px + dx
-                if x < 0 or x >= width:
-                    continue
+        x_lo = max(px - half_r, 0)
+        x_hi = min(px + half_r + 1, width)
+        for y in range(max(py - half_r, 0), min(py + half_r + 1, height)):
+            if sharpness2 == 0.0:
+                break  # isotropic weights: the tensor is not needed
+            gy = kernel_rho[y - py + half_r]
+            for x in range(x_lo, x_hi):
                 if not T[y, x] < tp:
                     continue
                 if stale[y, x]:
@@ -506,7 +504,7 @@ def coherence_fill(values, T, order, start, stop, values_sum, weight_sum, smooth
                     products[y, x, 1] = local[1]
                     products[y, x, 2] = local[2]
                     stale[y, x] = 0
-                g = gy * kernel_rho[dx + half_r]
+                g = gy * kernel_rho[x - px + half_r]
                 jxx += g * products[y, x, 0]
                 jxy += g * products[y, x, 1]
                 jyy += g * products[y, x, 2]
