@@ -290,10 +290,10 @@ def inpaint_edgeconnect(image, mask, *, weights=None, config=None, device="auto"
 
     Parameters are those of :func:`inpaint_gl`, plus:
 
-    edges : ndarray, shape (H, W), bool or float in [0, 1], optional
-        A user's edge drawing: inside the hole it replaces the edge generator's
-        prediction, guiding the fill (outside the hole the image's own Canny edges,
-        sigma 2, are used).
+    edges : ndarray, shape (H, W), bool or float in [0, 1], or path, optional
+        A user's edge drawing (or an image file of it: non-zero pixels are edges):
+        inside the hole it replaces the edge generator's prediction, guiding the fill
+        (outside the hole the image's own Canny edges, sigma 2, are used).
 
     References
     ----------

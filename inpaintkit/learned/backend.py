@@ -14,7 +14,7 @@ Crops keep full resolution, so they are sharper; downscaling sees more context.
 
 from __future__ import annotations
 
-import math
+import os
 
 import cv2
 import numpy as np
@@ -178,6 +178,10 @@ class Backend:
         if edges is not None:
             if self.name != "edgeconnect":
                 raise ValueError(f"edges= is only accepted by 'edgeconnect', not {self.name!r}")
+            if isinstance(edges, (str, os.PathLike)):  # from the CLI: an image of the drawing
+                from ..io import read_mask
+
+                edges = read_mask(edges, prep.mask.shape)
             drawn = np.asarray(edges)
             if drawn.dtype != np.bool_ and not np.issubdtype(drawn.dtype, np.number):
                 raise TypeError(f"edges must be a bool or numeric (H, W) array, got dtype {drawn.dtype}")

@@ -176,7 +176,7 @@ def test_gdn_artifact_map():
         learned.load("gl", **SMALL).inpaint(image, mask, return_artifact_map=True)
 
 
-def test_edgeconnect_user_edges_guide_the_fill():
+def test_edgeconnect_user_edges_guide_the_fill(tmp_path):
     image = _image(np.float64, 3)
     mask = _mask()
     plain = learned.inpaint_edgeconnect(image, mask, **SMALL)
@@ -185,6 +185,12 @@ def test_edgeconnect_user_edges_guide_the_fill():
     guided = learned.inpaint_edgeconnect(image, mask, edges=drawing, **SMALL)
     np.testing.assert_array_equal(guided[~mask], image[~mask])
     assert not np.allclose(guided[mask], plain[mask])
+    # The CLI passes a file: white strokes on black.
+    import imageio.v3 as iio
+
+    iio.imwrite(tmp_path / "edges.png", drawing.astype(np.uint8) * 255)
+    from_file = learned.inpaint_edgeconnect(image, mask, edges=str(tmp_path / "edges.png"), **SMALL)
+    np.testing.assert_array_equal(from_file, guided)
     with pytest.raises(ValueError, match="edges has shape"):
         learned.inpaint_edgeconnect(image, mask, edges=np.zeros((3, 3)), **SMALL)
     with pytest.raises(ValueError, match="only accepted by 'edgeconnect'"):

@@ -1,0 +1,128 @@
+"""CPU inference cost of the learned backends: time, peak memory, parameters.
+
+Every backend in its paper and small config (random weights: cost does not depend on
+the values) at 256x256 and 512x512, one free-form hole of 10-20 %, next to OpenCV's
+Telea inpainting as the classical reference. Each case runs in its own subprocess so
+its peak resident memory (``ru_maxrss``) is its own; "peak MB" is that peak minus the
+process's resident size after importing torch and before building the networks
+(weights + activations + padding copies).
+
+Torch runs with ``--threads`` intra-op threads (default 1): on a machine shared with
+other jobs, OpenMP threads that spin-wait for a busy core make multi-threaded timings
+swing by 10x; one thread gives repeatable numbers. Pass ``--threads 0`` for torch's
+default.
+
+Run from the repository root: ``python bench/learned.py [--threads N]`` (about 5 minutes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODELS = ("gl", "pconv", "gdn", "edgeconnect")
+SIZES = (256, 512)
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def run_case(model: str, config: str, size: int, repeat: int, threads: int) -> dict:
+    """Inside the subprocess: build, warm up, time ``repeat`` calls."""
+    import numpy as np
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+    sys.path.insert(0, HERE)
+    from _common import load_photos
+
+    from inpaintkit import learned, masks
+
+    image = load_photos(size, ["astronaut"])["astronaut"]
+    mask = masks.in_ratio_bucket((size, size), 0.1, 0.2, seed=0)
+    torch.zeros(1).sum()  # torch's own lazy initialisation is not the model's cost
+    baseline = _rss_mb()
+    backend = learned.load(model, weights="random", config=config, device="cpu")
+    backend.inpaint(image, mask)  # warm-up: first-call allocations, oneDNN kernels
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = backend.inpaint(image, mask)
+        times.append(time.perf_counter() - start)
+    assert out.shape == image.shape
+    return {"model": model, "config": config, "size": size,
+            "params_M": backend.parameter_count / 1e6,
+            "time_s": float(np.median(times)), "peak_MB": _rss_mb() - baseline,
+            "threads": torch.get_num_threads(), "hole": float(mask.mean())}
+
+
+def run_opencv(size: int, repeat: int) -> dict:
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, HERE)
+    from _common import load_photos
+
+    from inpaintkit import masks
+
+    image = load_photos(size, ["astronaut"])["astronaut"]
+    mask = masks.in_ratio_bucket((size, size), 0.1, 0.2, seed=0).astype(np.uint8)
+    baseline = _rss_mb()
+    cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        cv2.inpaint(image, mask, 3, cv2.INPAINT_TELEA)
+        times.append(time.perf_counter() - start)
+    return {"model": "cv2.telea", "config": "-", "size": size, "params_M": 0.0,
+            "time_s": float(np.median(times)), "peak_MB": _rss_mb() - baseline}
+
+
+def _subprocess(args: list[str]) -> dict:
+    result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"case {args} failed:\n{result.stderr[-2000:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main(threads: int) -> None:
+    sys.path.insert(0, HERE)
+    from _common import print_table
+
+    rows = []
+    for size in SIZES:
+        reference = _subprocess(["--opencv", str(size)])
+        rows.append(reference)
+        for model in MODELS:
+            for config in ("paper", "small"):
+                row = _subprocess(["--case", model, config, str(size), str(threads)])
+                row["x_telea"] = row["time_s"] / reference["time_s"]
+                rows.append(row)
+                print(f"  done {model} {config} {size}: {row['time_s']:.3f} s", file=sys.stderr, flush=True)
+    print_table(rows, ["model", "config", "size", "params_M", "time_s", "x_telea", "peak_MB"],
+                title=f"Learned backends, CPU inference, {rows[1]['threads']} torch thread(s) (random "
+                      "weights; median of 2 after a warm-up; x_telea = time / cv2.inpaint Telea "
+                      "time at the same size; peak_MB = peak RSS over the post-import baseline)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) >= 2 and sys.argv[1] == "--case":
+        print(json.dumps(run_case(sys.argv[2], sys.argv[3], int(sys.argv[4]), repeat=2,
+                                  threads=int(sys.argv[5]))))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--opencv":
+        print(json.dumps(run_opencv(int(sys.argv[2]), repeat=5)))
+    else:
+        import argparse
+
+        parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+        parser.add_argument("--threads", type=int, default=1,
+                            help="torch intra-op threads (0: torch's default)")
+        main(parser.parse_args().threads)
