@@ -523,3 +523,5 @@ def test_mismatched_shapes(variant):
         FILLS[variant](np.zeros((6, 6, 1)), np.zeros((6, 5), bool))
     with pytest.raises(ValueError, match=r"got \(6, 6\) and \(6, 6\)"):
         FILLS[variant](np.zeros((6, 6)), np.zeros((6, 6), bool))
+    with pytest.raises(ValueError, match="no known pixels"):
+        FILLS[variant](np.zeros((6, 6, 1)), np.ones((6, 6), bool))

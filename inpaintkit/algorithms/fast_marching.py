@@ -83,6 +83,8 @@ def _as_arrays(data, hole):
     if filled.ndim != 3 or hole.shape != filled.shape[:2]:
         raise ValueError(f"data must be (H, W, C) and hole (H, W) of the same size, "
                          f"got {filled.shape} and {hole.shape}")
+    if hole.size and hole.all():
+        raise ValueError("hole covers the whole image: there are no known pixels to fill from")
     return filled, hole
 
 
