@@ -525,3 +525,30 @@ def test_mismatched_shapes(variant):
         FILLS[variant](np.zeros((6, 6)), np.zeros((6, 6), bool))
     with pytest.raises(ValueError, match="no known pixels"):
         FILLS[variant](np.zeros((6, 6, 1)), np.ones((6, 6), bool))
+
+
+@pytest.mark.parametrize("margin", [1, 4, 13])
+def test_hole_groups_partition_and_separation(margin):
+    rng = np.random.default_rng(margin)
+    hole = np.zeros((97, 83), bool)
+    hole[rng.integers(0, 97, 25), rng.integers(0, 83, 25)] = True
+    hole[40:50, 0:20] = True
+    groups = list(fm._hole_groups(hole, margin))
+    owner = np.zeros(hole.shape, int)
+    for index, (crop, group_hole) in enumerate(groups, start=1):
+        ys, xs = np.nonzero(group_hole)
+        ys, xs = ys + crop[0].start, xs + crop[1].start
+        assert np.all(owner[ys, xs] == 0)
+        owner[ys, xs] = index
+        # The crop reaches `margin` beyond every hole pixel (or the image border).
+        assert crop[0].start <= max(ys.min() - margin, 0)
+        assert crop[0].stop >= min(ys.max() + margin + 1, hole.shape[0])
+        assert crop[1].start <= max(xs.min() - margin, 0)
+        assert crop[1].stop >= min(xs.max() + margin + 1, hole.shape[1])
+    np.testing.assert_array_equal(owner > 0, hole)
+    # Hole pixels of different groups are farther apart than two margins.
+    ys, xs = np.nonzero(hole)
+    near = (np.abs(ys[:, None] - ys[None]) <= 2 * margin + 1) & (
+        np.abs(xs[:, None] - xs[None]) <= 2 * margin + 1)
+    labels = owner[ys, xs]
+    assert np.all(labels[:, None][near.nonzero()[0]] == labels[:, None][near.nonzero()[1]])

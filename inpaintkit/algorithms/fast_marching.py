@@ -62,18 +62,31 @@ def ball_offsets(radius: int):
 
 
 def _hole_groups(hole: np.ndarray, margin: int):
-    """Yield (slice, hole of this group within the slice) for groups of hole components.
+    """Yield (slice, hole of this group within the slice) for groups of nearby hole pixels.
 
-    Components closer than ``2 * margin + 1`` pixels share a group; a group's crop is
-    its bounding box grown by ``margin``, so nothing a group's fill reads can belong
+    Grouping runs on a grid of ``margin`` x ``margin`` cells (cheap on large images):
+    cells holding hole pixels are grown by one cell and 8-connected components of the
+    result are the groups. Hole pixels of different groups are then more than
+    ``3 * margin`` apart, and a group's crop (its grown cells) reaches at least
+    ``margin`` beyond each of its hole pixels, so nothing a group's fill reads belongs
     to another group's hole.
     """
-    grown = ndimage.maximum_filter(hole.view(np.uint8), size=2 * margin + 1, mode="constant")
-    labels, count = ndimage.label(grown, structure=np.ones((3, 3), bool))
-    for index, crop in enumerate(ndimage.find_objects(labels), start=1):
-        if crop is None:
+    height, width = hole.shape
+    cell = max(int(margin), 1)
+    rows, cols = -(-height // cell), -(-width // cell)
+    padded = np.zeros((rows * cell, cols * cell), bool)
+    padded[:height, :width] = hole
+    occupied = padded.reshape(rows, cell, cols, cell).any(axis=(1, 3))
+    grown = ndimage.binary_dilation(occupied, structure=np.ones((3, 3), bool))
+    labels, _ = ndimage.label(grown, structure=np.ones((3, 3), bool))
+    for index, cells in enumerate(ndimage.find_objects(labels), start=1):
+        if cells is None:
             continue
-        yield crop, np.ascontiguousarray(hole[crop] & (labels[crop] == index))
+        crop = (slice(cells[0].start * cell, min(cells[0].stop * cell, height)),
+                slice(cells[1].start * cell, min(cells[1].stop * cell, width)))
+        mine = np.repeat(np.repeat(labels[cells] == index, cell, axis=0), cell, axis=1)
+        mine = mine[: crop[0].stop - crop[0].start, : crop[1].stop - crop[1].start]
+        yield crop, np.ascontiguousarray(hole[crop] & mine)
 
 
 def _as_arrays(data, hole):
