@@ -265,8 +265,9 @@ def inpaint_diffusion(
         approach ``harmonic``. Default 0.25 (chosen on images outside the benchmark
         set; also the value Smith and Wessel suggest for smooth fields).
     iterations : int
-        Read by ``tv`` and ``transport``: the most iterations (time steps), in
-        [1, 1_000_000]. Default 2000.
+        Read by ``tv`` and ``transport``: the most iterations (primal-dual
+        iterations for ``tv``; time steps for ``transport``, rounded up to whole
+        cycles of ``inpaint_steps + diffusion_steps``), in [1, 1_000_000]. Default 2000.
     tolerance : float
         Read by ``tv`` and ``transport``: stop when the relative change of the hole
         values, ``||u_new - u_old|| / ||u_old||`` per iteration, falls below it; in
