@@ -25,6 +25,15 @@ __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
 #: function of the height only, so results never depend on the number of threads.
 _BANDS = 16
 _MIN_BAND_HEIGHT = 8
+#: Side of the window over which the texture features average |I_x|, |I_y|.
+_TEXTURE_WINDOW = 5
+#: Percentile of the patch distances used as sigma^2 in the voting weights (Wexler).
+_SIGMA_PERCENTILE = 75
+#: Wexler's confidence base: a patch centred d pixels inside the hole weighs gamma^-d.
+_GAMMA = 1.3
+#: Stop coarsening when fewer than this fraction of a level's known pixels are centres
+#: of fully known patches: coarser levels would have too few patches to copy from.
+_MIN_SOURCE_FRACTION = 0.75
 
 
 def _band_height(height: int) -> int:
@@ -119,9 +128,7 @@ class _Search:
     """NNF search state for one (source, target) pair: prepared arrays and kernels."""
 
     def __init__(self, source, target, src_ok, tgt_valid, active, r):
-        self.channels = source.shape[2]
-        self.src = np.ascontiguousarray(source.reshape(source.shape[0], -1))
-        self.tgt = np.ascontiguousarray(target.reshape(target.shape[0], -1))
+        self.set_images(source, target)
         self.src_ok = src_ok
         self.tgt_valid = tgt_valid
         self.count = _box_count(tgt_valid, r)
@@ -129,6 +136,13 @@ class _Search:
         self.r = r
         self.coords = np.ascontiguousarray(np.argwhere(src_ok).astype(np.int32))
         self.band_height = _band_height(target.shape[0])
+
+    def set_images(self, source, target) -> None:
+        """(Re)set the feature images (float32 (H, W, C)); the masks stay."""
+        self.channels = source.shape[2]
+        self.src = np.ascontiguousarray(source.reshape(source.shape[0], -1))
+        self.tgt = (self.src if target is source
+                    else np.ascontiguousarray(target.reshape(target.shape[0], -1)))
 
     def start(self, init, seed: int) -> tuple[np.ndarray, np.ndarray]:
         shape = self.active.shape
@@ -298,17 +312,26 @@ def _onion_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return values
 
 
-def _features(values: np.ndarray, gradient_weight: float) -> np.ndarray:
-    """Colour plus weighted luminance gradients (Newson et al. 2014 use such texture
-    features so that flat patches do not win over structured ones)."""
+def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.ndarray:
+    """Newson et al. 2014 texture features: the mean absolute luminance derivatives
+    |I_x|, |I_y| over a ``window`` square, from known pixels only.
+
+    They are attached to the image as extra channels and voted into the hole like
+    colour, so a blurred estimate still "remembers" the texture it should have and
+    flat source patches cannot win over textured ones.
+    """
     gray = values.mean(axis=2)
-    gy = np.zeros_like(gray)
-    gx = np.zeros_like(gray)
-    gy[1:-1] = 0.5 * (gray[2:] - gray[:-2])
-    gx[:, 1:-1] = 0.5 * (gray[:, 2:] - gray[:, :-2])
-    feats = np.concatenate(
-        [values, gradient_weight * gy[:, :, None], gradient_weight * gx[:, :, None]], axis=2)
-    return np.ascontiguousarray(feats, dtype=np.float32)
+    grads = np.zeros((*gray.shape, 2))
+    ok = np.zeros((*gray.shape, 2))
+    # Central differences where both neighbours are known.
+    grads[1:-1, :, 0] = 0.5 * np.abs(gray[2:] - gray[:-2])
+    ok[1:-1, :, 0] = known[2:] & known[:-2]
+    grads[:, 1:-1, 1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
+    ok[:, 1:-1, 1] = known[:, 2:] & known[:, :-2]
+    size = (window, window, 1)
+    total = ndimage.uniform_filter(grads * ok, size=size, mode="constant")
+    count = ndimage.uniform_filter(ok, size=size, mode="constant")
+    return np.where(count > 1e-9, total / np.maximum(count, 1e-9), 0.0)
 
 
 def _upsample_nnf(nnf: np.ndarray, shape) -> np.ndarray:
@@ -340,34 +363,43 @@ def _build_pyramid(data, hole, exclude, patch_size):
         if min(level_hole.shape) // 2 < 3 * patch_size:
             break
         coarse, known, coarse_exclude = _downsample(values, ~level_hole, level_exclude)
-        if _source_ok(known & ~coarse_exclude, r).sum() < 16:
+        usable = known & ~coarse_exclude
+        if _source_ok(usable, r).sum() < max(16, _MIN_SOURCE_FRACTION * usable.sum()):
             break
         levels.append((coarse, ~known, coarse_exclude))
     return levels
 
 
-def _vote_weights(dist: np.ndarray, active: np.ndarray) -> np.ndarray:
+def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence=None) -> np.ndarray:
     """Wexler et al. 2007 similarity weights exp(-d / 2 sigma^2), sigma^2 the 75th
     percentile of the active distances (their d^2 is our mean squared distance)."""
     values = dist[active]
-    sigma2 = float(np.percentile(values, 75)) if values.size else 1.0
+    sigma2 = max(float(np.percentile(values, _SIGMA_PERCENTILE)), 1e-6) if values.size else 1.0
     weight = np.exp(-dist.astype(np.float64) / (2.0 * sigma2 + 1e-12))
+    if confidence is not None:
+        weight *= confidence
     weight[~active] = 0.0
     return np.ascontiguousarray(weight)
 
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iterations=2,
-                       gradient_weight=1.0, source_mask=None, seed=0):
+                       texture_weight=2.0, source_mask=None, seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
-    An image pyramid is built whose downsampling ignores hole pixels; the coarsest
-    level is filled by onion peeling. At each level, from coarse to fine, expectation-
-    maximisation alternates a PatchMatch search (every patch overlapping the hole is
-    matched to a fully known source patch, the distance comparing colour and image
-    gradients) with voting (each hole pixel becomes the mean of the overlapping
-    matches' pixels, weighted by exp(-d / 2 sigma^2), sigma^2 the 75th percentile of
-    the distances). The NNF is upsampled to start the next level. The last vote at the
-    finest level takes each pixel from its best-matching patch, keeping texture sharp.
+    Texture features (mean absolute luminance derivatives over a 5x5 window, from
+    known pixels; Newson et al. 2014) are attached to the colour channels. An image
+    pyramid is built whose 2x2 downsampling ignores hole pixels, down to the level
+    where the hole is about a patch wide on each side (or where too few fully known
+    patches would remain); the coarsest hole is filled by onion peeling. At each
+    level, from coarse to fine, expectation-maximisation alternates a PatchMatch
+    search (every patch overlapping the hole is matched to a fully known source
+    patch; colour and texture features are compared) with voting: each hole pixel
+    (colour and features) becomes the mean of the overlapping matches' pixels,
+    weighted by exp(-d / 2 sigma^2), sigma^2 the 75th percentile of the distances,
+    times Wexler's confidence 1.3^-(distance of the patch centre into the hole). The
+    NNF is upsampled to start the next level, whose first estimate is voted from its
+    own sharp known pixels. The last vote at the finest level takes each pixel from
+    its best-matching overlapping patch instead of the mean, keeping texture sharp.
 
     Parameters
     ----------
@@ -382,9 +414,10 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         ``iterations + 2 l``.
     nnf_iterations : int, default 2
         PatchMatch iterations per EM step (>= 1).
-    gradient_weight : float, default 1.0
-        Weight of the luminance gradients against the colour in the patch distance
-        (>= 0; 0 compares colour only).
+    texture_weight : float, default 2.0
+        Weight of the texture features (local mean absolute luminance derivatives,
+        Newson et al. 2014) against the colour in the patch distance (>= 0; 0
+        compares colour only).
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
@@ -422,10 +455,10 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
     patch_size = _check_patch_size(patch_size, shape)
     iterations = _check_int(iterations, "iterations", low=1)
     nnf_iterations = _check_int(nnf_iterations, "nnf_iterations", low=1)
-    if (isinstance(gradient_weight, (bool, np.bool_))
-            or not isinstance(gradient_weight, numbers.Real)
-            or not np.isfinite(gradient_weight) or gradient_weight < 0):
-        raise ValueError(f"gradient_weight must be a finite number >= 0, got {gradient_weight!r}")
+    if (isinstance(texture_weight, (bool, np.bool_))
+            or not isinstance(texture_weight, numbers.Real)
+            or not np.isfinite(texture_weight) or texture_weight < 0):
+        raise ValueError(f"texture_weight must be a finite number >= 0, got {texture_weight!r}")
     seed = _check_int(seed, "seed", low=0)
     exclude = (np.zeros(shape, dtype=bool) if source_mask is None
                else check_mask(source_mask, shape, name="source_mask"))
@@ -437,7 +470,13 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             "(and source_mask) leave none; use a smaller patch_size"
         )
 
-    levels = _build_pyramid(prep.data, hole, exclude, patch_size)
+    # Colour plus weighted texture channels travel together through the pyramid,
+    # the search and the voting; only the colour is returned.
+    colours = prep.data.shape[2]
+    texture = texture_weight * _texture_features(prep.data, ~hole, _TEXTURE_WINDOW)
+    augmented = np.ascontiguousarray(np.concatenate([prep.data, texture], axis=2))
+    augmented[hole] = 0.0
+    levels = _build_pyramid(augmented, hole, exclude, patch_size)
     n_levels = len(levels)
     estimate = None
     nnf = None
@@ -448,35 +487,39 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         active = np.ascontiguousarray(ndimage.binary_dilation(
             level_hole, structure=np.ones((patch_size, patch_size), bool)))
         all_valid = np.ones(known.shape, dtype=bool)
+        confidence = _GAMMA ** -ndimage.distance_transform_edt(level_hole)
         if nnf is None:
             estimate = np.ascontiguousarray(_onion_fill(values, known))
             init = None
         else:
             # Upsample the NNF and vote with this level's own known pixels, so the
             # finer estimate is built from sharp source pixels, not an enlarged blur.
-            upsampled = np.where(known[:, :, None], values,
-                                 _upsample_image(estimate, known.shape))
-            search = _Search(_features(upsampled, gradient_weight),
-                             _features(upsampled, gradient_weight), src_ok, all_valid, active, r)
+            upsampled = np.ascontiguousarray(np.where(
+                known[:, :, None], values, _upsample_image(estimate, known.shape)))
+            feats = upsampled.astype(np.float32)
+            search = _Search(feats, feats, src_ok, all_valid, active, r)
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
                                       _derive_seed(seed, depth, 99))
-            estimate = np.ascontiguousarray(upsampled)
-            _k.vote_weighted(upsampled, init, _vote_weights(dist, active), active,
+            estimate = upsampled.copy()
+            _k.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence), active,
                              level_hole, r, estimate)
         n_em = iterations + 2 * depth
+        search = None
         for em in range(n_em):
-            feats = _features(estimate, gradient_weight)
-            search = _Search(feats, feats, src_ok, all_valid, active, r)
+            feats = estimate.astype(np.float32)
+            if search is None:
+                search = _Search(feats, feats, src_ok, all_valid, active, r)
+            else:
+                search.set_images(feats, feats)
             nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0))
             search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
             init = nnf
-            last = depth == 0 and em == n_em - 1
             filled = estimate.copy()
-            if last:
+            if depth == 0 and em == n_em - 1:
                 _k.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
             else:
-                _k.vote_weighted(estimate, nnf, _vote_weights(dist, active), active,
+                _k.vote_weighted(estimate, nnf, _vote_weights(dist, active, confidence), active,
                                  level_hole, r, filled)
             estimate = filled
         _progress.report("patchmatch", n_levels - depth, n_levels)
-    return prep.finish(estimate)
+    return prep.finish(estimate[:, :, :colours])
