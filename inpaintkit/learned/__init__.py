@@ -192,11 +192,11 @@ def _run(name, image, mask, weights, config, device, max_size, large, seed, **op
 
 
 def inpaint_gl(image, mask, *, weights=None, config=None, device="auto", max_size=1024,
-               large="crop", seed=0):
+               large="crop", poisson_blend=False, seed=0):
     """Globally and Locally consistent completion network (Iizuka et al. 2017).
 
     The hole is filled with the training set's mean colour and completed by a 17-layer
-    dilated convolutional network; no Poisson post-blend.
+    dilated convolutional network, optionally followed by the paper's Poisson blending.
 
     Parameters
     ----------
@@ -207,6 +207,10 @@ def inpaint_gl(image, mask, *, weights=None, config=None, device="auto", max_siz
         Non-zero = hole.
     weights, config, device, max_size, large
         See :func:`load`. ``weights`` is required (none ship yet).
+    poisson_blend : bool, default False
+        Blend the network output into the image by solving Poisson's equation over the
+        hole (the paper's post-processing; the official code's ``--postproc``):
+        removes colour seams at the hole border, at the cost of a sparse solve.
     seed : int
         Initialisation seed for ``weights="random"``; the networks are deterministic.
 
@@ -227,7 +231,10 @@ def inpaint_gl(image, mask, *, weights=None, config=None, device="auto", max_siz
     >>> inpaint_gl(image, mask, weights="random", config="small", device="cpu").shape
     (64, 64, 3)
     """
-    return _run("gl", image, mask, weights, config, device, max_size, large, seed)
+    if not isinstance(poisson_blend, bool):
+        raise TypeError(f"poisson_blend must be True or False, got {poisson_blend!r}")
+    options = {"poisson_blend": True} if poisson_blend else {}
+    return _run("gl", image, mask, weights, config, device, max_size, large, seed, **options)
 
 
 def inpaint_pconv(image, mask, *, weights=None, config=None, device="auto", max_size=1024,

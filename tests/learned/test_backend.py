@@ -217,3 +217,51 @@ def test_importing_learned_does_not_import_torch():
             "print('torch' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def reference_poisson(image, prediction, hole):
+    """Jacobi iterations of the same discrete Poisson equation (slow, plain NumPy)."""
+    x = np.where(hole[..., None], prediction, image).astype(np.float64)
+    height, width = hole.shape
+    for _ in range(3000):
+        new = x.copy()
+        for r, c in zip(*np.nonzero(hole)):
+            total, count = 0.0, 0
+            for dr, dc in ((-1, 0), (1, 0), (0, -1), (0, 1)):
+                q = (r + dr, c + dc)
+                if 0 <= q[0] < height and 0 <= q[1] < width:
+                    total = total + x[q] + prediction[r, c] - prediction[q]
+                    count += 1
+            new[r, c] = total / count
+        x = new
+    return x
+
+
+def test_poisson_blend_matches_reference_and_removes_offset():
+    from inpaintkit.learned.backend import poisson_blend_fill
+
+    rng = np.random.default_rng(0)
+    truth = rng.random((9, 10, 2)) * 0.5 + 0.25
+    hole = np.zeros((9, 10), bool)
+    hole[2:6, 3:8] = True
+    hole[0, 0] = True  # a hole pixel on the image corner: Neumann border
+    # A prediction with the right gradients but a colour shift: blending removes it.
+    np.testing.assert_allclose(poisson_blend_fill(truth, truth + 0.1, hole)[hole], truth[hole], atol=1e-10)
+    prediction = rng.random((9, 10, 2))
+    ours = poisson_blend_fill(truth, prediction, hole)
+    np.testing.assert_allclose(ours[hole], np.clip(reference_poisson(truth, prediction, hole), 0, 1)[hole],
+                               atol=1e-6)
+    np.testing.assert_array_equal(ours[~hole], np.clip(prediction, 0, 1)[~hole])
+
+
+def test_gl_poisson_blend_option():
+    image = _image(np.uint8, 3)
+    mask = _mask()
+    plain = learned.inpaint_gl(image, mask, **SMALL)
+    blended = learned.inpaint_gl(image, mask, poisson_blend=True, **SMALL)
+    np.testing.assert_array_equal(blended[~mask], image[~mask])
+    assert not np.array_equal(blended, plain)
+    with pytest.raises(ValueError, match="only available for 'gl'"):
+        learned.load("pconv", **SMALL).inpaint(image, mask, poisson_blend=True)
+    with pytest.raises(TypeError, match="poisson_blend"):
+        learned.inpaint_gl(image, mask, poisson_blend=1, **SMALL)
