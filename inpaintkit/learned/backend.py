@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from scipy import ndimage
 
 from .. import _progress
-from .._image import Prepared, check_has_hole, check_mask, prepare
+from .._image import Prepared, check_has_hole, prepare
 from ..edges import canny
 from .layers import count_parameters
 

@@ -375,8 +375,13 @@ def read_gl_t7(path, *, reader=None) -> Checkpoint:
 
 # --- GDN (TensorFlow) --------------------------------------------------------------
 
-def convert_gdn_tensorflow(prefix, out, *, config=None, get_tensor=None) -> Path:
+def convert_gdn_tensorflow(prefix, out, *, variables=None) -> Path:
     """Convert the GDN authors' TensorFlow checkpoint into our format.
+
+    Variable names are matched by their scope path under ``inpaint_generator/`` and
+    ``inpaint_discriminator/`` (an outer scope, if the training graph added one, is
+    accepted; optimiser slots are ignored). The config (width, residual blocks) is read
+    from the variables' shapes.
 
     Parameters
     ----------
@@ -384,12 +389,11 @@ def convert_gdn_tensorflow(prefix, out, *, config=None, get_tensor=None) -> Path
         The checkpoint prefix (``.../model-NNN``, without ``.index``/``.data``).
     out : path
         Where to write our checkpoint.
-    get_tensor : callable, optional
-        ``name -> ndarray``; by default TensorFlow's checkpoint reader (TensorFlow must be
-        installed). Tests pass a dict's ``__getitem__``.
+    variables : dict of str to ndarray, optional
+        The checkpoint's variables; by default read with TensorFlow's checkpoint reader
+        (TensorFlow must be installed). Tests pass a dict.
     """
-    config = config or gdn.GDNConfig.paper()
-    if get_tensor is None:
+    if variables is None:
         try:
             import tensorflow as tf
         except ImportError:
@@ -397,20 +401,38 @@ def convert_gdn_tensorflow(prefix, out, *, config=None, get_tensor=None) -> Path
                 "converting GDN's TensorFlow checkpoint needs TensorFlow, which is not installed "
                 "(pip install tensorflow, then run the conversion once)"
             ) from None
-        reader = tf.train.load_checkpoint(str(prefix))
-        get_tensor = reader.get_tensor
-    networks = gdn.build(config)
-    mapping = gdn.tf_variable_map(config)
-    states = {part: {} for part in networks}
-    for key, (tf_name, kind) in mapping.items():
         try:
-            value = np.asarray(get_tensor(tf_name), dtype=np.float32)
-        except (KeyError, Exception) as exc:
-            if isinstance(exc, CheckpointError):
-                raise
-            raise CheckpointError(f"{prefix}: variable {tf_name!r} not found in the TensorFlow checkpoint") from exc
+            reader = tf.train.load_checkpoint(str(prefix))
+        except Exception as exc:
+            raise CheckpointError(f"cannot read TensorFlow checkpoint {prefix}: {exc}") from exc
+        names = [n for n in reader.get_variable_to_shape_map() if "Adam" not in n]
+        variables = {n: reader.get_tensor(n) for n in names}
+    variables = {n: v for n, v in variables.items() if "/Adam" not in n}
+
+    def find(name):
+        if name in variables:
+            return variables[name]
+        matches = [n for n in variables if n.endswith("/" + name)]
+        if len(matches) == 1:
+            return variables[matches[0]]
+        if matches:
+            raise CheckpointError(f"{prefix}: variable {name!r} is ambiguous ({', '.join(matches[:3])})")
+        raise CheckpointError(f"{prefix}: variable {name!r} not found in the TensorFlow checkpoint")
+
+    first = np.asarray(find("inpaint_generator/encoder_1/conv/conv2d/kernel"))
+    blocks = {n.split("/resblock_")[1].split("/")[0] for n in variables if "inpaint_generator/resblock_" in n}
+    detector = tuple(int(np.asarray(find(f"inpaint_discriminator/conv{i}/kernel")).shape[-1]) for i in range(1, 6))
+    detector += (int(np.asarray(find("inpaint_discriminator/deconv_1/conv2d_transpose/kernel")).shape[-2]),)
+    config = gdn.GDNConfig(width=int(first.shape[-1]), residual_blocks=len(blocks),
+                           detector_widths=detector)
+    networks = gdn.build(config)
+    states = {part: {} for part in networks}
+    for key, (tf_name, kind) in gdn.tf_variable_map(config).items():
+        value = np.asarray(find(tf_name), dtype=np.float32)
         if kind in ("conv", "deconv"):
-            value = value.transpose(3, 2, 0, 1)
+            if value.ndim != 4:
+                raise CheckpointError(f"{prefix}: {tf_name!r} has shape {value.shape}, expected a 4-D kernel")
+            value = value.transpose(3, 2, 0, 1)  # TF (kh, kw, a, b) -> torch (b, a, kh, kw)
         part, name = key.split(".", 1)
         states[part][name] = torch.from_numpy(np.ascontiguousarray(value))
     for part, net in networks.items():

@@ -8,7 +8,7 @@ https://doi.org/10.1145/3072959.3073659. Layer tables: the paper's Tables 1 and 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn

@@ -265,3 +265,31 @@ def test_gl_poisson_blend_option():
         learned.load("pconv", **SMALL).inpaint(image, mask, poisson_blend=True)
     with pytest.raises(TypeError, match="poisson_blend"):
         learned.inpaint_gl(image, mask, poisson_blend=1, **SMALL)
+
+
+def test_tiny_image_smaller_than_the_network_multiple():
+    # PConv paper depth needs multiples of 256: a 5x7 image is padded (replicate mode).
+    backend = learned.load("pconv", weights="random", config="paper", device="cpu")
+    image = _image(np.uint8, 3, size=(5, 7))
+    mask = np.zeros((5, 7), bool)
+    mask[2, 3] = True
+    out = backend.inpaint(image, mask)
+    assert out.shape == image.shape
+    np.testing.assert_array_equal(out[~mask], image[~mask])
+
+
+def test_many_small_holes_on_a_large_image():
+    backend = learned.load("gl", max_size=128, **SMALL)
+    rng = np.random.default_rng(1)
+    image = _image(np.uint8, 3, size=(600, 700))
+    mask = np.zeros((600, 700), bool)
+    for r, c in rng.integers(0, 590, size=(300, 2)):
+        mask[r:r + 3, c:c + 3] = True
+    boxes = backend._crop_boxes(mask)
+    covered = np.zeros_like(mask)
+    for r0, r1, c0, c1 in boxes:
+        assert not covered[r0:r1, c0:c1].any()  # merged boxes never overlap
+        covered[r0:r1, c0:c1] = True
+    assert covered[mask].all()
+    out = backend.inpaint(image, mask)
+    np.testing.assert_array_equal(out[~mask], image[~mask])
