@@ -86,6 +86,47 @@ def run_opencv(size: int, repeat: int) -> dict:
             "time_s": float(np.median(times)), "peak_MB": _rss_mb() - baseline}
 
 
+def run_extras(threads: int) -> list[dict]:
+    """Batching and GL's Poisson post-process at 256x256: per-image seconds."""
+    import numpy as np
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    sys.path.insert(0, HERE)
+    from _common import load_photos
+
+    from inpaintkit import learned, masks
+
+    photos = list(load_photos(256).values())
+    holes = [masks.in_ratio_bucket((256, 256), 0.1, 0.2, seed=i) for i in range(len(photos))]
+    rows = []
+    for model, config in (("pconv", "paper"), ("gl", "paper"), ("gdn", "small")):
+        backend = learned.load(model, weights="random", config=config, device="cpu")
+        backend.inpaint_batch(photos[:1], holes[:1])
+        start = time.perf_counter()
+        for image, hole in zip(photos, holes):
+            backend.inpaint(image, hole)
+        single = (time.perf_counter() - start) / len(photos)
+        start = time.perf_counter()
+        backend.inpaint_batch(photos, holes)
+        batched = (time.perf_counter() - start) / len(photos)
+        rows.append({"case": f"{model} {config}: batch of {len(photos)}", "per_image_s": batched,
+                     "one_by_one_s": single, "ratio": batched / single})
+    backend = learned.load("gl", weights="random", config="paper", device="cpu")
+    plain = min(_time(lambda: backend.inpaint(photos[0], holes[0])) for _ in range(2))
+    blended = min(_time(lambda: backend.inpaint(photos[0], holes[0], poisson_blend=True)) for _ in range(2))
+    rows.append({"case": "gl paper + poisson_blend", "per_image_s": blended, "one_by_one_s": plain,
+                 "ratio": blended / plain})
+    return rows
+
+
+def _time(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
 def _subprocess(args: list[str]) -> dict:
     result = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
     if result.returncode != 0:
@@ -111,12 +152,19 @@ def main(threads: int) -> None:
                 title=f"Learned backends, CPU inference, {rows[1]['threads']} torch thread(s) (random "
                       "weights; median of 2 after a warm-up; x_telea = time / cv2.inpaint Telea "
                       "time at the same size; peak_MB = peak RSS over the post-import baseline)")
+    print()
+    extras = _subprocess(["--extras", str(threads)])["rows"]
+    print_table(extras, ["case", "per_image_s", "one_by_one_s", "ratio"],
+                title="256x256, 4 photos: inpaint_batch vs one call per image; GL with vs without "
+                      "Poisson blending (ratio = first / second column)")
 
 
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "--case":
         print(json.dumps(run_case(sys.argv[2], sys.argv[3], int(sys.argv[4]), repeat=2,
                                   threads=int(sys.argv[5]))))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--extras":
+        print(json.dumps({"rows": run_extras(int(sys.argv[2]))}))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--opencv":
         print(json.dumps(run_opencv(int(sys.argv[2]), repeat=5)))
     else:
