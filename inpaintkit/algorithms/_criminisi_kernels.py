@@ -85,14 +85,14 @@ def known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0,
 
 @jit
 def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y, grad_x,
-                   alpha, epsilon):
+                   alpha, epsilon, iso_radius):
     """Confidence C(p) and priority P(p) = C(p) * (D(p) + epsilon) of front pixel ``index``.
 
     C(p) is eq. (2) of the paper: the summed confidence of the known pixels of the patch
     over the patch area (the in-image part at borders). D(p) is eq. (3),
     |isophote . n_p| / alpha, with n_p the unit gradient of the smoothed hole indicator
-    and the isophote taken as the strongest one over the known pixels of the patch
-    (p itself is unknown). ``epsilon`` keeps flat regions ordered by confidence instead
+    and the isophote taken as the strongest one over the known pixels within
+    ``iso_radius`` of p (p itself is unknown). ``epsilon`` keeps flat regions ordered by confidence instead
     of tying at zero.
     """
     y = index // width
@@ -116,7 +116,7 @@ def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y,
             if hole[j]:
                 continue
             total += confidence[j]
-            if has_normal:
+            if has_normal and abs(yy - y) <= iso_radius and abs(xx - x) <= iso_radius:
                 # isophote (-I_y, I_x) dotted with the normal (n_x, n_y)
                 v = abs(grad_x[j] * normal_y - grad_y[j] * normal_x)
                 if v > data:
@@ -150,7 +150,7 @@ def front_region(hole, height, width, front_pos, front_where, counters, y0, y1, 
 
 @jit
 def priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
-                    epsilon, front_where, front_conf, priority, version, updated,
+                    epsilon, iso_radius, front_where, front_conf, priority, version, updated,
                     y0, y1, x0, x1):
     """Recompute C and P for the front pixels inside a region (the local update).
 
@@ -163,7 +163,7 @@ def priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_
             i = y * width + x
             if front_where[i] >= 0:
                 conf, prio = patch_priority(i, height, width, half, hole, confidence, smooth,
-                                            grad_y, grad_x, alpha, epsilon)
+                                            grad_y, grad_x, alpha, epsilon, iso_radius)
                 front_conf[i] = conf
                 priority[i] = prio
                 version[i] += 1
@@ -266,8 +266,10 @@ def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0,
                offsets, values, count, bound):
     """Best source centre in row ``y``, columns [x0, x1), whose SSD is at most ``bound``.
 
-    Returns (ssd, squared distance, tie key, centre); centre -1 when none qualifies.
+    Returns (ssd, squared distance, tie key, centre, number of valid centres seen);
+    centre -1 when none qualifies.
     """
+    seen = 0
     best_ssd = bound
     best_dist = _BIG
     best_tie = _BIG
@@ -276,6 +278,7 @@ def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0,
         centre = y * width + x
         if valid[centre] == 0:
             continue
+        seen += 1
         ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
         if ssd > best_ssd:
             continue
@@ -285,20 +288,20 @@ def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0,
             best_dist = dist
             best_tie = tie_key[centre]
             best = centre
-    return best_ssd, best_dist, best_tie, best
+    return best_ssd, best_dist, best_tie, best, seen
 
 
 @jit_parallel
 def search_rows_parallel(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
                          x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
-                         row_index):
+                         row_index, row_seen):
     """Best source centre of each row of the window [y0, y1) x [x0, x1), rows in parallel.
 
     Each row starts from the same ``bound`` and keeps its own, so every row's answer,
     and the serial merge of the rows in the caller, do not depend on the thread count.
     """
     for r in prange(y1 - y0):
-        row_ssd[r], row_dist[r], row_tie[r], row_index[r] = search_row(
+        row_ssd[r], row_dist[r], row_tie[r], row_index[r], row_seen[r] = search_row(
             feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
             offsets, values, count, bound)
 
@@ -306,13 +309,13 @@ def search_rows_parallel(feat, channels, width, valid, tie_key, target_y, target
 @jit
 def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
                        x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
-                       row_index):
+                       row_index, row_seen):
     """The same as :func:`search_rows_parallel` on one thread, for small windows where
     starting the threads costs more than the search."""
     # A row may start from the best SSD so far: that prunes more, and since equal SSDs
     # are never pruned the merged answer is the one the parallel version gives.
     for r in range(y1 - y0):
-        row_ssd[r], row_dist[r], row_tie[r], row_index[r] = search_row(
+        row_ssd[r], row_dist[r], row_tie[r], row_index[r], row_seen[r] = search_row(
             feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
             offsets, values, count, bound)
         if row_index[r] >= 0 and row_ssd[r] < bound:
@@ -322,28 +325,30 @@ def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x
 @jit
 def initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x, confidence,
                front_pos, front_where, counters, front_conf, priority, version, updated, half,
-               alpha, epsilon, y0, y1, x0, x1):
+               alpha, epsilon, iso_radius, y0, y1, x0, x1):
     """Set-up on the region [y0, y1) x [x0, x1) that holds the hole plus a margin:
     smoothed mask, known gradients, front and priorities (zero elsewhere is exact)."""
     smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0, x1)
     known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0, x1)
     front_region(hole, height, width, front_pos, front_where, counters, y0, y1, x0, x1)
     priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
-                    epsilon, front_where, front_conf, priority, version, updated, y0, y1, x0, x1)
+                    epsilon, iso_radius, front_where, front_conf, priority, version, updated,
+                    y0, y1, x0, x1)
 
 
 @jit
 def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels, weights,
                smooth, scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
                front_conf, priority, version, updated, offset_y, offset_x, fill_order, stamp,
-               half, window, parallel_min, alpha, epsilon, max_steps):
+               half, window, min_candidates, parallel_min, alpha, epsilon, iso_radius,
+               max_steps):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
     find the best source patch (the coherence candidates - the sources of the target's
     already filled pixels, shifted, and their 8-neighbours - then a window of half-size
-    ``window`` around the target, doubled until something fits; ``window >= max(H, W)``
-    is the exhaustive search of the paper), copy its pixels into the unknown part of the
+    ``window`` around the target, doubled until it holds ``min_candidates`` source
+    centres; ``window >= max(H, W)`` is the exhaustive search of the paper), copy its pixels into the unknown part of the
     target patch, give them the target's confidence (eq. 4 of the paper), and update the
     gradients, smoothed mask, front and priorities around the patch only.
 
@@ -357,6 +362,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     row_dist = np.empty(height, np.int64)
     row_tie = np.empty(height, np.int64)
     row_index = np.empty(height, np.int64)
+    row_seen = np.empty(height, np.int64)
     radius = weights.shape[0] // 2
     reach = max(half + 1, radius + 1)
     full = max(height, width)
@@ -441,19 +447,21 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
             if (wy1 - wy0) * (wx1 - wx0) >= parallel_min:
                 search_rows_parallel(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
                                      wx0, wx1, offsets, values, count, best_ssd, row_ssd,
-                                     row_dist, row_tie, row_index)
+                                     row_dist, row_tie, row_index, row_seen)
             else:
                 search_rows_serial(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
                                    wx0, wx1, offsets, values, count, best_ssd, row_ssd,
-                                   row_dist, row_tie, row_index)
+                                   row_dist, row_tie, row_index, row_seen)
+            seen = 0
             for r in range(wy1 - wy0):
+                seen += row_seen[r]
                 if row_index[r] >= 0 and is_better(row_ssd[r], row_dist[r], row_tie[r],
                                                    best_ssd, best_dist, best_tie):
                     best = row_index[r]
                     best_ssd = row_ssd[r]
                     best_dist = row_dist[r]
                     best_tie = row_tie[r]
-            if best >= 0 or reach_w >= full:
+            if (seen >= min_candidates and best >= 0) or reach_w >= full:
                 break
             reach_w = min(2 * reach_w, full)
         if best < 0:  # no source anywhere: the wrapper rules this out
@@ -490,7 +498,8 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         front_region(hole, height, width, front_pos, front_where, counters,
                      max(ya - 1, 0), min(yb + 1, height), max(xa - 1, 0), min(xb + 1, width))
         n_updated = priority_region(height, width, half, hole, confidence, smooth, grad_y,
-                                    grad_x, alpha, epsilon, front_where, front_conf, priority,
+                                    grad_x, alpha, epsilon, iso_radius, front_where,
+                                    front_conf, priority,
                                     version, updated, max(ya - reach, 0),
                                     min(yb + reach, height), max(xa - reach, 0),
                                     min(xb + reach, width))
@@ -543,14 +552,18 @@ def rgb_to_lab(rgb, out):
 
 
 @jit
-def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, weights):
+def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, weights,
+                colour_sigma):
     """Average, at each filled pixel, what its filled neighbours' offsets would put there.
 
-    ``weights`` is the (2r+1, 2r+1) window. Where all filled neighbours within r share
-    one offset this returns the pixel unchanged; at offset-map discontinuities (patch
-    seams) it blends the overlapping source patches, so block edges do not show.
+    ``weights`` is the (2r+1, 2r+1) spatial window. Where all filled neighbours within r
+    share one offset this returns the pixel unchanged; at offset-map discontinuities
+    (patch seams) it blends the overlapping source patches, so block edges do not show.
+    Each vote is also weighted by exp(-|vote - pixel|^2 / (2 C colour_sigma^2)), so a
+    neighbour's offset that lands on other structure (across an edge) is not mixed in.
     """
     radius = weights.shape[0] // 2
+    inv = 1.0 / (2.0 * channels * colour_sigma * colour_sigma)
     for i in range(height * width):
         if orig_hole[i] == 0:
             continue
@@ -577,7 +590,11 @@ def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offse
                 s = sy * width + sx
                 if orig_hole[s]:
                     continue
-                w = weights[dy + radius, dx + radius]
+                dist = 0.0
+                for c in range(channels):
+                    d = colour[s * channels + c] - colour[i * channels + c]
+                    dist += d * d
+                w = weights[dy + radius, dx + radius] * math.exp(-dist * inv)
                 weight_sum += w
                 for c in range(channels):
                     out[i * channels + c] += w * colour[s * channels + c]

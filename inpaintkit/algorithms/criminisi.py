@@ -26,6 +26,13 @@ DATA_EPSILON = 1e-3
 #: Value scale of the search space: CIE L* runs 0-100; RGB and gray are scaled to
 #: match, so SSD magnitudes and the data term's alpha mean the same in every space.
 FEATURE_SCALE = 100.0
+#: The isophote at a front pixel p (unknown itself) is the strongest one among the
+#: known pixels within this radius: close enough to be "the isophote at p" of eq. (3),
+#: far enough to reach past the one-sided gradients right at the front.
+ISOPHOTE_RADIUS = 2
+#: Colour distance scale (in [0, 1] units) of the seam blending: votes that differ
+#: from the pixel by much more come from other structure and are left out.
+BLEND_COLOUR_SIGMA = 0.3
 #: Steps per kernel call between progress reports.
 STEPS_PER_REPORT = 256
 #: Search windows with at least this many candidate centres are searched with threads;
@@ -111,7 +118,8 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         Where source patches are looked for. An integer is the half-size of a square
         window around the target; the sources already used by the target's filled
         neighbours (and their 8-neighbours) are always tried too, and the window
-        doubles when nothing in it fits (as CImg's ``inpaint_patch`` does). ``"full"``
+        doubles until it holds at least ``patch_size ** 2`` source patches (as CImg's
+        ``inpaint_patch`` does). ``"full"``
         searches the whole image, as in the paper (slower, and on photos no better:
         far-away matches bring in unrelated texture). ``None`` uses ``2 * patch_size``.
     color_space : {"lab", "rgb"}, default "lab"
@@ -221,7 +229,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, width)
     _k.initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x,
                   confidence, front_pos, front_where, counters, front_conf, priority, version,
-                  updated, half, alpha, DATA_EPSILON, y0, y1, x0, x1)
+                  updated, half, alpha, DATA_EPSILON, ISOPHOTE_RADIUS, y0, y1, x0, x1)
     total = prep.hole_count
     _progress.report("criminisi", 0, total)
     while counters[0] > 0:
@@ -229,7 +237,8 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
                              channels, weights, smooth, scratch, grad_y, grad_x, confidence,
                              front_pos, front_where, counters, front_conf, priority, version,
                              updated, offset_y, offset_x, fill_order, stamp, half, window,
-                             PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON, STEPS_PER_REPORT)
+                             patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
+                             ISOPHOTE_RADIUS, STEPS_PER_REPORT)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
         _progress.report("criminisi", int(counters[2]), total)
@@ -239,7 +248,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
         taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
         _k.blend_seams(colour, blended, prep.mask.reshape(-1).view(np.uint8), height, width,
-                       channels, offset_y, offset_x, np.outer(taps, taps))
+                       channels, offset_y, offset_x, np.outer(taps, taps), BLEND_COLOUR_SIGMA)
         colour = blended
     result = prep.finish(colour.reshape(height, width, channels))
     if return_fill_order:
