@@ -294,7 +294,8 @@ def vote_weighted(colour, nnf, weight, active, hole, r, out):
                     for c in range(channels):
                         acc[c] += w * colour[sy, sx, c]
                     total += w
-            if total > 0.0:
+            # Not just > 0: with fastmath's reciprocal a denormal total gives inf * 0.
+            if total > 1e-200:
                 for c in range(channels):
                     out[y, x, c] = acc[c] / total
 

@@ -34,6 +34,8 @@ _GAMMA = 1.3
 #: Stop coarsening when fewer than this fraction of a level's known pixels are centres
 #: of fully known patches: coarser levels would have too few patches to copy from.
 _MIN_SOURCE_FRACTION = 0.75
+#: EM stops early at a level once the mean change of the hole estimate is below this.
+_EM_TOLERANCE = 2e-3
 
 
 def _band_height(height: int) -> int:
@@ -375,7 +377,9 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence=None) -> np.n
     percentile of the active distances (their d^2 is our mean squared distance)."""
     values = dist[active]
     sigma2 = max(float(np.percentile(values, _SIGMA_PERCENTILE)), 1e-6) if values.size else 1.0
-    weight = np.exp(-dist.astype(np.float64) / (2.0 * sigma2 + 1e-12))
+    # The exponent is capped so weights never underflow: a hole pixel whose
+    # overlapping patches all match badly still gets their (equal-ish) mean.
+    weight = np.exp(-np.minimum(dist.astype(np.float64) / (2.0 * sigma2), 50.0))
     if confidence is not None:
         weight *= confidence
     weight[~active] = 0.0
@@ -504,8 +508,14 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             _k.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence), active,
                              level_hole, r, estimate)
         n_em = iterations + 2 * depth
+        if init is None:
+            # The coarsest level starts from a smooth onion fill: let EM run until the
+            # estimate settles (up to 4x longer), as a thick hole needs it.
+            n_em *= 4
         search = None
-        for em in range(n_em):
+        em = -1
+        while em < n_em - 1:
+            em += 1
             feats = estimate.astype(np.float32)
             if search is None:
                 search = _Search(feats, feats, src_ok, all_valid, active, r)
@@ -515,11 +525,21 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
             init = nnf
             filled = estimate.copy()
-            if depth == 0 and em == n_em - 1:
+            final = depth == 0 and (em == n_em - 1)
+            if final:
                 _k.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
             else:
                 _k.vote_weighted(estimate, nnf, _vote_weights(dist, active, confidence), active,
                                  level_hole, r, filled)
+            change = float(np.abs(filled[level_hole] - estimate[level_hole]).mean())
             estimate = filled
+            if final:
+                break
+            if change < _EM_TOLERANCE and em >= iterations + 2 * depth - 1:
+                if depth == 0:
+                    # Converged: one more search, then the sharp final vote.
+                    n_em = em + 2
+                else:
+                    break
         _progress.report("patchmatch", n_levels - depth, n_levels)
     return prep.finish(estimate[:, :, :colours])
