@@ -163,3 +163,12 @@ def test_console_script_runs_as_a_process(files):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"inpaintkit: error: mask file not found: {folder / 'missing_mask.png'}"
+
+
+def test_fill_refuses_options_that_return_more_than_an_image(files, capsys):
+    folder, _, _, image_path, mask_path = files
+    out = folder / "o.png"
+    code, _, err = run(["fill", str(image_path), str(mask_path), "-o", str(out), "-m", "criminisi",
+                        "--param", "return_fill_order=true"], capsys)
+    assert "return_fill_order makes criminisi return more than an image" in one_line_error(code, err)
+    assert not out.exists()

@@ -54,6 +54,12 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         chosen = inpaintkit.choose_method(hole) if method == "auto" else method
         spec = registry.get(chosen)
         options = parse_params(params, spec.params(), chosen)
+        extras = [key for key, value in options.items() if key.startswith("return_") and value]
+        if extras:
+            raise click.ClickException(
+                f"--param {extras[0]} makes {chosen} return more than an image, which fill "
+                "cannot write; call inpaintkit.inpaint from Python for it"
+            )
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
         display = ProgressDisplay(f"filling with {chosen}", force=bool(progress))
