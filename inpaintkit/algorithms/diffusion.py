@@ -111,9 +111,10 @@ def _solve_spd(rows, cols, vals, rhs, n):
 def _solve_elliptic(data, hole, order, tension=0.0):
     """Harmonic (order 1) or biharmonic (order 2) fill of ``hole`` in ``data``.
 
-    Returns a new (H, W, C) float64 array; hole pixels hold the solution (unclipped).
+    Writes the (unclipped) solution into the hole pixels of ``data`` (H, W, C) in place
+    and returns it. Known pixels are only read.
     """
-    filled = data.copy()
+    filled = data
     rows, cols = np.nonzero(hole)
     group, count = _coupled_groups(hole, rows, cols, order)
     # Local index of each hole pixel within its batch; stencils never reach another
@@ -130,11 +131,24 @@ def _solve_elliptic(data, hole, order, tension=0.0):
     return filled
 
 
-def _clip_to_known(filled, data, hole):
-    # The biharmonic equation has no maximum principle: like scikit-image, clip to
-    # each channel's range over the known pixels.
-    low, high = kernels.known_range(data, hole)
-    return np.clip(filled, low, high, out=filled)
+def _hole_box(hole, margin):
+    """Slices of the hole's bounding box grown by ``margin`` pixels (clipped to the image).
+
+    With ``margin`` at least the stencil's reach, computing on the crop is exact: its
+    edges are either the image's own border or farther from every hole pixel than
+    any stencil reaches.
+    """
+    rows = np.flatnonzero(hole.any(axis=1))
+    cols = np.flatnonzero(hole.any(axis=0))
+    height, width = hole.shape
+    return (slice(max(rows[0] - margin, 0), min(rows[-1] + margin + 1, height)),
+            slice(max(cols[0] - margin, 0), min(cols[-1] + margin + 1, width)))
+
+
+def _clip_hole(filled, hole, low, high):
+    rows, cols = np.nonzero(hole)
+    filled[rows, cols] = np.clip(filled[rows, cols], low, high)
+    return filled
 
 
 # --------------------------------------------------------------------------------------
@@ -146,7 +160,7 @@ _CHUNK = 25
 
 
 def _solve_tv(data, hole, iterations, tolerance):
-    """Total-variation fill by Chambolle-Pock, started from the harmonic fill."""
+    """Total-variation fill by Chambolle-Pock, started from the harmonic fill (in place)."""
     work = _solve_elliptic(data, hole, 1)
     rows, cols = np.nonzero(hole)
     index = kernels.hole_index_map(rows, cols, *hole.shape)
@@ -181,7 +195,7 @@ def _solve_tv(data, hole, iterations, tolerance):
 
 
 def _solve_transport(data, hole, iterations, tolerance, inpaint_steps, diffusion_steps):
-    """Bertalmio et al. transport fill, started from the harmonic fill."""
+    """Bertalmio et al. transport fill, started from the harmonic fill (in place)."""
     work = _solve_elliptic(data, hole, 1)
     rows, cols = np.nonzero(hole)
     index = kernels.hole_index_map(rows, cols, *hole.shape)
@@ -343,17 +357,28 @@ def inpaint_diffusion(
         return np.array(image, copy=True)
     data, hole = prep.data, prep.mask
 
-    if variant == "harmonic":
-        filled = _solve_elliptic(data, hole, 1)
-    elif variant == "biharmonic":
-        filled = _clip_to_known(_solve_elliptic(data, hole, 2), data, hole)
-    elif variant == "tension":
-        filled = _clip_to_known(_solve_elliptic(data, hole, 2, tension), data, hole)
-    elif variant == "tv":
-        filled = _solve_tv(data, hole, iterations, tolerance)
-    elif variant == "transport":
-        filled = _solve_transport(data, hole, iterations, tolerance,
-                                  inpaint_steps, diffusion_steps)
+    if variant in ("harmonic", "biharmonic", "tension", "tv", "transport"):
+        # Work on the hole's bounding box plus the stencils' reach (2 pixels), so the
+        # cost follows the hole, not the image. A box that spans the whole image is a
+        # view of ``data`` (no copy); the solvers write into its hole pixels.
+        box = _hole_box(hole, 2)
+        sub = np.ascontiguousarray(data[box])
+        sub_hole = np.ascontiguousarray(hole[box])
+        if variant == "harmonic":
+            _solve_elliptic(sub, sub_hole, 1)
+        elif variant in ("biharmonic", "tension"):
+            # No maximum principle: like scikit-image, clip to each channel's range
+            # over all the known pixels of the image.
+            low, high = kernels.known_range(data, hole)
+            _solve_elliptic(sub, sub_hole, 2, tension if variant == "tension" else 0.0)
+            _clip_hole(sub, sub_hole, low, high)
+        elif variant == "tv":
+            _solve_tv(sub, sub_hole, iterations, tolerance)
+        else:
+            _solve_transport(sub, sub_hole, iterations, tolerance,
+                             inpaint_steps, diffusion_steps)
+        data[box] = sub
+        filled = data
     elif variant == "telea":
         from .fast_marching import fill_telea  # written alongside; imported lazily
 
