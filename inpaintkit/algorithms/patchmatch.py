@@ -386,7 +386,7 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence=None) -> np.n
     return np.ascontiguousarray(weight)
 
 
-def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iterations=2,
+def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iterations=1,
                        texture_weight=2.0, source_mask=None, seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
@@ -415,8 +415,9 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         Patch side; odd, >= 3, at most the image's smaller side.
     iterations : int, default 3
         EM iterations at the finest level (>= 1); level ``l`` above it runs
-        ``iterations + 2 l``.
-    nnf_iterations : int, default 2
+        ``iterations + l``, and the coarsest up to 4 times that until the estimate
+        changes by less than 0.002 on average.
+    nnf_iterations : int, default 1
         PatchMatch iterations per EM step (>= 1).
     texture_weight : float, default 2.0
         Weight of the texture features (local mean absolute luminance derivatives,
@@ -507,11 +508,11 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             estimate = upsampled.copy()
             _k.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence), active,
                              level_hole, r, estimate)
-        n_em = iterations + 2 * depth
-        if init is None:
-            # The coarsest level starts from a smooth onion fill: let EM run until the
-            # estimate settles (up to 4x longer), as a thick hole needs it.
-            n_em *= 4
+        # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
+        # the coarsest starts from a smooth onion fill and may run up to 4x longer
+        # until its estimate settles, as a thick hole needs it.
+        min_em = iterations + depth
+        n_em = 4 * min_em if init is None else min_em
         search = None
         em = -1
         while em < n_em - 1:
@@ -535,7 +536,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             estimate = filled
             if final:
                 break
-            if change < _EM_TOLERANCE and em >= iterations + 2 * depth - 1:
+            if change < _EM_TOLERANCE and em >= min_em - 1:
                 if depth == 0:
                     # Converged: one more search, then the sharp final vote.
                     n_em = em + 2
