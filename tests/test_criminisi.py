@@ -215,6 +215,26 @@ def test_ssd_search_matches_brute_force(channels, parallel):
     assert index == ref_index
 
 
+def test_parallel_search_does_not_depend_on_the_thread_count():
+    import numba
+
+    rng = np.random.default_rng(9)
+    feat = rng.integers(0, 3, (30, 30, 3)).astype(np.float64)
+    valid = rng.random((30, 30)) < 0.7
+    valid[[0, 1, -1, -2], :] = valid[:, [0, 1, -1, -2]] = False
+    tie_key = rng.permutation(900).astype(np.int64)
+    known_offsets = [(dy, dx) for dy in range(-2, 3) for dx in range(-2, 1)]
+    answers = []
+    for threads in sorted({1, numba.config.NUMBA_NUM_THREADS}):
+        numba.set_num_threads(threads)
+        try:
+            answers.append(run_search(feat, valid, tie_key, (15, 15), known_offsets, 30, True))
+        finally:
+            numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+    answers.append(run_search(feat, valid, tie_key, (15, 15), known_offsets, 30, False))
+    assert all(a == answers[0] for a in answers)
+
+
 def test_ssd_search_ties_follow_the_seeded_key():
     height, width, half = 12, 12, 1
     feat = np.zeros((height, width, 1))  # everything ties on SSD
@@ -284,7 +304,8 @@ def test_blend_seams_matches_reference_and_keeps_uniform_offsets(colour_sigma):
     taps = _gaussian_weights(radius / 2, radius)
     weights = np.outer(taps, taps)
     out = np.zeros(filled.size)
-    kern.blend_seams(filled.reshape(-1), out, hole.reshape(-1).astype(np.uint8), height, width,
+    seam = hole.reshape(-1).astype(np.uint8)  # compute every hole pixel
+    kern.blend_seams(filled.reshape(-1), out, hole.reshape(-1).astype(np.uint8), seam, height, width,
                      channels, off_y.reshape(-1), off_x.reshape(-1), weights, colour_sigma)
     out = out.reshape(filled.shape)
     ref = filled.copy()

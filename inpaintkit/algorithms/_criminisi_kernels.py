@@ -340,15 +340,17 @@ def initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad
 def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels, weights,
                smooth, scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
                front_conf, priority, version, updated, offset_y, offset_x, fill_order, stamp,
-               half, window, min_candidates, parallel_min, alpha, epsilon, iso_radius,
-               max_steps):
+               half, window, source_distance, min_candidates, parallel_min, alpha, epsilon,
+               iso_radius, max_steps):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
     find the best source patch (the coherence candidates - the sources of the target's
     already filled pixels, shifted, and their 8-neighbours - then a window of half-size
-    ``window`` around the target, doubled until it holds ``min_candidates`` source
-    centres; ``window >= max(H, W)`` is the exhaustive search of the paper), copy its pixels into the unknown part of the
+    ``window`` around the target - widened to reach past ``source_distance`` (the
+    chessboard distance to the nearest source centre) - doubled until it holds
+    ``min_candidates`` source centres; ``window >= max(H, W)`` is the exhaustive search
+    of the paper), copy its pixels into the unknown part of the
     target patch, give them the target's confidence (eq. 4 of the paper), and update the
     gradients, smoothed mask, front and priorities around the patch only.
 
@@ -438,7 +440,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                             best, best_ssd, best_dist, best_tie = centre, ssd, dist, tie_key[centre]
 
         # 3b. Window search, grown until some source fits.
-        reach_w = window
+        reach_w = max(window, source_distance[target] + half)
         while True:
             wy0 = max(ty - reach_w, 0)
             wy1 = min(ty + reach_w + 1, height)
@@ -552,20 +554,25 @@ def rgb_to_lab(rgb, out):
 
 
 @jit
-def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offset_x, weights,
-                colour_sigma):
+def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y, offset_x,
+                weights, colour_sigma):
     """Average, at each filled pixel, what its filled neighbours' offsets would put there.
 
     ``weights`` is the (2r+1, 2r+1) spatial window. Where all filled neighbours within r
     share one offset this returns the pixel unchanged; at offset-map discontinuities
     (patch seams) it blends the overlapping source patches, so block edges do not show.
-    Each vote is also weighted by exp(-|vote - pixel|^2 / (2 C colour_sigma^2)), so a
+    Only pixels flagged in ``seam`` (a filled neighbour within r has another offset)
+    are computed; the others are copied. Each vote is also weighted by exp(-|vote - pixel|^2 / (2 C colour_sigma^2)), so a
     neighbour's offset that lands on other structure (across an edge) is not mixed in.
     """
     radius = weights.shape[0] // 2
     inv = 1.0 / (2.0 * channels * colour_sigma * colour_sigma)
     for i in range(height * width):
         if orig_hole[i] == 0:
+            continue
+        if seam[i] == 0:
+            for c in range(channels):
+                out[i * channels + c] = colour[i * channels + c]
             continue
         y = i // width
         x = i - y * width
@@ -590,11 +597,14 @@ def blend_seams(colour, out, orig_hole, height, width, channels, offset_y, offse
                 s = sy * width + sx
                 if orig_hole[s]:
                     continue
-                dist = 0.0
-                for c in range(channels):
-                    d = colour[s * channels + c] - colour[i * channels + c]
-                    dist += d * d
-                w = weights[dy + radius, dx + radius] * math.exp(-dist * inv)
+                w = weights[dy + radius, dx + radius]
+                if offset_y[j] != offset_y[i] or offset_x[j] != offset_x[i]:
+                    # another source: its vote may differ from the pixel
+                    dist = 0.0
+                    for c in range(channels):
+                        d = colour[s * channels + c] - colour[i * channels + c]
+                        dist += d * d
+                    w *= math.exp(-dist * inv)
                 weight_sum += w
                 for c in range(channels):
                     out[i * channels + c] += w * colour[s * channels + c]

@@ -63,6 +63,21 @@ def _search_features(data: np.ndarray, color_space: str) -> tuple[np.ndarray, np
     return feat, luma
 
 
+def _seam_pixels(offset_y, offset_x, hole, radius) -> np.ndarray:
+    """Flat uint8 flags: hole pixels within ``radius`` of a change of source offset."""
+    change = np.zeros(hole.shape, bool)
+    for axis in (0, 1):
+        a = [slice(None), slice(None)]
+        b = [slice(None), slice(None)]
+        a[axis], b[axis] = slice(1, None), slice(None, -1)
+        a, b = tuple(a), tuple(b)
+        differs = ((offset_y[a] != offset_y[b]) | (offset_x[a] != offset_x[b])) & hole[a] & hole[b]
+        change[a] |= differs
+        change[b] |= differs
+    near = ndimage.maximum_filter(change, size=2 * radius + 1, mode="constant")
+    return (near & hole).reshape(-1).view(np.uint8)
+
+
 def _check_options(shape, patch_size, search_window, color_space, blend_radius) -> None:
     height, width = shape
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)):
@@ -194,6 +209,11 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     if blend_radius is None:
         blend_radius = half
 
+    # Where a window must reach to hold any source: deep inside a large hole the
+    # default window starts wide enough instead of doubling its way out.
+    source_distance = ndimage.distance_transform_cdt(valid == 0, metric="chessboard")
+    source_distance = source_distance.reshape(-1).astype(np.int64)
+
     size = height * width
     feat, luma = _search_features(prep.data, color_space)
     colour = prep.data.reshape(-1).copy()
@@ -237,7 +257,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
                              channels, weights, smooth, scratch, grad_y, grad_x, confidence,
                              front_pos, front_where, counters, front_conf, priority, version,
                              updated, offset_y, offset_x, fill_order, stamp, half, window,
-                             patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
+                             source_distance, patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
                              ISOPHOTE_RADIUS, STEPS_PER_REPORT)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
@@ -247,7 +267,9 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         blended = np.empty_like(colour)
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
         taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
-        _k.blend_seams(colour, blended, prep.mask.reshape(-1).view(np.uint8), height, width,
+        seam = _seam_pixels(offset_y.reshape(height, width), offset_x.reshape(height, width),
+                            prep.mask, int(blend_radius))
+        _k.blend_seams(colour, blended, prep.mask.reshape(-1).view(np.uint8), seam, height, width,
                        channels, offset_y, offset_x, np.outer(taps, taps), BLEND_COLOUR_SIGMA)
         colour = blended
     result = prep.finish(colour.reshape(height, width, channels))
