@@ -1,0 +1,674 @@
+"""Train the learned backends with their papers' objectives and phases.
+
+One :class:`Trainer` per model holds every network it trains (generators and
+discriminators), their optimisers, and one ``step`` that applies the paper's losses for
+the current phase. :func:`train` runs the loop: seeded batches from
+:class:`~inpaintkit.learned.data.InpaintingData`, a progress bar with running losses, a
+JSON-lines log of losses and validation metrics (PSNR, SSIM, texture ratio on held-out
+images), a checkpoint every few minutes and on Ctrl-C, and ``resume``.
+
+Two files per run:
+
+- ``out`` (e.g. ``pconv_small.pt``): the inference weights in our checkpoint format
+  (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`), loadable by
+  ``inpaintkit.learned.load(name, weights=out)``;
+- ``out`` + ``.state`` : everything needed to continue the same run (all networks,
+  optimisers, step, elapsed time); ``resume`` takes either file.
+
+Phases are placed by *progress*, the fraction of the run done: ``step / steps``, or,
+with a ``time_limit``, the larger of that and ``elapsed / time_limit`` (then the run is
+no longer bit-for-bit reproducible, since wall time decides when a phase starts).
+
+Objectives (weights as in the papers; VGG-based terms only with a local VGG-16 file):
+
+- ``pconv``: ``L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp)
+  + 0.1 L_tv``; last 20 % of the run: the paper's fine-tuning (encoder batch norms
+  frozen, learning rate 5e-5).
+- ``gl``: phase 1 (first 60 %) the completion network on the hole MSE; phase 2 (next
+  10 %) the context discriminators alone; phase 3 both, the generator on
+  ``MSE + 0.0004 * adversarial``.
+- ``gdn``: the detector on the balanced focal loss (gamma 2) with the hole as the
+  artifact label for generated images and 0 for real ones; the generator on the
+  reconstruction weighted by ``10 ** detector_output`` plus an adversarial term
+  (``0.01``, from 30 % on) asking the detector to see no artifact; Adam betas (0, 0.9).
+- ``edgeconnect``: the edge generator (spectral norm) on ``adversarial + 10 *
+  feature matching`` against a spectral-norm PatchGAN; the image generator on
+  ``L1 / hole ratio + 0.1 perceptual + 250 style + 0.1 adversarial`` (adversarial from
+  30 % on), fed the ground-truth Canny edges, then for the last 30 % the edge
+  generator's predictions in the hole (the paper's joint stage).
+
+Learning rate: ``lr`` (default 5e-4, chosen for budgets of minutes on a CPU; the papers
+use 1e-4 to 2e-4 over days) for generators and detectors, 0.1 x for EdgeConnect's
+discriminators (the paper's ratio); divided by 10 for the last 20 % of the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import losses
+from .checkpoints import MODELS as TABLE, save_checkpoint
+
+__all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state"]
+
+STATE_FORMAT = "inpaintkit-train"
+
+
+@dataclasses.dataclass
+class TrainOptions:
+    """Everything a run depends on (also what ``inpaintkit train`` exposes)."""
+
+    model: str
+    data: str
+    out: str
+    config: str = "small"
+    size: int = 128
+    steps: int = 2000
+    batch: int = 8
+    device: str = "auto"
+    seed: int = 0
+    vgg: str | None = None
+    lr: float = 5e-4
+    time_limit: float | None = None      # seconds
+    checkpoint_every: float = 180.0      # seconds
+    val_every: int = 250                 # steps
+    val_count: int = 12
+    log_every: int = 10                  # steps
+    stop_after: int | None = None        # steps in this call (the schedule still follows ``steps``)
+    log: str | None = None               # JSON lines; default out + ".log.jsonl"
+    progress: bool = True
+
+
+def state_path(out) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".state")
+
+
+# --- trainers ------------------------------------------------------------------------
+
+class Trainer:
+    """Networks, optimisers and the per-step objective of one model."""
+
+    name = ""
+    final_lr_fraction = 0.8    # progress after which the learning rate drops 10x
+
+    def __init__(self, config, device, *, lr: float, vgg: str | None, size: int):
+        self.config = config
+        self.device = device
+        self.base_lr = lr
+        self.size = size
+        self.vgg = losses.VGG16Features(vgg).to(device) if vgg else None
+        self.networks: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        self.lr_scale: dict[str, float] = {}
+
+    # Subclasses fill networks/optimizers; these are shared.
+    def add(self, name, net, *, lr_scale=1.0, betas=(0.5, 0.999), train=True):
+        net = net.to(self.device)
+        self.networks[name] = net
+        if train:
+            self.optimizers[name] = torch.optim.Adam(net.parameters(), lr=self.base_lr * lr_scale,
+                                                     betas=betas)
+            self.lr_scale[name] = lr_scale
+
+    def set_lr(self, progress):
+        factor = 0.1 if progress >= self.final_lr_fraction else 1.0
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = self.base_lr * self.lr_scale[name] * factor
+
+    def set_train(self, progress):
+        for net in self.networks.values():
+            net.train()
+
+    def phase(self, progress) -> str:
+        return "train"
+
+    def losses_used(self) -> list[str]:
+        raise NotImplementedError
+
+    def step(self, image, hole, progress) -> dict[str, float]:
+        raise NotImplementedError
+
+    def inference_networks(self) -> dict[str, nn.Module]:
+        """The parts ``build(config)`` makes, as plain modules (spectral norm folded)."""
+        return {part: self.networks[part] for part in TABLE[self.name][1](self.config)}
+
+    @staticmethod
+    def _update(optimizer, loss):
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    def _vgg_terms(self, out, comp, gt):
+        """Perceptual and style terms (PConv Eq. 5-7) or None without VGG weights."""
+        if self.vgg is None:
+            return None
+        f_out, f_comp = self.vgg(out), self.vgg(comp)
+        with torch.no_grad():
+            f_gt = self.vgg(gt)
+        return (losses.perceptual_loss(f_out, f_comp, f_gt),
+                losses.style_loss(f_out, f_gt) + losses.style_loss(f_comp, f_gt))
+
+
+class PConvTrainer(Trainer):
+    name = "pconv"
+    finetune_from = 0.8
+
+    def __init__(self, config, device, **kw):
+        super().__init__(config, device, **kw)
+        from .pconv import PConvUNet
+
+        self.add("generator", PConvUNet(config), betas=(0.9, 0.999))
+
+    def phase(self, progress):
+        return "finetune" if progress >= self.finetune_from else "train"
+
+    def set_lr(self, progress):
+        if progress >= self.finetune_from:   # the paper's fine-tuning learning rate
+            for group in self.optimizers["generator"].param_groups:
+                group["lr"] = 5e-5
+        else:
+            super().set_lr(progress)
+
+    def set_train(self, progress):
+        net = self.networks["generator"]
+        net.train()
+        if progress >= self.finetune_from:
+            # Fine-tuning freezes the encoder's batch norms (paper Sec. 4.1).
+            for name, module in net.named_modules():
+                if name.startswith("enc_") and isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+
+    def losses_used(self):
+        used = ["L_valid x1", "L_hole x6", "L_tv x0.1"]
+        if self.vgg is not None:
+            used += ["L_perceptual x0.05 (VGG-16 pool1-3)", "L_style_out + L_style_comp x120"]
+        return used
+
+    def step(self, image, hole, progress):
+        net = self.networks["generator"]
+        out = net(image * (1 - hole), hole)
+        comp = hole * out + (1 - hole) * image
+        l_hole, l_valid = losses.l1_hole_valid(out, image, hole)
+        l_tv = losses.total_variation(comp, hole)
+        total = l_valid + 6 * l_hole + 0.1 * l_tv
+        record = {"hole": l_hole.item(), "valid": l_valid.item(), "tv": l_tv.item()}
+        vgg = self._vgg_terms(out, comp, image)
+        if vgg is not None:
+            total = total + 0.05 * vgg[0] + 120 * vgg[1]
+            record.update(perceptual=vgg[0].item(), style=vgg[1].item())
+        self._update(self.optimizers["generator"], total)
+        record["total"] = total.item()
+        return record
+
+
+def _local_patches(images, hole, size):
+    """GL's local discriminator input: a ``size`` square centred on each hole's bounding
+    box (clamped to the image)."""
+    patches = []
+    height, width = images.shape[2:]
+    for b in range(images.shape[0]):
+        rows = torch.nonzero(hole[b, 0].any(dim=1)).flatten()
+        cols = torch.nonzero(hole[b, 0].any(dim=0)).flatten()
+        cy = int(rows[0] + rows[-1]) // 2 if rows.numel() else height // 2
+        cx = int(cols[0] + cols[-1]) // 2 if cols.numel() else width // 2
+        top = min(max(0, cy - size // 2), height - size)
+        left = min(max(0, cx - size // 2), width - size)
+        patches.append(images[b:b + 1, :, top:top + size, left:left + size])
+    return torch.cat(patches)
+
+
+class GLTrainer(Trainer):
+    name = "gl"
+    completion_until = 0.6      # T_C
+    discriminator_until = 0.7   # T_C + T_D
+    alpha = 0.0004
+
+    def __init__(self, config, device, **kw):
+        super().__init__(config, device, **kw)
+        from .gl import CompletionNetwork, ContextDiscriminator
+
+        if self.size < 64:
+            raise ValueError(f"GL's discriminators need crops of at least 64 pixels, got size={self.size}")
+        self.add("generator", CompletionNetwork(config), betas=(0.9, 0.999))
+        # The discriminators see the training crop whole and a half-size local patch.
+        disc_config = dataclasses.replace(config, global_size=self.size, local_size=self.size // 2)
+        self.add("discriminator", ContextDiscriminator(disc_config))
+
+    def phase(self, progress):
+        if progress < self.completion_until:
+            return "completion"
+        if progress < self.discriminator_until:
+            return "discriminator"
+        return "joint"
+
+    def losses_used(self):
+        return ["phase 1: hole MSE", "phase 2: discriminator BCE alone",
+                "phase 3: hole MSE + 0.0004 x adversarial (BCE)"]
+
+    def _discriminate(self, images, hole):
+        return self.networks["discriminator"](images, _local_patches(images, hole, self.size // 2))
+
+    def step(self, image, hole, progress):
+        gen = self.networks["generator"]
+        phase = self.phase(progress)
+        record = {}
+        if phase == "discriminator":
+            with torch.no_grad():
+                out = gen(image * (1 - hole), hole)
+        else:
+            out = gen(image * (1 - hole), hole)
+        comp = hole * out + (1 - hole) * image
+        if phase != "completion":
+            real = self._discriminate(image, hole)
+            fake = self._discriminate(comp.detach(), hole)
+            d_loss = losses.nsgan_d(real, fake, logits=False)
+            self._update(self.optimizers["discriminator"], d_loss)
+            record["disc"] = d_loss.item()
+        if phase != "discriminator":
+            mse = losses.masked_mse(out, image, hole)
+            total = mse
+            if phase == "joint":
+                adv = losses.nsgan_g(self._discriminate(comp, hole), logits=False)
+                total = mse + self.alpha * adv
+                record["adv"] = adv.item()
+            self._update(self.optimizers["generator"], total)
+            record["mse"] = mse.item()
+            record["total"] = total.item()
+        return record
+
+
+class GDNTrainer(Trainer):
+    name = "gdn"
+    base = 10.0
+    adversarial_weight = 0.01
+    adversarial_from = 0.3
+
+    def __init__(self, config, device, **kw):
+        super().__init__(config, device, **kw)
+        from .gdn import DenseDetector, GDNGenerator
+
+        self.add("generator", GDNGenerator(config), betas=(0.0, 0.9))
+        self.add("detector", DenseDetector(config), betas=(0.0, 0.9))
+
+    def phase(self, progress):
+        return "reconstruction" if progress < self.adversarial_from else "adversarial"
+
+    def losses_used(self):
+        return ["detector: focal loss (gamma 2, balanced by the hole ratio), label = hole for "
+                "generated images, 0 for real ones",
+                "generator: mean(10 ** D(out) * |out - gt|) + 0.01 x focal(D(out), no artifact) "
+                f"from {self.adversarial_from:.0%} of the run"]
+
+    def step(self, image, hole, progress):
+        gen, det = self.networks["generator"], self.networks["detector"]
+        out = gen(image * (1 - hole), hole)
+        # Detector: the generated image's artifacts are the hole (weak label), a real
+        # image has none; one balanced focal loss over both.
+        logits = det(torch.cat([out.detach(), image]))
+        labels = torch.cat([hole, torch.zeros_like(hole)])
+        d_loss = losses.focal_loss(logits, labels, gamma=2.0)
+        self._update(self.optimizers["detector"], d_loss)
+        # Generator: reconstruction weighted by base ** artifact probability.
+        fake_logits = det(out)
+        probability = torch.softmax(fake_logits, dim=1)[:, 1:2]
+        rec = losses.weighted_reconstruction(out, image, probability.detach(), base=self.base)
+        total = rec
+        record = {"detector": d_loss.item(), "rec": rec.item()}
+        if progress >= self.adversarial_from:
+            adv = losses.focal_loss(fake_logits, torch.zeros_like(hole), gamma=2.0)
+            total = rec + self.adversarial_weight * adv
+            record["adv"] = adv.item()
+        self._update(self.optimizers["generator"], total)
+        record["total"] = total.item()
+        return record
+
+
+_GRAY = torch.tensor((0.2125, 0.7154, 0.0721)).view(1, 3, 1, 1)
+
+
+class EdgeConnectTrainer(Trainer):
+    name = "edgeconnect"
+    adversarial_from = 0.3
+    joint_from = 0.7
+
+    def __init__(self, config, device, **kw):
+        super().__init__(config, device, **kw)
+        from .edgeconnect import EdgeGenerator, InpaintGenerator, PatchDiscriminator
+        from .layers import add_spectral_norm
+
+        self.add("edge", add_spectral_norm(EdgeGenerator(config)), lr_scale=1.0, betas=(0.0, 0.9))
+        self.add("edge_discriminator", add_spectral_norm(PatchDiscriminator(2, config.width, use_sigmoid=False)),
+                 lr_scale=0.1, betas=(0.0, 0.9))
+        self.add("inpaint", InpaintGenerator(config), betas=(0.0, 0.9))
+        self.add("inpaint_discriminator", add_spectral_norm(PatchDiscriminator(3, config.width, use_sigmoid=False)),
+                 lr_scale=0.1, betas=(0.0, 0.9))
+
+    def phase(self, progress):
+        return "joint" if progress >= self.joint_from else "separate"
+
+    def losses_used(self):
+        used = ["edge generator: nsgan adversarial x1 + feature matching x10 (spectral norm, "
+                "PatchGAN discriminator)",
+                "image generator: L1 / hole ratio x1 + nsgan adversarial x0.1 (from "
+                f"{self.adversarial_from:.0%} of the run)"]
+        if self.vgg is not None:
+            used.append("image generator: perceptual x0.1 + style x250 (VGG-16)")
+        return used
+
+    def _edges(self, gray, hole):
+        from ..edges import canny
+
+        sigma = self.config.sigma
+        g = gray[:, 0].cpu().numpy().astype(np.float64)
+        h = hole[:, 0].cpu().numpy() > 0.5
+        target = np.stack([canny(g[i], sigma=sigma) for i in range(len(g))])
+        # Known edges as inference computes them: Canny of the known region only.
+        known = np.stack([canny(g[i], sigma=sigma, mask=h[i]) for i in range(len(g))])
+        as_t = lambda a: torch.from_numpy(a.astype(np.float32))[:, None].to(gray.device)  # noqa: E731
+        return as_t(target), as_t(known)
+
+    def inference_networks(self):
+        from .edgeconnect import EdgeGenerator
+
+        # Fold spectral norm: copy W / sigma into a plain generator. In eval mode the
+        # parametrisation runs no power iteration, so folding leaves the run untouched.
+        trained = self.networks["edge"]
+        mode = trained.training
+        trained.eval()
+        plain = EdgeGenerator(self.config).to(self.device).eval()
+        with torch.no_grad():
+            for name, module in plain.named_modules():
+                source = trained.get_submodule(name) if name else trained
+                for pname in ("weight", "bias"):
+                    if module._parameters.get(pname) is not None:
+                        module._parameters[pname].copy_(getattr(source, pname))
+        trained.train(mode)
+        return {"edge": plain, "inpaint": self.networks["inpaint"]}
+
+    def step(self, image, hole, progress):
+        nets, opts = self.networks, self.optimizers
+        gray = (image * _GRAY.to(image.device)).sum(dim=1, keepdim=True)
+        target_edges, known_edges = self._edges(gray, hole)
+        record = {}
+        # Stage 1: edge model (EdgeConnect Eq. 1-3).
+        pred = nets["edge"](gray, known_edges, hole)
+        real_logits, real_feats = nets["edge_discriminator"](torch.cat([target_edges, gray], 1))
+        fake_logits, _ = nets["edge_discriminator"](torch.cat([pred.detach(), gray], 1))
+        d_edge = losses.nsgan_d(real_logits, fake_logits)
+        self._update(opts["edge_discriminator"], d_edge)
+        fake_logits, fake_feats = nets["edge_discriminator"](torch.cat([pred, gray], 1))
+        adv_edge = losses.nsgan_g(fake_logits)
+        fm = losses.feature_matching(real_feats, fake_feats)
+        self._update(opts["edge"], adv_edge + 10 * fm)
+        record.update(edge_d=d_edge.item(), edge_adv=adv_edge.item(), edge_fm=fm.item())
+        # Stage 2: image model on ground-truth edges, then (joint) on predicted ones.
+        if progress >= self.joint_from:
+            edges = pred.detach() * hole + known_edges * (1 - hole)
+        else:
+            edges = target_edges
+        out = nets["inpaint"](image * (1 - hole), edges, hole)
+        l1 = F.l1_loss(out, image) / hole.mean().clamp(min=1e-3)
+        total = l1
+        record["l1"] = l1.item()
+        comp = hole * out + (1 - hole) * image
+        vgg = self._vgg_terms(out, comp, image)
+        if vgg is not None:
+            total = total + 0.1 * vgg[0] + 250 * vgg[1]
+            record.update(perceptual=vgg[0].item(), style=vgg[1].item())
+        if progress >= self.adversarial_from:
+            real_logits, _ = nets["inpaint_discriminator"](image)
+            fake_logits, _ = nets["inpaint_discriminator"](out.detach())
+            d_img = losses.nsgan_d(real_logits, fake_logits)
+            self._update(opts["inpaint_discriminator"], d_img)
+            fake_logits, _ = nets["inpaint_discriminator"](out)
+            adv = losses.nsgan_g(fake_logits)
+            total = total + 0.1 * adv
+            record.update(inpaint_d=d_img.item(), adv=adv.item())
+        self._update(opts["inpaint"], total)
+        record["total"] = total.item()
+        return record
+
+
+TRAINERS = {"pconv": PConvTrainer, "gl": GLTrainer, "gdn": GDNTrainer,
+            "edgeconnect": EdgeConnectTrainer}
+
+
+# --- validation -------------------------------------------------------------------
+
+def validate(trainer: Trainer, cases) -> dict[str, float]:
+    """Mean PSNR, SSIM and texture ratio of the composited fills of ``cases`` (through
+    the same :class:`~inpaintkit.learned.backend.Backend` that inference uses)."""
+    from .. import metrics
+    from .backend import Backend
+
+    backend = Backend(trainer.name, trainer.inference_networks(), trainer.config, trainer.device)
+    scores = {"psnr": [], "ssim": [], "texture": []}
+    for image, hole, _ in cases:
+        out = backend.inpaint(image, hole)
+        scores["psnr"].append(metrics.psnr(image, out, data_range=1.0))
+        scores["ssim"].append(metrics.ssim(image, out, data_range=1.0))
+        texture = metrics.texture_ratio(image, out, hole)
+        if texture == texture:
+            scores["texture"].append(texture)
+    return {f"val_{k}": float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+
+
+# --- checkpoints -----------------------------------------------------------------------
+
+def read_state(path) -> dict:
+    """Read a ``.state`` training file (``path`` may be it or the weights file beside it)."""
+    path = Path(path).expanduser()
+    if path.suffix != ".state" and state_path(path).exists():
+        path = state_path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"training state not found: {path} (resume takes the .state file "
+                                "written next to the weights)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read training state {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
+        raise ValueError(f"{path} is not an inpaintkit training state")
+    return state
+
+
+def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
+    out = Path(options.out)
+    metadata = {
+        "trained_by": "inpaintkit train",
+        "data": {"folder": str(options.data), **data.describe()},
+        "steps": step, "batch": options.batch, "crop": options.size, "seed": options.seed,
+        "wall_time_s": round(elapsed, 1), "device": str(trainer.device),
+        "torch_threads": torch.get_num_threads(),
+        "losses": trainer.losses_used(),
+        "vgg": options.vgg or "none: perceptual/style terms off (no VGG-16 weights file given)",
+        "lr": options.lr, "complete": final,
+    }
+    if last_val:
+        metadata["validation"] = last_val
+    save_checkpoint(out, trainer.name, trainer.inference_networks(), trainer.config, metadata=metadata)
+    payload = {
+        "format": STATE_FORMAT, "model": trainer.name, "config": trainer.config.to_dict(),
+        "options": dataclasses.asdict(options), "step": step, "elapsed": elapsed,
+        "networks": {k: v.state_dict() for k, v in trainer.networks.items()},
+        "optimizers": {k: v.state_dict() for k, v in trainer.optimizers.items()},
+        "torch_rng": torch.get_rng_state(), "last_val": last_val,
+    }
+    tmp = state_path(out).with_name(state_path(out).name + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(state_path(out))
+
+
+# --- the loop ------------------------------------------------------------------------
+
+class _Log:
+    def __init__(self, path, append):
+        self.path = Path(path)
+        self.file = open(self.path, "a" if append else "w")
+
+    def write(self, record):
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def close(self):
+        self.file.close()
+
+
+def _check(options: TrainOptions):
+    if options.model not in TRAINERS:
+        raise ValueError(f"unknown model {options.model!r}; valid models: {', '.join(TRAINERS)}")
+    if options.config not in ("small", "paper"):
+        raise ValueError(f"config must be 'small' or 'paper', got {options.config!r}")
+    for name in ("steps", "batch"):
+        value = getattr(options, name)
+        if not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if not isinstance(options.size, int) or options.size < 32 or options.size % 16:
+        raise ValueError(f"size must be a multiple of 16, at least 32, got {options.size!r}")
+    if not options.lr > 0:
+        raise ValueError(f"lr must be > 0, got {options.lr!r}")
+    if options.time_limit is not None and not options.time_limit > 0:
+        raise ValueError(f"time_limit must be > 0 seconds, got {options.time_limit!r}")
+
+
+def train(options: TrainOptions, *, resume=None) -> dict:
+    """Train ``options.model`` and write ``options.out`` (weights) and its ``.state``.
+
+    Parameters
+    ----------
+    options : TrainOptions
+    resume : path, optional
+        A ``.state`` file (or the weights file beside it) of an earlier run with the same
+        model: networks, optimisers and step are restored and the run continues; the
+        batches are those an uninterrupted run would have drawn.
+
+    Returns
+    -------
+    dict
+        ``step`` reached, ``elapsed`` seconds, ``history`` (the loss records of the steps
+        run in this call), ``validation`` (the last metrics), ``interrupted``.
+
+    On ``KeyboardInterrupt`` the current state is saved, then the exception propagates.
+    """
+    from .backend import resolve_device
+    from .data import InpaintingData
+
+    _check(options)
+    device = resolve_device(options.device)
+    config_class = TABLE[options.model][0]
+    config = getattr(config_class, options.config)()
+    state = read_state(resume) if resume is not None else None
+    if state is not None and state["model"] != options.model:
+        raise ValueError(f"cannot resume: {resume} is a {state['model']!r} run, not {options.model!r}")
+
+    torch.manual_seed(options.seed)
+    data = InpaintingData(options.data, size=options.size, seed=options.seed)
+    trainer = TRAINERS[options.model](config, device, lr=options.lr, vgg=options.vgg, size=options.size)
+    start, elapsed_before, last_val = 0, 0.0, {}
+    if state is not None:
+        for name, net in trainer.networks.items():
+            net.load_state_dict(state["networks"][name], strict=True)
+        for name, opt in trainer.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+        torch.set_rng_state(state["torch_rng"])
+        start, elapsed_before = int(state["step"]), float(state["elapsed"])
+        last_val = state.get("last_val") or {}
+    validation_cases = data.validation(options.val_count)
+
+    log = _Log(options.log or str(options.out) + ".log.jsonl", append=state is not None)
+    if state is None:
+        log.write({"event": "start", "model": options.model, "config": options.config,
+                   "options": dataclasses.asdict(options), "losses": trainer.losses_used(),
+                   "vgg": options.vgg or "no VGG-16 weights: perceptual and style terms are off",
+                   "data": data.describe()})
+    else:
+        log.write({"event": "resume", "step": start})
+    if trainer.vgg is None and options.model in ("pconv", "edgeconnect"):
+        print(f"inpaintkit train: no VGG-16 weights (--vgg): {options.model}'s perceptual and "
+              "style losses are off", file=sys.stderr)
+
+    bar = None
+    if options.progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=options.steps, initial=start, desc=f"train {options.model}", file=sys.stderr,
+                   mininterval=1.0 if sys.stderr.isatty() else 30.0, dynamic_ncols=True)
+    clock = time.monotonic()
+    last_save = clock
+    running: dict[str, float] = {}
+    window: dict[str, list[float]] = {}
+    history = []
+    step = start
+    interrupted = False
+
+    def elapsed():
+        return elapsed_before + time.monotonic() - clock
+
+    def progress_at(s):
+        value = s / options.steps
+        if options.time_limit:
+            value = max(value, elapsed() / options.time_limit)
+        return min(value, 1.0)
+
+    try:
+        while step < options.steps:
+            if options.time_limit and elapsed() >= options.time_limit:
+                break
+            if options.stop_after is not None and step - start >= options.stop_after:
+                break
+            progress = progress_at(step)
+            trainer.set_lr(progress)
+            trainer.set_train(progress)
+            images, holes = data.batch(step, options.batch)
+            image_t = torch.from_numpy(images).to(device)
+            hole_t = torch.from_numpy(holes).to(device)
+            record = trainer.step(image_t, hole_t, progress)
+            step += 1
+            history.append(record)
+            for key, value in record.items():
+                running[key] = value if key not in running else 0.98 * running[key] + 0.02 * value
+                window.setdefault(key, []).append(value)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix_str(" ".join(f"{k}={v:.4f}" for k, v in running.items()), refresh=False)
+            if step % options.log_every == 0 or step == options.steps:
+                log.write({"step": step, "phase": trainer.phase(progress), "elapsed_s": round(elapsed(), 1),
+                           **{k: float(np.mean(v)) for k, v in window.items()}})
+                window = {}
+            if step % options.val_every == 0 or step == options.steps:
+                last_val = validate(trainer, validation_cases)
+                log.write({"step": step, "event": "validation", **last_val})
+            if time.monotonic() - last_save >= options.checkpoint_every:
+                _save(trainer, options, step, elapsed(), data, last_val)
+                log.write({"step": step, "event": "checkpoint", "elapsed_s": round(elapsed(), 1)})
+                last_save = time.monotonic()
+    except KeyboardInterrupt:
+        interrupted = True
+        _save(trainer, options, step, elapsed(), data, last_val)
+        log.write({"step": step, "event": "interrupted", "elapsed_s": round(elapsed(), 1)})
+        log.close()
+        if bar is not None:
+            bar.close()
+        raise
+    if not history or "val_psnr" not in last_val or step % options.val_every:
+        last_val = validate(trainer, validation_cases)
+        log.write({"step": step, "event": "validation", **last_val})
+    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps)
+    log.write({"step": step, "event": "done", "elapsed_s": round(elapsed(), 1)})
+    log.close()
+    if bar is not None:
+        bar.close()
+    return {"step": step, "elapsed": elapsed(), "history": history, "validation": last_val,
+            "interrupted": interrupted}
