@@ -360,6 +360,10 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     side = 2 * half + 1
     offsets = np.empty(side * side, np.int64)
     values = np.empty(side * side * channels, np.float64)
+    sorted_offsets = np.empty(side * side, np.int64)
+    sorted_values = np.empty(side * side * channels, np.float64)
+    deviation = np.empty(side * side, np.float64)
+    means = np.empty(channels, np.float64)
     row_ssd = np.empty(height, np.float64)
     row_dist = np.empty(height, np.int64)
     row_tie = np.empty(height, np.int64)
@@ -409,6 +413,30 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                     for c in range(channels):
                         values[count * channels + c] = feat[j * channels + c]
                     count += 1
+
+        # Compare the pixels farthest from the patch mean first: a poor candidate then
+        # exceeds the bound after a few pixels (early termination), not after most.
+        if count > 1:
+            for c in range(channels):
+                mean = 0.0
+                for k in range(count):
+                    mean += values[k * channels + c]
+                means[c] = mean / count
+            for k in range(count):
+                dev = 0.0
+                for c in range(channels):
+                    d = values[k * channels + c] - means[c]
+                    dev += d * d
+                deviation[k] = -dev
+            order = np.argsort(deviation[:count], kind="mergesort")
+            for k in range(count):
+                sorted_offsets[k] = offsets[order[k]]
+                for c in range(channels):
+                    sorted_values[k * channels + c] = values[order[k] * channels + c]
+            for k in range(count):
+                offsets[k] = sorted_offsets[k]
+                for c in range(channels):
+                    values[k * channels + c] = sorted_values[k * channels + c]
 
         # 3a. Coherence candidates: where the target's filled neighbours came from.
         best = -1
