@@ -132,19 +132,22 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     search_window : None, int or "full", default None
         Where source patches are looked for. An integer is the half-size of a square
         window around the target; the sources already used by the target's filled
-        neighbours (and their 8-neighbours) are always tried too, and the window
-        doubles until it holds at least ``patch_size ** 2`` source patches (as CImg's
-        ``inpaint_patch`` does). ``"full"``
-        searches the whole image, as in the paper (slower, and on photos no better:
-        far-away matches bring in unrelated texture). ``None`` uses ``2 * patch_size``.
+        neighbours (and their 8-neighbours) are always tried too (coherence, as in
+        CImg's ``inpaint_patch``). Deep inside a large hole the window starts wide
+        enough to reach the nearest source, then doubles until it holds at least
+        ``patch_size ** 2`` source patches. ``"full"`` searches the whole image, as
+        in the paper: 10-40x slower, and on photos no better (far-away matches bring
+        in unrelated texture). ``None`` uses ``2 * patch_size``.
     color_space : {"lab", "rgb"}, default "lab"
         Space of the patch comparison for colour images (CIE L*a*b* is closer to
         perceived difference). Gray images compare their values.
     blend_radius : int or None, default None
         After the fill, pixels near seams between patches from different sources
         average what the neighbouring patches within this radius would put there
-        (Gaussian weights, sigma ``blend_radius / 2``), so block edges do not show.
-        At most ``patch_size // 2``, which ``None`` uses; 0 keeps the pure copy.
+        (Gaussian weights, sigma ``blend_radius / 2``, times a colour-similarity
+        weight so that no structure is smeared across an edge), so block edges do
+        not show. At most ``patch_size // 2``, which ``None`` uses; 0 keeps the pure
+        copy.
     return_fill_order : bool, default False
         Also return the step at which each pixel was filled.
     seed : int, default 0
@@ -164,6 +167,15 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         For an even, too small or too large ``patch_size``, an invalid
         ``search_window`` or ``blend_radius``, an unknown ``color_space``, or a mask
         that leaves no fully known ``patch_size`` patch to copy from.
+
+    Notes
+    -----
+    Sources are the patches fully known in the input (the paper's source region).
+    After each fill only the neighbourhood of the patch is updated (front, smoothed
+    mask and normals, isophotes, confidences and priorities); the front is a heap.
+    Ties (equal priorities, equal SSDs at equal distance) go to the lower of a seeded
+    random key, and the parallel search merges per-row answers in a fixed order, so
+    the result depends on ``seed`` only, never on the thread count.
 
     References
     ----------
