@@ -1,0 +1,134 @@
+"""Training: losses go down, runs resume exactly, Ctrl-C keeps a usable checkpoint, data is
+seeded, and the CLI command works."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from inpaintkit import learned  # noqa: E402
+from inpaintkit.learned import data as training_data  # noqa: E402
+from inpaintkit.learned import train as training  # noqa: E402
+
+MODELS = ("pconv", "gl", "gdn", "edgeconnect")
+#: The reconstruction term each model's step reports.
+RECONSTRUCTION = {"pconv": "hole", "gl": "mse", "gdn": "rec", "edgeconnect": "l1"}
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    import cv2
+    from skimage import data
+
+    root = tmp_path_factory.mktemp("images")
+    for name in ("brick", "grass", "gravel", "camera", "moon"):
+        image = cv2.resize(getattr(data, name)(), (96, 80), interpolation=cv2.INTER_AREA)
+        cv2.imwrite(str(root / f"{name}.png"), image)
+    return root
+
+
+def _options(folder, out, model, **kw):
+    values = dict(model=model, data=str(folder), out=str(out), size=64, steps=6, batch=2,
+                  val_every=100, val_count=2, progress=False, seed=3)
+    values.update(kw)
+    return training.TrainOptions(**values)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_steps_on_one_batch_reduce_the_reconstruction_loss(folder, model):
+    torch.manual_seed(0)
+    config = learned.checkpoints.MODELS[model][0].small()
+    trainer = training.TRAINERS[model](config, torch.device("cpu"), lr=2e-3, vgg=None, size=64)
+    dataset = training_data.InpaintingData(folder, size=64, seed=1)
+    images, holes = dataset.batch(0, 2)
+    image, hole = torch.from_numpy(images), torch.from_numpy(holes)
+    values = []
+    for _ in range(12):
+        trainer.set_train(0.0)
+        values.append(trainer.step(image, hole, 0.0)[RECONSTRUCTION[model]])
+    assert np.mean(values[-3:]) < 0.8 * np.mean(values[:3]), values
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_resumed_run_equals_uninterrupted_run(folder, tmp_path, model):
+    # GL at progress 0.5-0.83 covers its completion, discriminator and joint phases.
+    whole = training.train(_options(folder, tmp_path / "a.pt", model))
+    training.train(_options(folder, tmp_path / "b.pt", model, stop_after=3))
+    resumed = training.train(_options(folder, tmp_path / "b.pt", model), resume=tmp_path / "b.pt")
+    assert resumed["step"] == whole["step"] == 6
+    assert resumed["history"] == whole["history"][3:]
+    a = learned.checkpoints.read_checkpoint(tmp_path / "a.pt", model)
+    b = learned.checkpoints.read_checkpoint(tmp_path / "b.pt", model)
+    for part in a.state:
+        for key, value in a.state[part].items():
+            torch.testing.assert_close(b.state[part][key], value, rtol=0, atol=0)
+    assert a.metadata["steps"] == 6 and a.metadata["complete"] is True
+    assert "VGG" in a.metadata["vgg"] or "none" in a.metadata["vgg"]
+
+
+def test_gl_phases_follow_the_paper():
+    trainer = training.GLTrainer(learned.gl.GLConfig.small(), torch.device("cpu"), lr=1e-3, vgg=None, size=64)
+    assert [trainer.phase(p) for p in (0.0, 0.59, 0.6, 0.69, 0.7, 0.99)] == [
+        "completion", "completion", "discriminator", "discriminator", "joint", "joint"]
+
+
+def test_interrupt_saves_a_usable_checkpoint(folder, tmp_path, monkeypatch):
+    calls = {"n": 0}
+    original = training.PConvTrainer.step
+
+    def step(self, image, hole, progress):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return original(self, image, hole, progress)
+
+    monkeypatch.setattr(training.PConvTrainer, "step", step)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_options(folder, tmp_path / "p.pt", "pconv"))
+    state = training.read_state(tmp_path / "p.pt")
+    assert state["step"] == 2
+    backend = learned.load("pconv", weights=tmp_path / "p.pt", device="cpu")
+    assert backend.metadata["steps"] == 2 and backend.metadata["complete"] is False
+    log = [json.loads(line) for line in (tmp_path / "p.pt.log.jsonl").read_text().splitlines()]
+    assert log[0]["event"] == "start" and "no VGG-16 weights" in log[0]["vgg"]
+    assert log[-1]["event"] == "interrupted"
+
+
+def test_data_is_seeded_and_covers_every_hole_kind(folder):
+    dataset = training_data.InpaintingData(folder, size=64, seed=5)
+    assert len(dataset.val_files) == 1 and len(dataset.train_files) == 4
+    a_images, a_holes = dataset.batch(7, 3)
+    b_images, b_holes = dataset.batch(7, 3)
+    np.testing.assert_array_equal(a_images, b_images)
+    np.testing.assert_array_equal(a_holes, b_holes)
+    c_images, _ = dataset.batch(8, 3)
+    assert not np.array_equal(a_images, c_images)
+    assert a_images.shape == (3, 3, 64, 64) and a_images.dtype == np.float32
+    assert 0.0 <= a_images.min() and a_images.max() <= 1.0
+    ratios = [training_data.random_hole(64, np.random.default_rng(i)).mean() for i in range(60)]
+    assert 0 < min(ratios) and max(ratios) < 1
+    assert min(ratios) < 0.1 and max(ratios) > 0.3
+    cases = dataset.validation(6)
+    assert [c[2] for c in cases] == ["(0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]",
+                                     "(0.4,0.5]", "(0.5,0.6]"]
+    with pytest.raises(ValueError, match="size must be a multiple of 16"):
+        training_data.InpaintingData(folder, size=50)
+
+
+def test_cli_trains_and_reports_errors_in_one_line(folder, tmp_path):
+    from click.testing import CliRunner
+
+    from inpaintkit.cli.train import command
+
+    out = tmp_path / "g.pt"
+    result = CliRunner().invoke(command, ["gdn", "--data", str(folder), "--out", str(out), "--size", "64",
+                                          "--steps", "2", "--batch", "1", "--val-every", "1",
+                                          "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "validation PSNR" in result.output
+    learned.load("gdn", weights=out, device="cpu")
+    result = CliRunner().invoke(command, ["gdn", "--data", str(tmp_path / "none"), "--out", str(out)])
+    assert result.exit_code != 0
+    assert "training data folder not found" in result.output
