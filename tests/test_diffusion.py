@@ -453,3 +453,20 @@ def test_cropping_to_the_hole_is_exact(variant):
     alone = inpaint_diffusion(image, mask, **options)
     together = inpaint_diffusion(image, far, **options)
     np.testing.assert_allclose(alone[mask], together[mask], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("variant, atol", [("harmonic", 1e-6), ("tension", 1e-5), ("biharmonic", 0.05)])
+def test_large_groups_use_cascadic_cg(monkeypatch, variant, atol):
+    # Groups above _DIRECT_MAX unknowns are solved by block-Jacobi CG from the
+    # half-resolution solution (itself recursive); it must agree with the direct solve.
+    from inpaintkit.algorithms import diffusion
+
+    image = smooth_image(64, 70, 3, seed=9)
+    mask = np.zeros((64, 70), bool)
+    mask[10:45, 12:50] = True
+    mask[50:64, 60:70] = True  # at the border
+    direct = inpaint_diffusion(image, mask, variant=variant)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX", 200)
+    monkeypatch.setattr(diffusion, "_TILE", 16)
+    cascadic = inpaint_diffusion(image, mask, variant=variant)
+    assert np.abs(cascadic - direct)[mask].max() < atol
