@@ -12,7 +12,14 @@ other jobs, OpenMP threads that spin-wait for a busy core make multi-threaded ti
 swing by 10x; one thread gives repeatable numbers. Pass ``--threads 0`` for torch's
 default.
 
-Run from the repository root: ``python bench/learned.py [--threads N]`` (about 5 minutes).
+Quality (issue 6): each shipped model (``weights=None``: the small-config weights in
+``inpaintkit/learned/weights``) beside cv2 TELEA, our default diffusion and our
+patchmatch on the six ratio buckets at 256x256 (``bucket_cases``, benchmark photos
+only): mean PSNR, SSIM, texture ratio and median CPU time, then the issue's targets.
+
+Run from the repository root: ``python bench/learned.py [--threads N]`` (about 7
+minutes), or ``python bench/learned.py --quality [--json out.json]`` for the quality
+tables alone.
 """
 
 from __future__ import annotations
@@ -159,6 +166,101 @@ def main(threads: int) -> None:
                       "Poisson blending (ratio = first / second column)")
 
 
+# --- issue 6: quality of the shipped weights ------------------------------------------
+
+QUALITY_PEERS = ("cv2 TELEA", "diffusion", "patchmatch")
+
+
+def _quality_fill(method, image, mask):
+    import cv2
+    import numpy as np
+
+    import inpaintkit
+
+    if method == "cv2 TELEA":
+        return cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    if method in ("diffusion", "patchmatch"):
+        return inpaintkit.inpaint(image, mask, method=method)
+    return inpaintkit.inpaint(image, mask, method=method.split()[0])  # "pconv small" etc.
+
+
+def run_quality(threads: int) -> dict:
+    """Every shipped model (default weights) beside cv2 TELEA, our default diffusion and
+    our patchmatch on the six ratio buckets at 256x256, benchmark photos only."""
+    import numpy as np
+    import torch
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    sys.path.insert(0, HERE)
+    from _common import bucket_cases, score, summarise, timed
+
+    from inpaintkit import learned
+
+    shipped = [f"{m} small" for m in MODELS if learned.shipped_weights(m) is not None]
+    methods = list(QUALITY_PEERS) + shipped
+    cases = bucket_cases(256)
+    for method in methods:  # warm-up: JIT compilation, weight loading, oneDNN kernels
+        _quality_fill(method, cases[0]["image"], cases[0]["mask"])
+    records = []
+    for case in cases:
+        for method in methods:
+            out, seconds = timed(_quality_fill, method, case["image"], case["mask"])
+            records.append({"bucket": case["bucket"], "method": method, "time_s": seconds,
+                            **score(case["image"], out, case["mask"])})
+    rows = summarise(records)
+    return {"rows": rows, "shipped": shipped, "threads": torch.get_num_threads(),
+            "images": sorted({c["name"] for c in cases})}
+
+
+def quality_verdicts(rows, shipped):
+    """Per shipped model: the issue-6 targets against cv2 TELEA in the buckets from 0.3 up."""
+    import numpy as np
+
+    large = ("(0.3,0.4]", "(0.4,0.5]", "(0.5,0.6]")
+    by = {(r["bucket"], r["method"]): r for r in rows}
+    verdicts = []
+    for method in shipped:
+        psnr_gap = [by[(b, method)]["psnr"] - by[(b, "cv2 TELEA")]["psnr"] for b in large]
+        texture = float(np.mean([by[(b, method)]["texture"] for b in large]))
+        telea_texture = float(np.mean([by[(b, "cv2 TELEA")]["texture"] for b in large]))
+        times = [r["time_s"] for r in rows if r["method"] == method]
+        verdicts.append({
+            "model": method,
+            "dPSNR_0.3-0.4": psnr_gap[0], "dPSNR_0.4-0.5": psnr_gap[1], "dPSNR_0.5-0.6": psnr_gap[2],
+            "texture": texture, "telea_texture": telea_texture,
+            "time_s": float(np.median(times)),
+            "psnr_ok": "yes" if min(psnr_gap) >= 0 else "no",
+            "texture_ok": "yes" if texture > telea_texture else "no",
+            "time_ok": "yes" if float(np.median(times)) < 0.2 else "no",
+        })
+    return verdicts
+
+
+def main_quality(threads: int, json_path: str | None = None) -> None:
+    sys.path.insert(0, HERE)
+    from _common import print_table
+
+    result = _subprocess(["--quality-case", str(threads)])
+    rows = sorted(result["rows"], key=lambda r: (r["bucket"], r["method"]))
+    print_table(rows, ["bucket", "method", "psnr", "ssim", "texture", "time_s", "n"],
+                title=f"Shipped learned weights vs classical fills, 256x256, photos "
+                      f"{', '.join(result['images'])}, one free-form hole per photo and bucket; "
+                      f"mean PSNR/SSIM (whole image), mean texture ratio (hole), median CPU "
+                      f"seconds ({result['threads']} torch thread(s))")
+    print()
+    verdicts = quality_verdicts(rows, result["shipped"])
+    print_table(verdicts, ["model", "dPSNR_0.3-0.4", "dPSNR_0.4-0.5", "dPSNR_0.5-0.6", "psnr_ok",
+                           "texture", "telea_texture", "texture_ok", "time_s", "time_ok"],
+                title="Issue-6 targets: dPSNR = model - cv2 TELEA (dB) per large bucket (>= 0 "
+                      "wanted); texture ratio over the three large buckets, above TELEA's "
+                      "wanted; median CPU time < 0.2 s wanted")
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump({"rows": rows, "verdicts": verdicts, **{k: v for k, v in result.items() if k != "rows"}},
+                      handle, indent=1)
+
+
 if __name__ == "__main__":
     if len(sys.argv) >= 2 and sys.argv[1] == "--case":
         print(json.dumps(run_case(sys.argv[2], sys.argv[3], int(sys.argv[4]), repeat=2,
@@ -167,10 +269,19 @@ if __name__ == "__main__":
         print(json.dumps({"rows": run_extras(int(sys.argv[2]))}))
     elif len(sys.argv) >= 2 and sys.argv[1] == "--opencv":
         print(json.dumps(run_opencv(int(sys.argv[2]), repeat=5)))
+    elif len(sys.argv) >= 2 and sys.argv[1] == "--quality-case":
+        print(json.dumps(run_quality(int(sys.argv[2]))))
     else:
         import argparse
 
         parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
         parser.add_argument("--threads", type=int, default=1,
                             help="torch intra-op threads (0: torch's default)")
-        main(parser.parse_args().threads)
+        parser.add_argument("--quality", action="store_true",
+                            help="only the quality table of the shipped weights (about 2 minutes)")
+        parser.add_argument("--json", default=None, help="also write the quality results here")
+        args = parser.parse_args()
+        if not args.quality:
+            main(args.threads)
+            print()
+        main_quality(args.threads, args.json)

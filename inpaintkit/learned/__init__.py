@@ -12,13 +12,17 @@ listing methods or running a classical one never pays for torch.
 >>> out.shape, bool(np.array_equal(out[~mask], image[~mask]))
 ((64, 64, 3), True)
 
-``weights="random"`` gives untrained networks (for tests and timing only); real use
-passes a checkpoint, see :func:`load`.
+Without ``weights``, the small configuration of each model runs on the weights that ship
+inside the package (``inpaintkit/learned/weights/<model>_small.pt``, trained by the
+project on CPU; each has a model card ``<model>_small.md`` beside it), so every method
+works offline out of the box. Other configurations need a checkpoint, see :func:`load`;
+``weights="random"`` gives untrained networks (for tests and timing only).
 """
 
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 __all__ = [
     "load",
@@ -28,6 +32,8 @@ __all__ = [
     "inpaint_edgeconnect",
     "MODELS",
     "WeightsNotFoundError",
+    "WEIGHTS_DIR",
+    "shipped_weights",
 ]
 
 MODELS = ("gl", "pconv", "gdn", "edgeconnect")
@@ -45,8 +51,34 @@ _HOW_TO_GET = {
 }
 
 
+#: Where the shipped weights live (package data).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+
+
 class WeightsNotFoundError(ValueError):
-    """``load()`` was called without weights, and none ship with inpaintkit yet."""
+    """``load()`` was called without weights for a configuration that has no shipped file."""
+
+
+def shipped_weights(name: str):
+    """Path of the weights shipped for ``name`` (small config), or None if there is none."""
+    _check_name(name)
+    path = WEIGHTS_DIR / f"{name}_small.pt"
+    return path if path.is_file() else None
+
+
+def _wants_small(name, config):
+    """True when ``config`` (as passed to :func:`load`) is the small configuration."""
+    if config is None or (isinstance(config, str) and config == "small"):
+        return True
+    if isinstance(config, str):
+        return False
+    from .checkpoints import MODELS as TABLE
+
+    small = TABLE[name][0].small()
+    try:
+        return _resolve_config(name, config, small) == small
+    except (TypeError, ValueError):
+        return False
 
 
 def _check_name(name):
@@ -86,14 +118,18 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     Parameters
     ----------
     name : {"gl", "pconv", "gdn", "edgeconnect"}
-    weights : path or "random"
-        A checkpoint: our own format (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`),
-        or a published release (GL ``.t7``, naoto0804 PConv ``.pth``, EdgeConnect folder,
-        GDN converted with ``inpaintkit convert-gdn``). ``"random"``: untrained networks
-        (seeded by ``seed``), for tests and timing only. Required: no weights ship yet.
+    weights : None, path or "random"
+        None (default): the weights shipped with inpaintkit for the small configuration
+        (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly); only valid when
+        ``config`` is None or the small configuration. A path: a checkpoint in our own
+        format (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`, e.g. from
+        ``inpaintkit train``) or a published release (GL ``.t7``, naoto0804 PConv
+        ``.pth``, EdgeConnect folder, GDN converted with ``inpaintkit convert-gdn``).
+        ``"random"``: untrained networks (seeded by ``seed``), for tests and timing only.
     config : None, "paper", "small", dict or config object
-        Network configuration. By default the checkpoint's own (``"paper"`` for random
-        weights). Given with a checkpoint, the weights must fit it (strict check).
+        Network configuration. By default the checkpoint's own (the small one for the
+        shipped weights, ``"paper"`` for random weights). Given with a checkpoint, the
+        weights must fit it (strict check).
     device : str, default "auto"
         ``"auto"`` uses CUDA when available, else the CPU; ``"cpu"``, ``"cuda"``,
         ``"cuda:N"``. Asking for CUDA where there is none raises ``ValueError``.
@@ -111,7 +147,8 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     Raises
     ------
     WeightsNotFoundError
-        Without ``weights``: the message says where to get published weights.
+        Without ``weights`` for a configuration that has no shipped file (e.g.
+        ``config="paper"``): the message says where to get published weights.
     ValueError
         For an unknown name or config, CUDA without CUDA, or weights that do not fit
         (the first mismatching key is named).
@@ -124,12 +161,16 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
 
     dev = resolve_device(device)
     if weights is None:
-        raise WeightsNotFoundError(
-            f"no weights for {name!r}: inpaintkit does not ship trained weights yet (they "
-            f"come with the training release). Pass weights=PATH to {_HOW_TO_GET[name]}, or "
-            "to a checkpoint saved by inpaintkit.learned.checkpoints.save_checkpoint after "
-            "training your own; weights='random' gives an untrained network for tests only"
-        )
+        shipped = shipped_weights(name)
+        if shipped is None or not _wants_small(name, config):
+            what = "this configuration" if shipped is not None else "this installation"
+            raise WeightsNotFoundError(
+                f"no weights for {name!r}: inpaintkit does not ship trained weights for {what} "
+                f"(only the small config has shipped weights). Pass weights=PATH to "
+                f"{_HOW_TO_GET[name]}, or to a checkpoint written by `inpaintkit train "
+                f"{name}`; weights='random' gives an untrained network for tests only"
+            )
+        weights = shipped
     build = TABLE[name][1]
     if isinstance(weights, str) and weights == "random":
         cfg = _resolve_config(name, config)
@@ -206,7 +247,7 @@ def inpaint_gl(image, mask, *, weights=None, config=None, device="auto", max_siz
     mask : ndarray, shape (H, W), bool or integer
         Non-zero = hole.
     weights, config, device, max_size, large
-        See :func:`load`. ``weights`` is required (none ship yet).
+        See :func:`load`. By default the shipped small-config weights are used.
     poisson_blend : bool, default False
         Blend the network output into the image by solving Poisson's equation over the
         hole (the paper's post-processing; the official code's ``--postproc``):
