@@ -513,6 +513,28 @@ def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
 
 # --- the loop ------------------------------------------------------------------------
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _interrupt_on_sigterm():
+    """SIGTERM (``kill``, a batch scheduler) saves like Ctrl-C does; background jobs
+    started from a non-interactive shell ignore SIGINT, so this is their way to stop."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _restore_sigterm(previous):
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _Log:
     def __init__(self, path, append):
         self.path = Path(path)
@@ -622,6 +644,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
             value = max(value, elapsed() / options.time_limit)
         return min(value, 1.0)
 
+    previous_handler = _interrupt_on_sigterm()
     try:
         while step < options.steps:
             if options.time_limit and elapsed() >= options.time_limit:
@@ -662,6 +685,8 @@ def train(options: TrainOptions, *, resume=None) -> dict:
         if bar is not None:
             bar.close()
         raise
+    finally:
+        _restore_sigterm(previous_handler)
     if not history or "val_psnr" not in last_val or step % options.val_every:
         last_val = validate(trainer, validation_cases)
         log.write({"step": step, "event": "validation", **last_val})

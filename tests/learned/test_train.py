@@ -132,3 +132,24 @@ def test_cli_trains_and_reports_errors_in_one_line(folder, tmp_path):
     result = CliRunner().invoke(command, ["gdn", "--data", str(tmp_path / "none"), "--out", str(out)])
     assert result.exit_code != 0
     assert "training data folder not found" in result.output
+
+
+def test_sigterm_saves_like_ctrl_c(folder, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    original = training.GDNTrainer.step
+    calls = {"n": 0}
+
+    def step(self, image, hole, progress):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return original(self, image, hole, progress)
+
+    monkeypatch.setattr(training.GDNTrainer, "step", step)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        training.train(_options(folder, tmp_path / "g.pt", "gdn"))
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert training.read_state(tmp_path / "g.pt.state")["step"] == 1  # stopped inside step 2
