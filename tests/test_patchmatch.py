@@ -447,19 +447,27 @@ def test_dtypes_and_channels(dtype, layout):
     assert psnr(truth_colour, out_colour, mask=mask, data_range=span) > 25.0
 
 
-def test_holes_on_the_border_and_many_disjoint_holes():
-    truth = _stripes(80)
-    mask = np.zeros((80, 80), bool)
+def _border_and_scattered_mask(size=80):
+    mask = np.zeros((size, size), bool)
     mask[:10, :14] = True  # corner
     mask[70:, 30:45] = True  # bottom edge
     mask[35:44, 74:] = True  # right edge
     for y in range(20, 60, 12):
         for x in range(20, 60, 12):
             mask[y:y + 4, x:x + 5] = True  # many small disjoint holes
-    out = inpaint_patchmatch(truth, mask, seed=3)
+    return mask
+
+
+@pytest.mark.parametrize("coarse_fill, threshold", [("mean", 20.0), ("patch", 35.0)])
+def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
+    truth = _stripes(80)
+    mask = _border_and_scattered_mask()
+    out = inpaint_patchmatch(truth, mask, coarse_fill=coarse_fill, seed=0)
     assert np.all(np.isfinite(out))
     np.testing.assert_array_equal(out[~mask], truth[~mask])
-    assert psnr(truth, out, mask=mask, data_range=1.0) > 30.0
+    # A colour-mean onion fill alone scores 14 dB here. From it, EM can settle on a
+    # wrong phase in the corner (about 23 dB); the patch onion peel keeps the phase.
+    assert psnr(truth, out, mask=mask, data_range=1.0) > threshold
 
 
 def test_deterministic_for_a_seed():
@@ -534,6 +542,7 @@ def test_registry_and_inpaint_entry_point():
         ({"nnf_iterations": 0}, ValueError, "nnf_iterations must be >= 1"),
         ({"texture_weight": -1.0}, ValueError, "texture_weight must be a finite number"),
         ({"seed": -3}, ValueError, "seed must be >= 0"),
+        ({"coarse_fill": "diffusion"}, ValueError, "coarse_fill must be one of"),
         ({"source_mask": np.zeros((5, 5), bool)}, ValueError, "source_mask has shape"),
         ({"patch_size": 21}, ValueError, "no fully known 21x21 patch"),
     ],

@@ -265,11 +265,26 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
 
 
 @jit_parallel
+def vote_weights(dist, active, confidence, inv_two_sigma2, out):
+    """Wexler et al. 2007 similarity times confidence, for active patches only:
+    ``exp(-min(d / 2 sigma^2, 50)) * confidence`` (the cap keeps weights from
+    underflowing, so a pixel whose patches all match badly still gets their mean)."""
+    height = dist.shape[0]
+    width = dist.shape[1]
+    for y in prange(height):
+        for x in range(width):
+            if active[y, x]:
+                out[y, x] = np.exp(-min(dist[y, x] * inv_two_sigma2, 50.0)) * confidence[y, x]
+            else:
+                out[y, x] = 0.0
+
+
+@jit_parallel
 def vote_weighted(colour, nnf, weight, active, hole, r, out):
     """Wexler et al. 2007 voting (eq. 3): each hole pixel becomes the weighted mean of
     the pixels that the overlapping target patches' source patches put there.
 
-    ``colour`` (Hs, Ws, C) float64 source colours, ``weight`` (H, W) per target
+    ``colour`` (Hs, Ws, C) float source colours, ``weight`` (H, W) per target
     patch, ``out`` (H, W, C) is written at hole pixels only.
     """
     height = hole.shape[0]
@@ -298,6 +313,9 @@ def vote_weighted(colour, nnf, weight, active, hole, r, out):
             if total > 1e-200:
                 for c in range(channels):
                     out[y, x, c] = acc[c] / total
+            else:
+                for c in range(channels):
+                    out[y, x, c] = colour[y, x, c]
 
 
 @jit_parallel

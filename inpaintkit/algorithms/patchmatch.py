@@ -3,8 +3,8 @@
 :func:`patchmatch_nnf` computes an approximate nearest-neighbour field between two
 images (Barnes et al. 2009); :func:`inpaint_patchmatch` fills holes by the multi-scale
 expectation-maximisation completion of Wexler, Shechtman and Irani (2007) built on it,
-with gradient features in the patch distance as Newson et al. (2014) recommend. The
-Numba kernels live in :mod:`._patchmatch_kernels`.
+with the texture features of Newson et al. (2014) in the patch distance. The Numba
+kernels live in :mod:`._patchmatch_kernels`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _GAMMA = 1.3
 _MIN_SOURCE_FRACTION = 0.75
 #: EM stops early at a level once the mean change of the hole estimate is below this.
 _EM_TOLERANCE = 2e-3
+_COARSE_FILLS = ("mean", "patch")
 
 
 def _band_height(height: int) -> int:
@@ -293,7 +294,7 @@ def _downsample(values: np.ndarray, known: np.ndarray, exclude: np.ndarray):
     coarse_known = total >= 0.5 * n_inside
     coarse_exclude = blocks(np.pad(exclude, pad).astype(np.float64)) > 0
     coarse[~coarse_known] = 0.0
-    return np.ascontiguousarray(coarse), coarse_known, coarse_exclude
+    return np.ascontiguousarray(coarse, dtype=values.dtype), coarse_known, coarse_exclude
 
 
 def _onion_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
@@ -312,6 +313,28 @@ def _onion_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
         values[ring] = sums[ring] / weight[ring][:, None]
         known |= ring
     return values
+
+
+def _patch_onion_fill(values, known, src_ok, r, seed):
+    """Fill the coarsest hole ring by ring from its border inwards (the onion-peel
+    initialisation of Newson et al. 2014): each ring pixel's patch is matched on its
+    already known or filled pixels only, and the pixel takes its match's centre.
+    Unlike a colour-mean fill this keeps the phase of textures at the hole border."""
+    estimate = np.ascontiguousarray(values, dtype=np.float32).copy()
+    filled = known.copy()
+    structure = np.ones((3, 3), bool)
+    ring_no = 0
+    while not filled.all():
+        ring = ~filled & ndimage.binary_dilation(filled, structure=structure)
+        search = _Search(estimate, estimate, src_ok, np.ascontiguousarray(filled),
+                         np.ascontiguousarray(ring), r)
+        nnf, dist = search.start(None, _derive_seed(seed, ring_no, 0))
+        search.iterate(nnf, dist, 3, _derive_seed(seed, ring_no, 1))
+        ys, xs = np.nonzero(ring)
+        estimate[ys, xs] = estimate[nnf[ys, xs, 0], nnf[ys, xs, 1]]
+        filled |= ring
+        ring_no += 1
+    return estimate
 
 
 def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.ndarray:
@@ -372,29 +395,27 @@ def _build_pyramid(data, hole, exclude, patch_size):
     return levels
 
 
-def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence=None) -> np.ndarray:
-    """Wexler et al. 2007 similarity weights exp(-d / 2 sigma^2), sigma^2 the 75th
-    percentile of the active distances (their d^2 is our mean squared distance)."""
+def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) -> np.ndarray:
+    """Wexler et al. 2007 weights exp(-d / 2 sigma^2) times the confidence, with
+    sigma^2 the 75th percentile of the active distances (their d^2 is our mean
+    squared distance)."""
     values = dist[active]
     sigma2 = max(float(np.percentile(values, _SIGMA_PERCENTILE)), 1e-6) if values.size else 1.0
-    # The exponent is capped so weights never underflow: a hole pixel whose
-    # overlapping patches all match badly still gets their (equal-ish) mean.
-    weight = np.exp(-np.minimum(dist.astype(np.float64) / (2.0 * sigma2), 50.0))
-    if confidence is not None:
-        weight *= confidence
-    weight[~active] = 0.0
-    return np.ascontiguousarray(weight)
+    weight = np.empty(dist.shape, dtype=np.float64)
+    _k.vote_weights(dist, active, confidence, 1.0 / (2.0 * sigma2), weight)
+    return weight
 
 
-def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iterations=1,
-                       texture_weight=2.0, source_mask=None, seed=0):
+def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=1,
+                       texture_weight=2.0, coarse_fill="mean", source_mask=None, seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
     Texture features (mean absolute luminance derivatives over a 5x5 window, from
     known pixels; Newson et al. 2014) are attached to the colour channels. An image
     pyramid is built whose 2x2 downsampling ignores hole pixels, down to the level
     where the hole is about a patch wide on each side (or where too few fully known
-    patches would remain); the coarsest hole is filled by onion peeling. At each
+    patches would remain); the coarsest hole is filled by onion peeling (see
+    ``coarse_fill``). At each
     level, from coarse to fine, expectation-maximisation alternates a PatchMatch
     search (every patch overlapping the hole is matched to a fully known source
     patch; colour and texture features are compared) with voting: each hole pixel
@@ -413,7 +434,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         Non-zero marks the hole.
     patch_size : int, default 7
         Patch side; odd, >= 3, at most the image's smaller side.
-    iterations : int, default 3
+    iterations : int, default 2
         EM iterations at the finest level (>= 1); level ``l`` above it runs
         ``iterations + l``, and the coarsest up to 4 times that until the estimate
         changes by less than 0.002 on average.
@@ -423,6 +444,12 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         Weight of the texture features (local mean absolute luminance derivatives,
         Newson et al. 2014) against the colour in the patch distance (>= 0; 0
         compares colour only).
+    coarse_fill : {"mean", "patch"}, default "mean"
+        How the coarsest level's hole is first filled, ring by ring from its border:
+        ``"mean"`` with the mean colour of filled neighbours (smooth; scores best on
+        photos), ``"patch"`` with the centre of the best patch matched on the filled
+        pixels (Newson et al.'s onion peel; keeps the phase of regular textures and
+        restores periodic patterns at borders and corners far more reliably).
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
@@ -464,6 +491,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
             or not isinstance(texture_weight, numbers.Real)
             or not np.isfinite(texture_weight) or texture_weight < 0):
         raise ValueError(f"texture_weight must be a finite number >= 0, got {texture_weight!r}")
+    if coarse_fill not in _COARSE_FILLS:
+        raise ValueError(f"coarse_fill must be one of {_COARSE_FILLS}, got {coarse_fill!r}")
     seed = _check_int(seed, "seed", low=0)
     exclude = (np.zeros(shape, dtype=bool) if source_mask is None
                else check_mask(source_mask, shape, name="source_mask"))
@@ -479,7 +508,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
     # the search and the voting; only the colour is returned.
     colours = prep.data.shape[2]
     texture = texture_weight * _texture_features(prep.data, ~hole, _TEXTURE_WINDOW)
-    augmented = np.ascontiguousarray(np.concatenate([prep.data, texture], axis=2))
+    augmented = np.ascontiguousarray(np.concatenate([prep.data, texture], axis=2),
+                                     dtype=np.float32)
     augmented[hole] = 0.0
     levels = _build_pyramid(augmented, hole, exclude, patch_size)
     n_levels = len(levels)
@@ -492,17 +522,20 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         active = np.ascontiguousarray(ndimage.binary_dilation(
             level_hole, structure=np.ones((patch_size, patch_size), bool)))
         all_valid = np.ones(known.shape, dtype=bool)
-        confidence = _GAMMA ** -ndimage.distance_transform_edt(level_hole)
-        if nnf is None:
-            estimate = np.ascontiguousarray(_onion_fill(values, known))
+        confidence = np.ascontiguousarray(_GAMMA ** -ndimage.distance_transform_edt(level_hole))
+        if nnf is None and coarse_fill == "patch":
+            estimate = _patch_onion_fill(values, known, src_ok, r, _derive_seed(seed, depth, 77))
+            init = None
+        elif nnf is None:
+            estimate = np.ascontiguousarray(_onion_fill(values, known), dtype=np.float32)
             init = None
         else:
             # Upsample the NNF and vote with this level's own known pixels, so the
             # finer estimate is built from sharp source pixels, not an enlarged blur.
             upsampled = np.ascontiguousarray(np.where(
-                known[:, :, None], values, _upsample_image(estimate, known.shape)))
-            feats = upsampled.astype(np.float32)
-            search = _Search(feats, feats, src_ok, all_valid, active, r)
+                known[:, :, None], values, _upsample_image(estimate, known.shape)),
+                dtype=np.float32)
+            search = _Search(upsampled, upsampled, src_ok, all_valid, active, r)
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
                                       _derive_seed(seed, depth, 99))
             estimate = upsampled.copy()
@@ -514,18 +547,20 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
         min_em = iterations + depth
         n_em = 4 * min_em if init is None else min_em
         search = None
+        # Two buffers that share the known pixels: each vote reads one, writes the
+        # other's hole pixels.
+        spare = estimate.copy()
         em = -1
         while em < n_em - 1:
             em += 1
-            feats = estimate.astype(np.float32)
             if search is None:
-                search = _Search(feats, feats, src_ok, all_valid, active, r)
+                search = _Search(estimate, estimate, src_ok, all_valid, active, r)
             else:
-                search.set_images(feats, feats)
+                search.set_images(estimate, estimate)
             nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0))
             search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
             init = nnf
-            filled = estimate.copy()
+            filled = spare
             final = depth == 0 and (em == n_em - 1)
             if final:
                 _k.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
@@ -533,7 +568,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
                 _k.vote_weighted(estimate, nnf, _vote_weights(dist, active, confidence), active,
                                  level_hole, r, filled)
             change = float(np.abs(filled[level_hole] - estimate[level_hole]).mean())
-            estimate = filled
+            spare, estimate = estimate, filled
             if final:
                 break
             if change < _EM_TOLERANCE and em >= min_em - 1:
@@ -543,4 +578,4 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=3, nnf_iteration
                 else:
                     break
         _progress.report("patchmatch", n_levels - depth, n_levels)
-    return prep.finish(estimate[:, :, :colours])
+    return prep.finish(estimate[:, :, :colours].astype(np.float64))
