@@ -244,10 +244,12 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
                 # Random search around the current best with halving radius.
                 radius = max_radius
                 while radius >= 1:
+                    # Uniform in [-radius, radius] by multiply-shift (no division).
+                    span = 2 * radius + 1
                     state = xorshift32(state)
-                    cy = best_y + state % (2 * radius + 1) - radius
+                    cy = best_y + ((state * span) >> 32) - radius
                     state = xorshift32(state)
-                    cx = best_x + state % (2 * radius + 1) - radius
+                    cx = best_x + ((state * span) >> 32) - radius
                     cy = min(max(cy, y_lo), y_hi)
                     cx = min(max(cx, x_lo), x_hi)
                     if src_ok[cy, cx] and (cy != best_y or cx != best_x):

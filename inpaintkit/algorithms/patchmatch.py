@@ -147,13 +147,18 @@ class _Search:
         self.tgt = (self.src if target is source
                     else np.ascontiguousarray(target.reshape(target.shape[0], -1)))
 
-    def start(self, init, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def start(self, init, seed: int, *, trusted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Initial field (random, or ``init`` with invalid entries redrawn; a
+        ``trusted`` init came from this search and is used as it is) and distances."""
         shape = self.active.shape
         if init is None:
             nnf = np.full((*shape, 2), -1, dtype=np.int32)
+        elif trusted:
+            nnf = init
         else:
             nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
-        _k.nnf_fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
+        if not trusted:
+            _k.nnf_fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
         dist = np.empty(shape, dtype=np.float32)
         _k.nnf_distances(self.src, self.tgt, self.tgt_valid, self.count, nnf, self.active,
                          self.r, self.channels, dist)
@@ -557,7 +562,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
                 search = _Search(estimate, estimate, src_ok, all_valid, active, r)
             else:
                 search.set_images(estimate, estimate)
-            nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0))
+            # After the first step the field comes from this very search: valid.
+            nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0), trusted=em > 0)
             search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
             init = nnf
             filled = spare
