@@ -460,16 +460,20 @@ def _border_and_scattered_mask(size=80):
     return mask
 
 
-@pytest.mark.parametrize("coarse_fill, threshold", [("mean", 20.0), ("patch", 35.0)])
+@pytest.mark.parametrize("coarse_fill, threshold", [("mean", 18.0), ("patch", 27.0)])
 def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
     truth = _stripes(80)
     mask = _border_and_scattered_mask()
-    out = inpaint_patchmatch(truth, mask, coarse_fill=coarse_fill, seed=0)
-    assert np.all(np.isfinite(out))
-    np.testing.assert_array_equal(out[~mask], truth[~mask])
+    scores = []
+    for seed in range(4):
+        out = inpaint_patchmatch(truth, mask, coarse_fill=coarse_fill, seed=seed)
+        assert np.all(np.isfinite(out))
+        np.testing.assert_array_equal(out[~mask], truth[~mask])
+        scores.append(psnr(truth, out, mask=mask, data_range=1.0))
     # A colour-mean onion fill alone scores 14 dB here. From it, EM can settle on a
-    # wrong phase in the corner (about 23 dB); the patch onion peel keeps the phase.
-    assert psnr(truth, out, mask=mask, data_range=1.0) > threshold
+    # wrong phase of the stripes in the corner (20-31 dB over seeds); the patch
+    # onion peel keeps the phase (29 dB to exact over seeds).
+    assert min(scores) > threshold
 
 
 def test_deterministic_for_a_seed():

@@ -412,7 +412,7 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
 
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=1,
-                       texture_weight=2.0, coarse_fill="mean", source_mask=None, seed=0):
+                       texture_weight=6.0, coarse_fill="mean", source_mask=None, seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
     Texture features (mean absolute luminance derivatives over a 5x5 window, from
@@ -445,7 +445,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         changes by less than 0.002 on average.
     nnf_iterations : int, default 1
         PatchMatch iterations per EM step (>= 1).
-    texture_weight : float, default 2.0
+    texture_weight : float, default 6.0
         Weight of the texture features (local mean absolute luminance derivatives,
         Newson et al. 2014) against the colour in the patch distance (>= 0; 0
         compares colour only).
