@@ -470,3 +470,4 @@ def test_large_groups_use_cascadic_cg(monkeypatch, variant, atol):
     monkeypatch.setattr(diffusion, "_TILE", 16)
     cascadic = inpaint_diffusion(image, mask, variant=variant)
     assert np.abs(cascadic - direct)[mask].max() < atol
+
