@@ -346,7 +346,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
     find the best source patch (the coherence candidates - the sources of the target's
-    already filled pixels, shifted, and their 8-neighbours - then a window of half-size
+    already filled pixels, shifted to continue them - then a window of half-size
     ``window`` around the target - widened to reach past ``source_distance`` (the
     chessboard distance to the nearest source centre) - doubled until it holds
     ``min_candidates`` source centres; ``window >= max(H, W)`` is the exhaustive search
@@ -448,24 +448,21 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                 j = y * width + x
                 if hole[j] or fill_order[j] < 0:
                     continue
-                cy0 = ty + offset_y[j]
-                cx0 = tx + offset_x[j]
-                for ey in range(-1, 2):
-                    for ex in range(-1, 2):
-                        cy = cy0 + ey
-                        cx = cx0 + ex
-                        if cy < 0 or cy >= height or cx < 0 or cx >= width:
-                            continue
-                        centre = cy * width + cx
-                        if valid[centre] == 0 or stamp[centre] == step + 1:
-                            continue
-                        stamp[centre] = step + 1
-                        ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
-                        if ssd > best_ssd:
-                            continue
-                        dist = (cy - ty) * (cy - ty) + (cx - tx) * (cx - tx)
-                        if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
-                            best, best_ssd, best_dist, best_tie = centre, ssd, dist, tie_key[centre]
+                # The source that continues neighbour j's patch exactly (Ashikhmin).
+                cy = ty + offset_y[j]
+                cx = tx + offset_x[j]
+                if cy < 0 or cy >= height or cx < 0 or cx >= width:
+                    continue
+                centre = cy * width + cx
+                if valid[centre] == 0 or stamp[centre] == step + 1:
+                    continue
+                stamp[centre] = step + 1
+                ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+                if ssd > best_ssd:
+                    continue
+                dist = (cy - ty) * (cy - ty) + (cx - tx) * (cx - tx)
+                if is_better(ssd, dist, tie_key[centre], best_ssd, best_dist, best_tie):
+                    best, best_ssd, best_dist, best_tie = centre, ssd, dist, tie_key[centre]
 
         # 3b. Window search, grown until some source fits.
         reach_w = max(window, source_distance[target] + half)

@@ -131,9 +131,9 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         Side of the square patches, odd, >= 3 and at most the image's smaller side.
     search_window : None, int or "full", default None
         Where source patches are looked for. An integer is the half-size of a square
-        window around the target; the sources already used by the target's filled
-        neighbours (and their 8-neighbours) are always tried too (coherence, as in
-        CImg's ``inpaint_patch``). Deep inside a large hole the window starts wide
+        window around the target; the sources that continue the patches of the
+        target's filled neighbours are always tried too (coherence, as in CImg's
+        ``inpaint_patch``). Deep inside a large hole the window starts wide
         enough to reach the nearest source, then doubles until it holds at least
         ``patch_size ** 2`` source patches. ``"full"`` searches the whole image, as
         in the paper: 10-40x slower, and on photos no better (far-away matches bring
