@@ -73,7 +73,7 @@ def register(name: str, kind: str, target: str, description: str) -> None:
 
 
 register("diffusion", "classical", "inpaintkit.algorithms.diffusion:inpaint_diffusion",
-         "PDE diffusion family: harmonic, biharmonic, TV, transport, Telea, coherence")
+         "PDE diffusion family: tension (default), harmonic, biharmonic, TV, transport, Telea, coherence")
 register("patchmatch", "classical", "inpaintkit.algorithms.patchmatch:inpaint_patchmatch",
          "multi-scale PatchMatch completion (Wexler et al. 2007): textures, large holes")
 register("criminisi", "classical", "inpaintkit.algorithms.criminisi:inpaint_criminisi",

@@ -161,7 +161,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/inpaintkit-trainset"))
     parser.add_argument("--runs", type=Path, default=Path("/tmp/inpaintkit-runs"))
-    parser.add_argument("--minutes", type=float, default=12.0, help="wall time per model")
+    parser.add_argument("--minutes", type=float, default=34.0, help="wall time per model")
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
