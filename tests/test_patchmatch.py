@@ -206,8 +206,12 @@ def _small_problem(seed=0):
     return src, tgt, src_valid, tgt_valid, active
 
 
+@pytest.mark.parametrize("serial", [False, True])
 @pytest.mark.parametrize("r", [1, 2])
-def test_nnf_kernels_match_reference(r):
+def test_nnf_kernels_match_reference(r, serial):
+    fill_invalid = K.nnf_fill_invalid_serial if serial else K.nnf_fill_invalid
+    distances = K.nnf_distances_serial if serial else K.nnf_distances
+    iterate = K.nnf_iterate_serial if serial else K.nnf_iterate
     src, tgt, src_valid, tgt_valid, active = _small_problem()
     src_ok = ref_source_ok(src_valid, r)
     coords = np.argwhere(src_ok).astype(np.int32)
@@ -216,14 +220,14 @@ def test_nnf_kernels_match_reference(r):
     nnf = np.full((13, 16, 2), -1, np.int32)
     nnf[2, 3] = (r, r)  # a valid entry that must be kept
     ref_nnf = nnf.copy()
-    K.nnf_fill_invalid(nnf, active, src_ok, coords, seed)
+    fill_invalid(nnf, active, src_ok, coords, seed)
     ref_fill_invalid(ref_nnf, active, src_ok, coords, seed)
     np.testing.assert_array_equal(nnf, ref_nnf)
 
     count = ref_box_count(tgt_valid, r)
     flat_src, flat_tgt = src.reshape(14, -1), tgt.reshape(13, -1)
     dist = np.empty((13, 16), np.float32)
-    K.nnf_distances(flat_src, flat_tgt, tgt_valid, count, nnf, active, r, 2, dist)
+    distances(flat_src, flat_tgt, tgt_valid, count, nnf, active, r, 2, dist)
     ref_dist = np.full((13, 16), np.inf)
     for y, x in zip(*np.nonzero(active)):
         ref_dist[y, x] = ref_distance(src, tgt, tgt_valid, *ref_nnf[y, x], y, x, r)
@@ -232,12 +236,24 @@ def test_nnf_kernels_match_reference(r):
     ref_dist = dist.astype(np.float64)
     for iteration in range(3):
         snapshot = nnf.copy()
-        K.nnf_iterate(flat_src, flat_tgt, tgt_valid, count, src_ok, active, nnf, dist,
-                      snapshot, r, 2, iteration, seed, band_height)
+        iterate(flat_src, flat_tgt, tgt_valid, count, src_ok, active, nnf, dist,
+                snapshot, r, 2, iteration, seed, band_height)
         ref_iterate(src, tgt, tgt_valid, src_ok, active, ref_nnf, ref_dist, r, iteration,
                     seed, band_height)
         np.testing.assert_array_equal(nnf, ref_nnf)
         np.testing.assert_allclose(dist[active], ref_dist[active], rtol=1e-5, atol=1e-7)
+
+
+def test_vote_weights_kernels():
+    rng = np.random.default_rng(4)
+    dist = rng.random((9, 11)).astype(np.float32)
+    active = rng.random((9, 11)) > 0.3
+    confidence = rng.random((9, 11))
+    expected = np.where(active, np.exp(-np.minimum(dist * 3.0, 50.0)) * confidence, 0.0)
+    for kernel in (K.vote_weights, K.vote_weights_serial):
+        out = np.full((9, 11), np.nan)
+        kernel(dist, active, confidence, 3.0, out)
+        np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
 def test_vote_kernels_match_reference():
@@ -255,7 +271,9 @@ def test_vote_kernels_match_reference():
     weight = rng.random((height, width))
     weight[rng.random((height, width)) < 0.1] = 0.0
     for kernel, reference, extra in ((K.vote_weighted, ref_vote_weighted, weight),
-                                     (K.vote_best, ref_vote_best, dist)):
+                                     (K.vote_weighted_serial, ref_vote_weighted, weight),
+                                     (K.vote_best, ref_vote_best, dist),
+                                     (K.vote_best_serial, ref_vote_best, dist)):
         out = colour.copy()
         expected = colour.copy()
         kernel(colour, nnf, extra, active, hole, r, out)

@@ -123,6 +123,26 @@ def patch_distance(src, tgt, tgt_valid, count, sy, sx, ty, tx, r, channels, best
     return ssd / np.float32(n)
 
 
+@jit
+def _fill_invalid_row(nnf, active, src_ok, coords, seed, y):
+    width = nnf.shape[1]
+    src_h = src_ok.shape[0]
+    src_w = src_ok.shape[1]
+    n_coords = coords.shape[0]
+    state = stream_seed(seed, 0x1234567, y)
+    for x in range(width):
+        if not active[y, x]:
+            continue
+        sy = nnf[y, x, 0]
+        sx = nnf[y, x, 1]
+        if 0 <= sy < src_h and 0 <= sx < src_w and src_ok[sy, sx]:
+            continue
+        state = xorshift32(state)
+        k = state % n_coords
+        nnf[y, x, 0] = coords[k, 0]
+        nnf[y, x, 1] = coords[k, 1]
+
+
 @jit_parallel
 def nnf_fill_invalid(nnf, active, src_ok, coords, seed):
     """Give every active entry that is not a valid source centre a random valid one.
@@ -130,39 +150,133 @@ def nnf_fill_invalid(nnf, active, src_ok, coords, seed):
     ``coords`` (N, 2) int32 lists the valid source centres (N >= 1). One random stream
     per target row, so the result does not depend on the thread count.
     """
-    height = nnf.shape[0]
-    width = nnf.shape[1]
-    src_h = src_ok.shape[0]
-    src_w = src_ok.shape[1]
-    n_coords = coords.shape[0]
-    for y in prange(height):
-        state = stream_seed(seed, 0x1234567, y)
-        for x in range(width):
-            if not active[y, x]:
-                continue
-            sy = nnf[y, x, 0]
-            sx = nnf[y, x, 1]
-            if 0 <= sy < src_h and 0 <= sx < src_w and src_ok[sy, sx]:
-                continue
-            state = xorshift32(state)
-            k = state % n_coords
-            nnf[y, x, 0] = coords[k, 0]
-            nnf[y, x, 1] = coords[k, 1]
+    for y in prange(nnf.shape[0]):
+        _fill_invalid_row(nnf, active, src_ok, coords, seed, y)
+
+
+@jit
+def nnf_fill_invalid_serial(nnf, active, src_ok, coords, seed):
+    """:func:`nnf_fill_invalid` on one thread (same result; no parallel launch)."""
+    for y in range(nnf.shape[0]):
+        _fill_invalid_row(nnf, active, src_ok, coords, seed, y)
+
+
+@jit
+def _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y):
+    for x in range(nnf.shape[1]):
+        if active[y, x]:
+            dist[y, x] = patch_distance(src, tgt, tgt_valid, count, nnf[y, x, 0],
+                                        nnf[y, x, 1], y, x, r, channels,
+                                        np.float32(np.inf))
+        else:
+            dist[y, x] = np.float32(np.inf)
 
 
 @jit_parallel
 def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist):
     """Exact distance of every active entry of ``nnf`` (inactive ones get +inf)."""
+    for y in prange(nnf.shape[0]):
+        _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y)
+
+
+@jit
+def nnf_distances_serial(src, tgt, tgt_valid, count, nnf, active, r, channels, dist):
+    """:func:`nnf_distances` on one thread."""
+    for y in range(nnf.shape[0]):
+        _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y)
+
+
+@jit
+def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                  r, channels, iteration, seed, band_height, band):
+    """Propagation and random search over the rows of one band (see nnf_iterate)."""
     height = nnf.shape[0]
     width = nnf.shape[1]
-    for y in prange(height):
-        for x in range(width):
-            if active[y, x]:
-                dist[y, x] = patch_distance(src, tgt, tgt_valid, count, nnf[y, x, 0],
-                                            nnf[y, x, 1], y, x, r, channels,
-                                            np.float32(np.inf))
-            else:
-                dist[y, x] = np.float32(np.inf)
+    src_h = src_ok.shape[0]
+    src_w = src_ok.shape[1]
+    forward = iteration % 2 == 0
+    step = 1 if forward else -1
+    offset = (band_height // 2) if (iteration % 2 == 1) else 0
+    y_lo = r
+    y_hi = src_h - 1 - r
+    x_lo = r
+    x_hi = src_w - 1 - r
+    max_radius = max(src_h, src_w)
+    band_start = max(0, band * band_height - offset)
+    band_stop = min(height, (band + 1) * band_height - offset)
+    state = stream_seed(seed, iteration, band)
+    for i in range(band_stop - band_start):
+        y = band_start + i if forward else band_stop - 1 - i
+        for j in range(width):
+            x = j if forward else width - 1 - j
+            if not active[y, x] or count[y, x] == 0:
+                continue
+            best_y = nnf[y, x, 0]
+            best_x = nnf[y, x, 1]
+            best_d = dist[y, x]
+
+            # Propagation along the row: the neighbour is in this band.
+            nx = x - step
+            if 0 <= nx < width and active[y, nx]:
+                cy = nnf[y, nx, 0]
+                cx = nnf[y, nx, 1] + step
+                if (x_lo <= cx <= x_hi and src_ok[cy, cx]
+                        and (cy != best_y or cx != best_x)):
+                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                       r, channels, best_d)
+                    if d < best_d:
+                        best_y = cy
+                        best_x = cx
+                        best_d = d
+            # Propagation along the column: the neighbour may be in another band.
+            ny = y - step
+            if 0 <= ny < height and active[ny, x]:
+                if band_start <= ny < band_stop:
+                    cy = nnf[ny, x, 0] + step
+                    cx = nnf[ny, x, 1]
+                else:
+                    cy = snapshot[ny, x, 0] + step
+                    cx = snapshot[ny, x, 1]
+                if (y_lo <= cy <= y_hi and src_ok[cy, cx]
+                        and (cy != best_y or cx != best_x)):
+                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                       r, channels, best_d)
+                    if d < best_d:
+                        best_y = cy
+                        best_x = cx
+                        best_d = d
+
+            # Random search around the current best with halving radius.
+            radius = max_radius
+            while radius >= 1:
+                # Uniform in [-radius, radius] by multiply-shift (no division).
+                span = 2 * radius + 1
+                state = xorshift32(state)
+                cy = best_y + ((state * span) >> 32) - radius
+                state = xorshift32(state)
+                cx = best_x + ((state * span) >> 32) - radius
+                cy = min(max(cy, y_lo), y_hi)
+                cx = min(max(cx, x_lo), x_hi)
+                if src_ok[cy, cx] and (cy != best_y or cx != best_x):
+                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                       r, channels, best_d)
+                    if d < best_d:
+                        best_y = cy
+                        best_x = cx
+                        best_d = d
+                radius //= 2
+
+            nnf[y, x, 0] = best_y
+            nnf[y, x, 1] = best_x
+            dist[y, x] = best_d
+
+
+
+
+@jit
+def _band_count(height, band_height, iteration):
+    offset = (band_height // 2) if (iteration % 2 == 1) else 0
+    return (height + offset + band_height - 1) // band_height
 
 
 @jit_parallel
@@ -183,87 +297,27 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     own random stream. So the result depends on ``seed``, ``iteration`` and
     ``band_height`` only, never on the thread count.
     """
-    height = nnf.shape[0]
-    width = nnf.shape[1]
-    src_h = src_ok.shape[0]
-    src_w = src_ok.shape[1]
-    forward = iteration % 2 == 0
-    step = 1 if forward else -1
-    offset = (band_height // 2) if (iteration % 2 == 1) else 0
-    n_bands = (height + offset + band_height - 1) // band_height
-    y_lo = r
-    y_hi = src_h - 1 - r
-    x_lo = r
-    x_hi = src_w - 1 - r
-    max_radius = max(src_h, src_w)
-    for band in prange(n_bands):
-        band_start = max(0, band * band_height - offset)
-        band_stop = min(height, (band + 1) * band_height - offset)
-        state = stream_seed(seed, iteration, band)
-        for i in range(band_stop - band_start):
-            y = band_start + i if forward else band_stop - 1 - i
-            for j in range(width):
-                x = j if forward else width - 1 - j
-                if not active[y, x] or count[y, x] == 0:
-                    continue
-                best_y = nnf[y, x, 0]
-                best_x = nnf[y, x, 1]
-                best_d = dist[y, x]
+    for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
+        _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                      r, channels, iteration, seed, band_height, band)
 
-                # Propagation along the row: the neighbour is in this band.
-                nx = x - step
-                if 0 <= nx < width and active[y, nx]:
-                    cy = nnf[y, nx, 0]
-                    cx = nnf[y, nx, 1] + step
-                    if (x_lo <= cx <= x_hi and src_ok[cy, cx]
-                            and (cy != best_y or cx != best_x)):
-                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                           r, channels, best_d)
-                        if d < best_d:
-                            best_y = cy
-                            best_x = cx
-                            best_d = d
-                # Propagation along the column: the neighbour may be in another band.
-                ny = y - step
-                if 0 <= ny < height and active[ny, x]:
-                    if band_start <= ny < band_stop:
-                        cy = nnf[ny, x, 0] + step
-                        cx = nnf[ny, x, 1]
-                    else:
-                        cy = snapshot[ny, x, 0] + step
-                        cx = snapshot[ny, x, 1]
-                    if (y_lo <= cy <= y_hi and src_ok[cy, cx]
-                            and (cy != best_y or cx != best_x)):
-                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                           r, channels, best_d)
-                        if d < best_d:
-                            best_y = cy
-                            best_x = cx
-                            best_d = d
 
-                # Random search around the current best with halving radius.
-                radius = max_radius
-                while radius >= 1:
-                    # Uniform in [-radius, radius] by multiply-shift (no division).
-                    span = 2 * radius + 1
-                    state = xorshift32(state)
-                    cy = best_y + ((state * span) >> 32) - radius
-                    state = xorshift32(state)
-                    cx = best_x + ((state * span) >> 32) - radius
-                    cy = min(max(cy, y_lo), y_hi)
-                    cx = min(max(cx, x_lo), x_hi)
-                    if src_ok[cy, cx] and (cy != best_y or cx != best_x):
-                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                           r, channels, best_d)
-                        if d < best_d:
-                            best_y = cy
-                            best_x = cx
-                            best_d = d
-                    radius //= 2
+@jit
+def nnf_iterate_serial(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                       r, channels, iteration, seed, band_height):
+    """:func:`nnf_iterate` on one thread (bands in order; the same result)."""
+    for band in range(_band_count(nnf.shape[0], band_height, iteration)):
+        _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                      r, channels, iteration, seed, band_height, band)
 
-                nnf[y, x, 0] = best_y
-                nnf[y, x, 1] = best_x
-                dist[y, x] = best_d
+
+@jit
+def _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y):
+    for x in range(dist.shape[1]):
+        if active[y, x]:
+            out[y, x] = np.exp(-min(dist[y, x] * inv_two_sigma2, 50.0)) * confidence[y, x]
+        else:
+            out[y, x] = 0.0
 
 
 @jit_parallel
@@ -271,14 +325,46 @@ def vote_weights(dist, active, confidence, inv_two_sigma2, out):
     """Wexler et al. 2007 similarity times confidence, for active patches only:
     ``exp(-min(d / 2 sigma^2, 50)) * confidence`` (the cap keeps weights from
     underflowing, so a pixel whose patches all match badly still gets their mean)."""
-    height = dist.shape[0]
-    width = dist.shape[1]
-    for y in prange(height):
-        for x in range(width):
-            if active[y, x]:
-                out[y, x] = np.exp(-min(dist[y, x] * inv_two_sigma2, 50.0)) * confidence[y, x]
-            else:
-                out[y, x] = 0.0
+    for y in prange(dist.shape[0]):
+        _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y)
+
+
+@jit
+def vote_weights_serial(dist, active, confidence, inv_two_sigma2, out):
+    """:func:`vote_weights` on one thread."""
+    for y in range(dist.shape[0]):
+        _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y)
+
+
+@jit
+def _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y, acc):
+    height = hole.shape[0]
+    width = hole.shape[1]
+    channels = colour.shape[2]
+    for x in range(width):
+        if not hole[y, x]:
+            continue
+        acc[:] = 0.0
+        total = 0.0
+        for qy in range(max(0, y - r), min(height, y + r + 1)):
+            for qx in range(max(0, x - r), min(width, x + r + 1)):
+                if not active[qy, qx]:
+                    continue
+                w = weight[qy, qx]
+                if w <= 0.0:
+                    continue
+                sy = nnf[qy, qx, 0] + (y - qy)
+                sx = nnf[qy, qx, 1] + (x - qx)
+                for c in range(channels):
+                    acc[c] += w * colour[sy, sx, c]
+                total += w
+        # Not just > 0: with fastmath's reciprocal a denormal total gives inf * 0.
+        if total > 1e-200:
+            for c in range(channels):
+                out[y, x, c] = acc[c] / total
+        else:
+            for c in range(channels):
+                out[y, x, c] = colour[y, x, c]
 
 
 @jit_parallel
@@ -289,35 +375,39 @@ def vote_weighted(colour, nnf, weight, active, hole, r, out):
     ``colour`` (Hs, Ws, C) float source colours, ``weight`` (H, W) per target
     patch, ``out`` (H, W, C) is written at hole pixels only.
     """
+    for y in prange(hole.shape[0]):
+        _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y,
+                           np.zeros(colour.shape[2]))
+
+
+@jit
+def vote_weighted_serial(colour, nnf, weight, active, hole, r, out):
+    """:func:`vote_weighted` on one thread."""
+    acc = np.zeros(colour.shape[2])
+    for y in range(hole.shape[0]):
+        _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y, acc)
+
+
+@jit
+def _vote_best_row(colour, nnf, dist, active, hole, r, out, y):
     height = hole.shape[0]
     width = hole.shape[1]
     channels = colour.shape[2]
-    for y in prange(height):
-        acc = np.zeros(channels)
-        for x in range(width):
-            if not hole[y, x]:
-                continue
-            acc[:] = 0.0
-            total = 0.0
-            for qy in range(max(0, y - r), min(height, y + r + 1)):
-                for qx in range(max(0, x - r), min(width, x + r + 1)):
-                    if not active[qy, qx]:
-                        continue
-                    w = weight[qy, qx]
-                    if w <= 0.0:
-                        continue
-                    sy = nnf[qy, qx, 0] + (y - qy)
-                    sx = nnf[qy, qx, 1] + (x - qx)
-                    for c in range(channels):
-                        acc[c] += w * colour[sy, sx, c]
-                    total += w
-            # Not just > 0: with fastmath's reciprocal a denormal total gives inf * 0.
-            if total > 1e-200:
-                for c in range(channels):
-                    out[y, x, c] = acc[c] / total
-            else:
-                for c in range(channels):
-                    out[y, x, c] = colour[y, x, c]
+    for x in range(width):
+        if not hole[y, x]:
+            continue
+        best = np.inf
+        best_y = -1
+        best_x = -1
+        for qy in range(max(0, y - r), min(height, y + r + 1)):
+            for qx in range(max(0, x - r), min(width, x + r + 1)):
+                if active[qy, qx] and dist[qy, qx] < best:
+                    best = dist[qy, qx]
+                    best_y = nnf[qy, qx, 0] + (y - qy)
+                    best_x = nnf[qy, qx, 1] + (x - qx)
+        if best_y >= 0:
+            for c in range(channels):
+                out[y, x, c] = colour[best_y, best_x, c]
 
 
 @jit_parallel
@@ -327,22 +417,12 @@ def vote_best(colour, nnf, dist, active, hole, r, out):
     The overlapping target patch with the smallest distance wins (ties: the first in
     row-major order); used at the finest level, where the weighted mean would blur.
     """
-    height = hole.shape[0]
-    width = hole.shape[1]
-    channels = colour.shape[2]
-    for y in prange(height):
-        for x in range(width):
-            if not hole[y, x]:
-                continue
-            best = np.inf
-            best_y = -1
-            best_x = -1
-            for qy in range(max(0, y - r), min(height, y + r + 1)):
-                for qx in range(max(0, x - r), min(width, x + r + 1)):
-                    if active[qy, qx] and dist[qy, qx] < best:
-                        best = dist[qy, qx]
-                        best_y = nnf[qy, qx, 0] + (y - qy)
-                        best_x = nnf[qy, qx, 1] + (x - qx)
-            if best_y >= 0:
-                for c in range(channels):
-                    out[y, x, c] = colour[best_y, best_x, c]
+    for y in prange(hole.shape[0]):
+        _vote_best_row(colour, nnf, dist, active, hole, r, out, y)
+
+
+@jit
+def vote_best_serial(colour, nnf, dist, active, hole, r, out):
+    """:func:`vote_best` on one thread."""
+    for y in range(hole.shape[0]):
+        _vote_best_row(colour, nnf, dist, active, hole, r, out, y)

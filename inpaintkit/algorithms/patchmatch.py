@@ -34,6 +34,11 @@ _GAMMA = 1.3
 #: Stop coarsening when fewer than this fraction of a level's known pixels are centres
 #: of fully known patches: coarser levels would have too few patches to copy from.
 _MIN_SOURCE_FRACTION = 0.75
+#: Below these numbers of active patches the kernels run on one thread: a parallel
+#: launch costs more than the work, and much more on a loaded machine (results are
+#: the same either way).
+_SERIAL_SEARCH_BELOW = 8192
+_SERIAL_PASS_BELOW = 65536
 #: EM stops early at a level once the mean change of the hole estimate is below this.
 _EM_TOLERANCE = 2e-3
 _COARSE_FILLS = ("mean", "patch")
@@ -127,6 +132,25 @@ def _as_valid(valid, shape, name: str) -> np.ndarray:
     return np.ascontiguousarray(valid)
 
 
+class _Kernels:
+    """The pass kernels, all parallel or all serial."""
+
+    def __init__(self, serial: bool):
+        self.fill_invalid = _k.nnf_fill_invalid_serial if serial else _k.nnf_fill_invalid
+        self.distances = _k.nnf_distances_serial if serial else _k.nnf_distances
+        self.weights = _k.vote_weights_serial if serial else _k.vote_weights
+        self.vote_weighted = _k.vote_weighted_serial if serial else _k.vote_weighted
+        self.vote_best = _k.vote_best_serial if serial else _k.vote_best
+
+
+_SERIAL = _Kernels(True)
+_PARALLEL = _Kernels(False)
+
+
+def _kernels(n_active: int) -> _Kernels:
+    return _SERIAL if n_active < _SERIAL_PASS_BELOW else _PARALLEL
+
+
 class _Search:
     """NNF search state for one (source, target) pair: prepared arrays and kernels."""
 
@@ -139,6 +163,10 @@ class _Search:
         self.r = r
         self.coords = np.ascontiguousarray(np.argwhere(src_ok).astype(np.int32))
         self.band_height = _band_height(target.shape[0])
+        n_active = int(np.count_nonzero(active))
+        self.kernels = _kernels(n_active)
+        self.iterate_kernel = (_k.nnf_iterate_serial if n_active < _SERIAL_SEARCH_BELOW
+                               else _k.nnf_iterate)
 
     def set_images(self, source, target) -> None:
         """(Re)set the feature images (float32 (H, W, C)); the masks stay."""
@@ -158,16 +186,16 @@ class _Search:
         else:
             nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
         if not trusted:
-            _k.nnf_fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
+            self.kernels.fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
         dist = np.empty(shape, dtype=np.float32)
-        _k.nnf_distances(self.src, self.tgt, self.tgt_valid, self.count, nnf, self.active,
+        self.kernels.distances(self.src, self.tgt, self.tgt_valid, self.count, nnf, self.active,
                          self.r, self.channels, dist)
         return nnf, dist
 
     def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
         for it in range(iterations):
             snapshot = nnf.copy()
-            _k.nnf_iterate(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
+            self.iterate_kernel(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
                            self.active, nnf, dist, snapshot, self.r, self.channels, it,
                            seed, self.band_height)
 
@@ -407,7 +435,7 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
     values = dist[active]
     sigma2 = max(float(np.percentile(values, _SIGMA_PERCENTILE)), 1e-6) if values.size else 1.0
     weight = np.empty(dist.shape, dtype=np.float64)
-    _k.vote_weights(dist, active, confidence, 1.0 / (2.0 * sigma2), weight)
+    _kernels(values.size).weights(dist, active, confidence, 1.0 / (2.0 * sigma2), weight)
     return weight
 
 
@@ -544,8 +572,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
                                       _derive_seed(seed, depth, 99))
             estimate = upsampled.copy()
-            _k.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence), active,
-                             level_hole, r, estimate)
+            search.kernels.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence),
+                                         active, level_hole, r, estimate)
         # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
         # the coarsest starts from a smooth onion fill and may run up to 4x longer
         # until its estimate settles, as a thick hole needs it.
@@ -569,10 +597,11 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
             filled = spare
             final = depth == 0 and (em == n_em - 1)
             if final:
-                _k.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
+                search.kernels.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
             else:
-                _k.vote_weighted(estimate, nnf, _vote_weights(dist, active, confidence), active,
-                                 level_hole, r, filled)
+                search.kernels.vote_weighted(estimate, nnf,
+                                             _vote_weights(dist, active, confidence),
+                                             active, level_hole, r, filled)
             change = float(np.abs(filled[level_hole] - estimate[level_hole]).mean())
             spare, estimate = estimate, filled
             if final:
