@@ -448,16 +448,16 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
     pyramid is built whose 2x2 downsampling ignores hole pixels, down to the level
     where the hole is about a patch wide on each side (or where too few fully known
     patches would remain); the coarsest hole is filled by onion peeling (see
-    ``coarse_fill``). At each
-    level, from coarse to fine, expectation-maximisation alternates a PatchMatch
-    search (every patch overlapping the hole is matched to a fully known source
-    patch; colour and texture features are compared) with voting: each hole pixel
-    (colour and features) becomes the mean of the overlapping matches' pixels,
-    weighted by exp(-d / 2 sigma^2), sigma^2 the 75th percentile of the distances,
-    times Wexler's confidence 1.3^-(distance of the patch centre into the hole). The
-    NNF is upsampled to start the next level, whose first estimate is voted from its
-    own sharp known pixels. The last vote at the finest level takes each pixel from
-    its best-matching overlapping patch instead of the mean, keeping texture sharp.
+    ``coarse_fill``). At each level, from coarse to fine, expectation-maximisation
+    alternates a PatchMatch search (every patch overlapping the hole is matched to a
+    fully known source patch; colour and texture features are compared) with
+    voting: each hole pixel (colour and features) becomes the mean of the
+    overlapping matches' pixels, weighted by exp(-d / 2 sigma^2), sigma^2 the 75th
+    percentile of the distances, times Wexler's confidence 1.3^-(distance of the
+    patch centre into the hole). The NNF is upsampled to start the next level,
+    whose first estimate is voted from its own sharp known pixels. The last vote at
+    the finest level takes each pixel from its best-matching overlapping patch
+    instead of the mean, keeping texture sharp.
 
     Parameters
     ----------
