@@ -283,8 +283,20 @@ def test_lab_kernel_matches_skimage():
     rgb = rng.random((40, 3))
     rgb[:5] = [[0, 0, 0], [1, 1, 1], [0.01, 0.02, 0.03], [1, 0, 0], [0.04045, 0.5, 0.9]]
     out = np.empty(rgb.size)
-    kern.rgb_to_lab(rgb.reshape(-1), out)
+    kern.rgb_to_lab(rgb.reshape(-1), out, np.empty(0))
     np.testing.assert_allclose(out.reshape(-1, 3), rgb2lab(rgb[None])[0], atol=1e-9)
+
+
+def test_lab_table_for_8_bit_input_gives_the_same_numbers():
+    from inpaintkit.algorithms.criminisi import _search_features
+
+    rng = np.random.default_rng(8)
+    rgb = rng.integers(0, 256, (1, 300, 3)).astype(np.float64) / 255.0
+    rgb[0, :3] = [[0, 0, 0], [1, 1, 1], [10 / 255, 11 / 255, 12 / 255]]  # around 0.04045
+    table, _ = _search_features(rgb, "lab", eight_bit=True)
+    direct, _ = _search_features(rgb, "lab", eight_bit=False)
+    np.testing.assert_array_equal(table, direct)
+    np.testing.assert_allclose(table.reshape(-1, 3), rgb2lab(rgb)[0], atol=1e-9)
 
 
 @pytest.mark.parametrize("colour_sigma", [0.3, 1e6])

@@ -553,20 +553,33 @@ def _grown(array, capacity):
 
 
 @jit
-def rgb_to_lab(rgb, out):
+def srgb_to_linear(value):
+    """sRGB companding inverse (IEC 61966-2-1), as ``skimage.color.rgb2xyz`` applies it."""
+    if value > 0.04045:
+        return ((value + 0.055) / 1.055) ** 2.4
+    return value / 12.92
+
+
+@jit
+def rgb_to_lab(rgb, out, linear_lut):
     """sRGB in [0, 1] to CIE L*a*b* (D65, 2 degree observer), flat (N * 3) arrays.
 
     The same formulas and constants as ``skimage.color.rgb2lab``, without its
-    temporaries.
+    temporaries. When ``linear_lut`` has 256 entries the input is 8-bit (values k / 255
+    exactly) and ``linear_lut[k]`` is ``srgb_to_linear(k / 255)``: the same numbers,
+    without a power per channel.
     """
+    use_lut = linear_lut.shape[0] == 256
     for i in range(rgb.shape[0] // 3):
-        lin0 = rgb[3 * i]
-        lin1 = rgb[3 * i + 1]
-        lin2 = rgb[3 * i + 2]
-        # sRGB companding, then the linear RGB -> XYZ matrix
-        lin0 = ((lin0 + 0.055) / 1.055) ** 2.4 if lin0 > 0.04045 else lin0 / 12.92
-        lin1 = ((lin1 + 0.055) / 1.055) ** 2.4 if lin1 > 0.04045 else lin1 / 12.92
-        lin2 = ((lin2 + 0.055) / 1.055) ** 2.4 if lin2 > 0.04045 else lin2 / 12.92
+        if use_lut:
+            lin0 = linear_lut[int(rgb[3 * i] * 255.0 + 0.5)]
+            lin1 = linear_lut[int(rgb[3 * i + 1] * 255.0 + 0.5)]
+            lin2 = linear_lut[int(rgb[3 * i + 2] * 255.0 + 0.5)]
+        else:
+            lin0 = srgb_to_linear(rgb[3 * i])
+            lin1 = srgb_to_linear(rgb[3 * i + 1])
+            lin2 = srgb_to_linear(rgb[3 * i + 2])
+        # linear RGB -> XYZ, scaled by the D65 white point
         x = (0.412453 * lin0 + 0.357580 * lin1 + 0.180423 * lin2) / 0.95047
         y = 0.212671 * lin0 + 0.715160 * lin1 + 0.072169 * lin2
         z = (0.019334 * lin0 + 0.119193 * lin1 + 0.950227 * lin2) / 1.08883

@@ -46,16 +46,22 @@ def _gaussian_weights(sigma: float, radius: int) -> np.ndarray:
     return w / w.sum()
 
 
-def _search_features(data: np.ndarray, color_space: str) -> tuple[np.ndarray, np.ndarray]:
+def _search_features(data: np.ndarray, color_space: str,
+                     eight_bit: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The image where patches are compared, flat (H * W * C), and its luma, flat (H * W).
 
     Lab for colour images by default (L* is the luma); RGB and gray values are scaled
-    by ``FEATURE_SCALE`` (luma: the channel mean).
+    by ``FEATURE_SCALE`` (luma: the channel mean). ``eight_bit`` says the data are
+    k / 255 exactly, so Lab can use a 256-entry table for the sRGB curve.
     """
     height, width, channels = data.shape
     if channels == 3 and color_space == "lab":
         feat = np.empty(height * width * 3)
-        _k.rgb_to_lab(data.reshape(-1), feat)
+        if eight_bit:
+            lut = np.array([_k.srgb_to_linear(k / 255.0) for k in range(256)])
+        else:
+            lut = np.empty(0)
+        _k.rgb_to_lab(data.reshape(-1), feat, lut)
         luma = np.ascontiguousarray(feat[0::3])
     else:
         feat = data.reshape(-1) * FEATURE_SCALE
@@ -227,7 +233,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     source_distance = source_distance.reshape(-1).astype(np.int64)
 
     size = height * width
-    feat, luma = _search_features(prep.data, color_space)
+    feat, luma = _search_features(prep.data, color_space, prep.original.dtype == np.uint8)
     colour = prep.data.reshape(-1).copy()
     hole = prep.mask.reshape(-1).astype(np.uint8)
     valid_flat = valid.reshape(-1)
