@@ -101,9 +101,11 @@ def write_card(model: str, quality: dict | None, minutes: float | None) -> Path:
         "of the run; PConv's last 20 % is the paper's fine-tuning: 5e-5, encoder batch norms frozen).",
         "- Losses (paper weights):",
         *[f"  - {item}" for item in meta.get("losses", [])],
-        f"- VGG-16: {meta.get('vgg')}. No VGG-16 weights file can be downloaded here, so the "
-        "perceptual and style terms were off.",
-        f"- Torch {meta.get('torch')}, saved {meta.get('saved')}, run complete: {meta.get('complete')}.",
+        ("- VGG-16: none. No VGG-16 weights file can be downloaded here, so the perceptual and style "
+         "terms were off (`inpaintkit train --vgg PATH` turns them on)."
+         if str(meta.get("vgg", "none")).startswith("none") else f"- VGG-16: {meta.get('vgg')}."),
+        f"- Torch {meta.get('torch')}, saved {meta.get('saved')}; the wall time is summed over resumed "
+        "segments of the run (`--resume`).",
         "",
         "## Data", "",
         f"- {len(data.get('train_files', []))} training images: " + ", ".join(data.get("train_files", [])) + ".",

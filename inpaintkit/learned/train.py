@@ -690,7 +690,9 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     if not history or "val_psnr" not in last_val or step % options.val_every:
         last_val = validate(trainer, validation_cases)
         log.write({"step": step, "event": "validation", **last_val})
-    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps)
+    # Complete: all steps done, or stopped by the time limit (not by stop_after).
+    timed_out = bool(options.time_limit) and elapsed() >= options.time_limit
+    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out)
     log.write({"step": step, "event": "done", "elapsed_s": round(elapsed(), 1)})
     log.close()
     if bar is not None:
