@@ -234,16 +234,16 @@ def test_all_hole_is_an_error():
     ({"iterations": 0}, r"iterations must be an integer in \[1, 1000000\], got 0"),
     ({"iterations": 2.5}, "iterations must be an integer"),
     ({"iterations": True}, "iterations must be an integer"),
-    ({"tolerance": -1e-3}, r"tolerance must be a number in \[0.0, 1.0\]"),
-    ({"tolerance": float("nan")}, "tolerance must be a number"),
-    ({"tension": 1.0}, r"tension must be a number in \[0.0, 1.0\), got 1.0"),
-    ({"tension": "high"}, "tension must be a number"),
+    ({"tolerance": -1e-3}, r"tolerance must be a finite number in \[0.0, 1.0\]"),
+    ({"tolerance": float("nan")}, "tolerance must be a finite number"),
+    ({"tension": 1.0}, r"tension must be a finite number in \[0.0, 1.0\), got 1.0"),
+    ({"tension": "high"}, "tension must be a finite number"),
     ({"inpaint_steps": 0}, "inpaint_steps must be an integer in"),
     ({"diffusion_steps": -1}, "diffusion_steps must be an integer in"),
     ({"radius": 0}, "radius must be an integer in"),
-    ({"sharpness": -1.0}, "sharpness must be a number in"),
-    ({"sigma": 0.0}, r"sigma must be a number in \(0.0, 50.0\]"),
-    ({"rho": 100.0}, "rho must be a number in"),
+    ({"sharpness": -1.0}, "sharpness must be a finite number in"),
+    ({"sigma": 0.0}, r"sigma must be a finite number in \(0.0, 50.0\]"),
+    ({"rho": 100.0}, "rho must be a finite number in"),
 ])
 def test_bad_options(options, message):
     image = smooth_image(16, 16, 1)[..., 0]

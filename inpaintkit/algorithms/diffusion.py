@@ -25,6 +25,7 @@ from scipy.sparse.linalg import splu
 
 from .._image import check_has_hole, prepare
 from .._progress import report
+from .._validate import check_float, check_int
 from . import _diffusion_kernels as kernels
 
 VARIANTS = ("tension", "biharmonic", "harmonic", "tv", "transport", "telea", "coherence")
@@ -54,27 +55,6 @@ _CG_RTOL = 1e-8
 _CG_MAXITER = 500
 #: Side of the square tiles of the CG path's block preconditioner, in pixels.
 _TILE = 256
-
-
-def _check_int(name, value, low, high):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-    if not low <= value <= high:
-        raise ValueError(f"{name} must be an integer in [{low}, {high}], got {value}")
-    return int(value)
-
-
-def _check_float(name, value, low, high, *, low_open=False, high_open=False):
-    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = None
-    if (number is None or isinstance(value, bool) or not np.isfinite(number)
-            or number > high or number < low or (low_open and number == low)
-            or (high_open and number == high)):
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
-    return number
 
 
 # --------------------------------------------------------------------------------------
@@ -438,15 +418,15 @@ def inpaint_diffusion(
     """
     if not isinstance(variant, str) or variant not in VARIANTS:
         raise ValueError(f"unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
-    tension = _check_float("tension", tension, 0.0, 1.0, high_open=True)
-    iterations = _check_int("iterations", iterations, 1, 1_000_000)
-    tolerance = _check_float("tolerance", tolerance, 0.0, 1.0)
-    inpaint_steps = _check_int("inpaint_steps", inpaint_steps, 1, 1000)
-    diffusion_steps = _check_int("diffusion_steps", diffusion_steps, 0, 1000)
-    radius = _check_int("radius", radius, 1, 100)
-    sharpness = _check_float("sharpness", sharpness, 0.0, 1000.0)
-    sigma = _check_float("sigma", sigma, 0.0, 50.0, low_open=True)
-    rho = _check_float("rho", rho, 0.0, 50.0, low_open=True)
+    tension = check_float("tension", tension, low=0.0, high=1.0, high_open=True)
+    iterations = check_int("iterations", iterations, low=1, high=1_000_000)
+    tolerance = check_float("tolerance", tolerance, low=0.0, high=1.0)
+    inpaint_steps = check_int("inpaint_steps", inpaint_steps, low=1, high=1000)
+    diffusion_steps = check_int("diffusion_steps", diffusion_steps, low=0, high=1000)
+    radius = check_int("radius", radius, low=1, high=100)
+    sharpness = check_float("sharpness", sharpness, low=0.0, high=1000.0)
+    sigma = check_float("sigma", sigma, low=0.0, high=50.0, low_open=True)
+    rho = check_float("rho", rho, low=0.0, high=50.0, low_open=True)
 
     prep = prepare(image, mask)
     if not check_has_hole(prep):

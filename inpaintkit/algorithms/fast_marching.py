@@ -9,35 +9,17 @@ groups of nearby hole components, so time grows with the hole, not with the imag
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 from scipy import ndimage
 
 from .._progress import report
+from .._validate import check_float, check_int
 from ._fast_marching_kernels import coherence_fill, fast_march, telea_fill
 
 #: Coherence threshold of Bornemann and März's implementation, delta = 1 for grey levels
 #: in [0, 255]; our values are in [0, 1] and delta compares with (l1 - l2)^2, which
 #: scales as the fourth power of the grey-level unit.
 _COHERENCE_DELTA = 255.0 ** -4
-
-
-def _check_radius(radius) -> int:
-    if isinstance(radius, (bool, np.bool_)) or not isinstance(radius, numbers.Integral) or radius < 1:
-        raise ValueError(f"radius must be an integer >= 1, got {radius!r}")
-    return int(radius)
-
-
-def _check_real(name: str, value, *, minimum: float, inclusive: bool) -> float:
-    bad = isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-    if not bad:
-        value_f = float(value)
-        bad = not np.isfinite(value_f) or (value_f < minimum if inclusive else value_f <= minimum)
-    if bad:
-        bound = ">=" if inclusive else ">"
-        raise ValueError(f"{name} must be a finite number {bound} {minimum:g}, got {value!r}")
-    return value_f
 
 
 def ball_offsets(radius: int):
@@ -152,7 +134,7 @@ def fill_telea(data: np.ndarray, hole: np.ndarray, *, radius: int = 5) -> np.nda
     >>> float(fill_telea(data, hole)[4, 4, 0])
     0.25
     """
-    radius = _check_radius(radius)
+    radius = check_int("radius", radius, low=1)
     filled, hole = _as_arrays(data, hole)
     total = int(hole.sum())
     if total == 0:
@@ -217,10 +199,10 @@ def fill_coherence(data: np.ndarray, hole: np.ndarray, *, radius: int = 5,
     >>> bool(abs(out[8, 4, 0]) < 0.05 and abs(out[8, 11, 0] - 1.0) < 0.05)
     True
     """
-    radius = _check_radius(radius)
-    sharpness = _check_real("sharpness", sharpness, minimum=0.0, inclusive=True)
-    sigma = _check_real("sigma", sigma, minimum=0.0, inclusive=False)
-    rho = _check_real("rho", rho, minimum=0.0, inclusive=False)
+    radius = check_int("radius", radius, low=1)
+    sharpness = check_float("sharpness", sharpness, low=0.0)
+    sigma = check_float("sigma", sigma, low=0.0, low_open=True)
+    rho = check_float("rho", rho, low=0.0, low_open=True)
     filled, hole = _as_arrays(data, hole)
     total = int(hole.sum())
     if total == 0:
