@@ -424,15 +424,36 @@ def _stripes(size=72, channels=3):
     return np.clip(np.stack(planes, axis=2), 0.0, 1.0)
 
 
-def test_periodic_texture_is_restored():
+@pytest.mark.parametrize("final_vote", ["mean", "best"])
+def test_periodic_texture_is_restored(final_vote):
     truth = _stripes()
     mask = np.zeros(truth.shape[:2], bool)
     mask[26:46, 20:44] = True
-    out = inpaint_patchmatch(truth, mask)
+    out = inpaint_patchmatch(truth, mask, final_vote=final_vote)
     # A periodic texture is copied exactly from another period: far above the
     # 20-25 dB a smooth (diffusion) fill reaches on these stripes.
     assert psnr(truth, out, mask=mask, data_range=1.0) > 35.0
     np.testing.assert_array_equal(out[~mask], truth[~mask])
+
+
+def test_initial_fill_is_mean_of_onion_and_harmonic():
+    rng = np.random.default_rng(3)
+    values = rng.random((24, 20, 2))
+    known = np.ones((24, 20), bool)
+    known[6:17, 5:14] = False
+    known[9, 16] = False
+    values[~known] = 0.0
+    fill = P._initial_fill(values, known)
+    np.testing.assert_array_equal(fill[known], values[known])
+    # What is left after taking out the onion fill is harmonic: each hole pixel is
+    # the mean of its 4 neighbours (5-point Laplace equation, NumPy reference).
+    harmonic = 2.0 * fill - P._onion_fill(values, known)
+    ys, xs = np.nonzero(~known)
+    neighbours = (harmonic[ys - 1, xs] + harmonic[ys + 1, xs] + harmonic[ys, xs - 1]
+                  + harmonic[ys, xs + 1]) / 4.0
+    np.testing.assert_allclose(harmonic[ys, xs], neighbours, atol=1e-8)
+    assert np.all(fill[~known] >= values[known].min() - 1e-9)
+    assert np.all(fill[~known] <= values[known].max() + 1e-9)
 
 
 def _as_dtype(values, dtype):
@@ -567,6 +588,7 @@ def test_registry_and_inpaint_entry_point():
         ({"texture_weight": -1.0}, ValueError, "texture_weight must be a finite number"),
         ({"seed": -3}, ValueError, "seed must be >= 0"),
         ({"coarse_fill": "diffusion"}, ValueError, "coarse_fill must be one of"),
+        ({"final_vote": "median"}, ValueError, "final_vote must be one of"),
         ({"source_mask": np.zeros((5, 5), bool)}, ValueError, "source_mask has shape"),
         ({"patch_size": 21}, ValueError, "no fully known 21x21 patch"),
     ],

@@ -18,6 +18,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
+from .diffusion import _solve_elliptic
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
 
@@ -42,6 +43,7 @@ _SERIAL_PASS_BELOW = 65536
 #: EM stops early at a level once the mean change of the hole estimate is below this.
 _EM_TOLERANCE = 2e-3
 _COARSE_FILLS = ("mean", "patch")
+_FINAL_VOTES = ("mean", "best")
 
 
 def _band_height(height: int) -> int:
@@ -370,6 +372,22 @@ def _patch_onion_fill(values, known, src_ok, r, seed):
     return estimate
 
 
+def _initial_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """The coarsest level's first estimate: the mean of the onion-peel fill and the
+    harmonic (Laplace) fill of the hole.
+
+    EM barely moves a thick hole away from its first estimate, so that estimate
+    sets the large-scale structure. The harmonic fill is the smooth interpolant of
+    the whole hole border; the onion fill carries border values inwards along the
+    rings. Their mean scored best of the two alone and of pull-push (hierarchical
+    averaging) on the benchmark photos (about +0.5 dB over the onion fill alone).
+    """
+    onion = _onion_fill(values, known)
+    with _progress.reporting(None):  # the solver's own progress is not ours
+        harmonic = _solve_elliptic(np.array(values, dtype=np.float64), ~known, 1)
+    return 0.5 * (onion + harmonic)
+
+
 def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.ndarray:
     """Newson et al. 2014 texture features: the mean absolute luminance derivatives
     |I_x|, |I_y| over a ``window`` square, from known pixels only.
@@ -440,14 +458,15 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
 
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=1,
-                       texture_weight=6.0, coarse_fill="mean", source_mask=None, seed=0):
+                       texture_weight=6.0, coarse_fill="mean", final_vote="mean", source_mask=None,
+                       seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
     Texture features (mean absolute luminance derivatives over a 5x5 window, from
     known pixels; Newson et al. 2014) are attached to the colour channels. An image
     pyramid is built whose 2x2 downsampling ignores hole pixels, down to the level
     where the hole is about a patch wide on each side (or where too few fully known
-    patches would remain); the coarsest hole is filled by onion peeling (see
+    patches would remain); the coarsest hole is first filled smoothly (see
     ``coarse_fill``). At each level, from coarse to fine, expectation-maximisation
     alternates a PatchMatch search (every patch overlapping the hole is matched to a
     fully known source patch; colour and texture features are compared) with
@@ -455,9 +474,9 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
     overlapping matches' pixels, weighted by exp(-d / 2 sigma^2), sigma^2 the 75th
     percentile of the distances, times Wexler's confidence 1.3^-(distance of the
     patch centre into the hole). The NNF is upsampled to start the next level,
-    whose first estimate is voted from its own sharp known pixels. The last vote at
-    the finest level takes each pixel from its best-matching overlapping patch
-    instead of the mean, keeping texture sharp.
+    whose first estimate is voted from its own sharp known pixels. Level ``l``
+    runs ``l`` more PatchMatch iterations per EM step than the finest. The last
+    vote at the finest level is set by ``final_vote``.
 
     Parameters
     ----------
@@ -472,17 +491,25 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         ``iterations + l``, and the coarsest up to 4 times that until the estimate
         changes by less than 0.002 on average.
     nnf_iterations : int, default 1
-        PatchMatch iterations per EM step (>= 1).
+        PatchMatch iterations per EM step at the finest level (>= 1); level ``l``
+        above it runs ``nnf_iterations + l``.
     texture_weight : float, default 6.0
         Weight of the texture features (local mean absolute luminance derivatives,
         Newson et al. 2014) against the colour in the patch distance (>= 0; 0
         compares colour only).
     coarse_fill : {"mean", "patch"}, default "mean"
-        How the coarsest level's hole is first filled, ring by ring from its border:
-        ``"mean"`` with the mean colour of filled neighbours (smooth; scores best on
-        photos), ``"patch"`` with the centre of the best patch matched on the filled
+        How the coarsest level's hole is first filled: ``"mean"``, the mean of the
+        onion peel (ring by ring from the border, each pixel the mean colour of its
+        filled neighbours) and the harmonic fill (smooth; scores best on photos),
+        ``"patch"``, ring by ring with the centre of the best patch matched on the filled
         pixels (Newson et al.'s onion peel; keeps the phase of regular textures and
         restores periodic patterns at borders and corners far more reliably).
+    final_vote : {"mean", "best"}, default "mean"
+        The last vote at the finest level: ``"mean"`` is Wexler's weighted mean
+        with similarity weights only (closest to the truth on average: about
+        +0.2 dB PSNR and +0.008 SSIM on the benchmark photos), ``"best"`` takes each
+        pixel from its best-matching overlapping patch (sharper texture: hole
+        texture ratio about 0.72 against 0.61, at lower PSNR).
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
@@ -526,6 +553,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         raise ValueError(f"texture_weight must be a finite number >= 0, got {texture_weight!r}")
     if coarse_fill not in _COARSE_FILLS:
         raise ValueError(f"coarse_fill must be one of {_COARSE_FILLS}, got {coarse_fill!r}")
+    if final_vote not in _FINAL_VOTES:
+        raise ValueError(f"final_vote must be one of {_FINAL_VOTES}, got {final_vote!r}")
     seed = _check_int(seed, "seed", low=0)
     exclude = (np.zeros(shape, dtype=bool) if source_mask is None
                else check_mask(source_mask, shape, name="source_mask"))
@@ -560,7 +589,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
             estimate = _patch_onion_fill(values, known, src_ok, r, _derive_seed(seed, depth, 77))
             init = None
         elif nnf is None:
-            estimate = np.ascontiguousarray(_onion_fill(values, known), dtype=np.float32)
+            estimate = np.ascontiguousarray(_initial_fill(values, known), dtype=np.float32)
             init = None
         else:
             # Upsample the NNF and vote with this level's own known pixels, so the
@@ -592,11 +621,19 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
                 search.set_images(estimate, estimate)
             # After the first step the field comes from this very search: valid.
             nnf, dist = search.start(init, _derive_seed(seed, depth, em, 0), trusted=em > 0)
-            search.iterate(nnf, dist, nnf_iterations, _derive_seed(seed, depth, em, 1))
+            # Coarse fields seed every finer level, and coarse searches are cheap:
+            # level ``depth`` runs ``depth`` more PatchMatch iterations per EM step.
+            final = depth == 0 and (em == n_em - 1)
+            search.iterate(nnf, dist, nnf_iterations + depth, _derive_seed(seed, depth, em, 1))
             init = nnf
             filled = spare
-            final = depth == 0 and (em == n_em - 1)
-            if final:
+            if final and final_vote == "mean":
+                # Similarity weights only: every overlapping match counts, however
+                # deep in the hole its centre lies.
+                search.kernels.vote_weighted(estimate, nnf,
+                                             _vote_weights(dist, active, np.ones(dist.shape)),
+                                             active, level_hole, r, filled)
+            elif final:
                 search.kernels.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
             else:
                 search.kernels.vote_weighted(estimate, nnf,
