@@ -458,7 +458,7 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
 
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=1,
-                       texture_weight=6.0, coarse_fill="mean", final_vote="mean", source_mask=None,
+                       texture_weight=6.0, coarse_fill="mean", final_vote="best", source_mask=None,
                        seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
@@ -504,12 +504,12 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         ``"patch"``, ring by ring with the centre of the best patch matched on the filled
         pixels (Newson et al.'s onion peel; keeps the phase of regular textures and
         restores periodic patterns at borders and corners far more reliably).
-    final_vote : {"mean", "best"}, default "mean"
-        The last vote at the finest level: ``"mean"`` is Wexler's weighted mean
-        with similarity weights only (closest to the truth on average: about
-        +0.2 dB PSNR and +0.008 SSIM on the benchmark photos), ``"best"`` takes each
-        pixel from its best-matching overlapping patch (sharper texture: hole
-        texture ratio about 0.72 against 0.61, at lower PSNR).
+    final_vote : {"best", "mean"}, default "best"
+        The last vote at the finest level: ``"best"`` takes each pixel from its
+        best-matching overlapping patch, so the fill keeps the texture's grain
+        (hole texture ratio about 0.72 on the benchmark photos); ``"mean"`` is
+        Wexler's weighted mean with similarity weights only: about +0.2 dB PSNR and
+        +0.008 SSIM on average, but visibly softer (texture ratio about 0.61).
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
