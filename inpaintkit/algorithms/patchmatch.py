@@ -18,7 +18,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
-from .diffusion import _solve_elliptic
+from .diffusion import harmonic_fill
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
 
@@ -384,7 +384,7 @@ def _initial_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     """
     onion = _onion_fill(values, known)
     with _progress.reporting(None):  # the solver's own progress is not ours
-        harmonic = _solve_elliptic(np.array(values, dtype=np.float64), ~known, 1)
+        harmonic = harmonic_fill(np.array(values, dtype=np.float64), ~known)
     return 0.5 * (onion + harmonic)
 
 
