@@ -202,6 +202,23 @@ def _solve_cg(rows, cols, vals, rhs, start, pixel_rows, pixel_cols):
     return x
 
 
+def harmonic_fill(data, hole):
+    """Harmonic (Laplace) fill of ``hole`` in prepared data, for other methods' first estimates.
+
+    Parameters
+    ----------
+    data : ndarray, shape (H, W, C), float64
+    hole : ndarray, shape (H, W), bool
+
+    Returns
+    -------
+    ndarray, shape (H, W, C), float64
+        ``data`` with the hole solved (the harmonic solution obeys the maximum
+        principle, so no clipping is needed).
+    """
+    return _solve_elliptic(data, hole, 1)
+
+
 def _hole_box(hole, margin):
     """Slices of the hole's bounding box grown by ``margin`` pixels (clipped to the image).
 
