@@ -106,8 +106,9 @@ def test_devices():
 
 
 def test_load_errors():
+    # Only the small configs ship weights: the paper config without weights must say so.
     with pytest.raises(learned.WeightsNotFoundError, match="does not ship trained weights.*weights=PATH"):
-        learned.load("pconv")
+        learned.load("pconv", config="paper")
     with pytest.raises(ValueError, match="unknown learned model 'lama'"):
         learned.load("lama", weights="random")
     with pytest.raises(ValueError, match="config for 'gl' must be one of paper, small"):
@@ -209,7 +210,7 @@ def test_registered_methods_through_inpaint():
     assert params["edgeconnect"]["edges"] is None
     assert params["pconv"]["large"] == "crop" and params["pconv"]["weights"] is None
     with pytest.raises(learned.WeightsNotFoundError):
-        inpaintkit.inpaint(image, mask, method="gl")
+        inpaintkit.inpaint(image, mask, method="gl", config="paper")
 
 
 def test_importing_learned_does_not_import_torch():
