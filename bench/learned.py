@@ -169,6 +169,7 @@ def main(threads: int) -> None:
 # --- issue 6: quality of the shipped weights ------------------------------------------
 
 QUALITY_PEERS = ("cv2 TELEA", "diffusion", "patchmatch")
+_QUALITY_THREADS = [1]
 
 
 def _quality_fill(method, image, mask):
@@ -181,6 +182,12 @@ def _quality_fill(method, image, mask):
         return cv2.inpaint(image, mask.astype(np.uint8), 3, cv2.INPAINT_TELEA)
     if method in ("diffusion", "patchmatch"):
         return inpaintkit.inpaint(image, mask, method=method)
+    import torch
+
+    # Numba's OpenMP layer (diffusion, patchmatch) resets the shared thread count; set
+    # torch's again so every learned timing runs on the requested threads.
+    if _QUALITY_THREADS[0] > 0:
+        torch.set_num_threads(_QUALITY_THREADS[0])
     return inpaintkit.inpaint(image, mask, method=method.split()[0])  # "pconv small" etc.
 
 
@@ -190,6 +197,7 @@ def run_quality(threads: int) -> dict:
     import numpy as np
     import torch
 
+    _QUALITY_THREADS[0] = threads
     if threads > 0:
         torch.set_num_threads(threads)
     sys.path.insert(0, HERE)
@@ -209,7 +217,7 @@ def run_quality(threads: int) -> dict:
             records.append({"bucket": case["bucket"], "method": method, "time_s": seconds,
                             **score(case["image"], out, case["mask"])})
     rows = summarise(records)
-    return {"rows": rows, "shipped": shipped, "threads": torch.get_num_threads(),
+    return {"rows": rows, "shipped": shipped, "threads": threads if threads > 0 else torch.get_num_threads(),
             "images": sorted({c["name"] for c in cases})}
 
 

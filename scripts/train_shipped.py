@@ -41,6 +41,32 @@ TITLES = {
     "edgeconnect": "EdgeConnect (Nazeri et al. 2019), small config",
 }
 
+OPTIMISER = {"gl": "betas (0.9, 0.999) for the completion network, (0.5, 0.999) for the discriminators",
+             "pconv": "betas (0.9, 0.999)",
+             "gdn": "betas (0, 0.9) for generator and detector (the paper's)",
+             "edgeconnect": "betas (0, 0.9) (the release's), discriminators at 0.1 x the learning rate"}
+SCHEDULE = {
+    "gl": "divided by 10 for the last 20 % of the run. Phases by fraction of the run: completion "
+          "network alone on the hole MSE (0-60 %), discriminators alone (60-70 %), jointly (70-100 %).",
+    "pconv": "the last 20 % of the run is the paper's fine-tuning (learning rate 5e-5, encoder batch "
+             "norms frozen).",
+    "gdn": "divided by 10 for the last 20 % of the run; the generator's adversarial term starts at "
+           "30 % of the run (after a reconstruction warm-up).",
+    "edgeconnect": "divided by 10 for the last 20 % of the run; edge and image generators train "
+                   "side by side (the image generator on ground-truth edges), the image generator's "
+                   "adversarial term starts at 30 %, and from 70 % the image generator is fed the edge "
+                   "generator's predictions (the paper's joint stage).",
+}
+LIMITS = {
+    "gl": "This one misses the benchmark targets by more than 2 dB: GL learns slowest per CPU minute.",
+    "pconv": "Nearest-neighbour upsampling leaves faint blocky texture in large holes.",
+    "gdn": "Fills show a checkerboard pattern from the transposed convolutions; part of its texture "
+           "ratio above TELEA's comes from it, not from real detail.",
+    "edgeconnect": "The edge generator, trained with adversarial and feature-matching terms only, "
+                   "draws noisy edges after this budget; the image generator copies them, so fills "
+                   "are noisy (texture ratio above 0.7 is noise) and PSNR is 3-4 dB under TELEA.",
+}
+
 
 def train_all(models, data: Path, runs: Path, minutes: float, parallel: int, seed: int) -> None:
     runs.mkdir(parents=True, exist_ok=True)
@@ -95,10 +121,9 @@ def write_card(model: str, quality: dict | None, minutes: float | None) -> Path:
         f"- Budget: {_fmt(meta.get('wall_time_s', 0) / 60, 1)} min of wall time"
         + (f" (limit {minutes:g} min)" if minutes else "")
         + f", {meta.get('steps')} steps of batch {meta.get('batch')} at {meta.get('crop')}x{meta.get('crop')}"
-        f" crops, one torch thread, device {meta.get('device')}, on a 2-core machine shared with other jobs "
-        "(about a quarter to a half of a core in practice).",
-        f"- Seed {meta.get('seed')}, Adam, learning rate {meta.get('lr')} (divided by 10 for the last 20 % "
-        "of the run; PConv's last 20 % is the paper's fine-tuning: 5e-5, encoder batch norms frozen).",
+        f" crops, one torch thread, device {meta.get('device')}, on a 2-core machine without GPU that "
+        "other jobs were loading most of the time.",
+        f"- Seed {meta.get('seed')}, Adam {OPTIMISER[model]}, learning rate {meta.get('lr')}; {SCHEDULE[model]}",
         "- Losses (paper weights):",
         *[f"  - {item}" for item in meta.get("losses", [])],
         ("- VGG-16: none. No VGG-16 weights file can be downloaded here, so the perceptual and style "
@@ -132,7 +157,7 @@ def write_card(model: str, quality: dict | None, minutes: float | None) -> Path:
         lines += ["## Benchmark (`python bench/learned.py --quality`)", "",
                   "256x256 benchmark photos (" + ", ".join(quality.get("images", [])) + "), one free-form "
                   "hole per photo and bucket; whole-image PSNR/SSIM, texture ratio in the hole, median CPU "
-                  "seconds per image with one torch thread (taken while other jobs loaded the cores).", "",
+                  f"seconds per image ({quality.get('threads', '?')} torch thread(s)).", "",
                   "| bucket | PSNR | SSIM | texture | time s | TELEA PSNR | TELEA texture |",
                   "|---|---|---|---|---|---|---|"]
         for bucket in buckets:
@@ -151,8 +176,9 @@ def write_card(model: str, quality: dict | None, minutes: float | None) -> Path:
         lines.append("")
     lines += ["## Limits", "",
               "Trained for minutes on a few dozen images, not days on Places2: fills are smooth and "
-              "plausible in colour, not semantically rich. For paper-quality results load the "
-              "published paper-config weights (`weights=PATH`, see `inpaintkit.learned.load`).", ""]
+              "plausible in colour, not semantically rich. " + LIMITS[model] + " For paper-quality "
+              "results load the published paper-config weights (`weights=PATH`, see "
+              "`inpaintkit.learned.load`).", ""]
     card = WEIGHTS / f"{model}_small.md"
     card.write_text("\n".join(lines))
     del torch
