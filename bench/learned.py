@@ -194,7 +194,6 @@ def _quality_fill(method, image, mask):
 def run_quality(threads: int) -> dict:
     """Every shipped model (default weights) beside cv2 TELEA, our default diffusion and
     our patchmatch on the six ratio buckets at 256x256, benchmark photos only."""
-    import numpy as np
     import torch
 
     _QUALITY_THREADS[0] = threads
