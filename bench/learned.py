@@ -95,7 +95,6 @@ def run_opencv(size: int, repeat: int) -> dict:
 
 def run_extras(threads: int) -> list[dict]:
     """Batching and GL's Poisson post-process at 256x256: per-image seconds."""
-    import numpy as np
     import torch
 
     if threads > 0:
