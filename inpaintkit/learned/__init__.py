@@ -217,17 +217,24 @@ def _backend(name, weights, config, device, max_size, large, seed):
                     large=large, seed=seed)
 
 
+def _unfilled(image, prep, options):
+    """The result for a mask with no hole: a copy of ``image`` (and, when asked, an
+    all-zero artifact map), shaped as a fill would be. Shared with ``Backend.inpaint``;
+    kept here so an empty mask never imports torch."""
+    import numpy as np
+
+    out = np.array(image, copy=True)
+    if options.get("return_artifact_map"):
+        return out, np.zeros(prep.mask.shape, np.float32)
+    return out
+
+
 def _run(name, image, mask, weights, config, device, max_size, large, seed, **options):
     from .._image import check_has_hole, prepare
 
     prep = prepare(image, mask)
     if not check_has_hole(prep):
-        import numpy as np
-
-        out = np.array(image, copy=True)
-        if options.get("return_artifact_map"):
-            return out, np.zeros(prep.mask.shape, np.float32)
-        return out
+        return _unfilled(image, prep, options)
     backend = _backend(name, weights, config, device, max_size, large, seed)
     return backend.inpaint_prepared(prep, **options)
 

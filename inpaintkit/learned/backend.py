@@ -189,12 +189,11 @@ class Backend:
         ``poisson_blend`` (GL: Poisson-blend the output into the image,
         :func:`poisson_blend_fill`).
         """
+        from . import _unfilled
+
         prep = prepare(image, mask)
         if not check_has_hole(prep):
-            out = np.array(image, copy=True)
-            if options.get("return_artifact_map"):
-                return out, np.zeros(prep.mask.shape, np.float32)
-            return out
+            return _unfilled(image, prep, options)
         return self.inpaint_prepared(prep, **options)
 
     def inpaint_batch(self, images, masks, *, return_artifact_map=False) -> list:
