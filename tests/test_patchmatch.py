@@ -436,6 +436,48 @@ def test_periodic_texture_is_restored(final_vote):
     np.testing.assert_array_equal(out[~mask], truth[~mask])
 
 
+def ref_downsample(values, known, exclude):
+    """Plain-loop reference of the pyramid step: binomial 6x6 weights over known
+    pixels around each 2x2 block; known if any known pixel is in the window."""
+    taps = [1.0, 5.0, 10.0, 10.0, 5.0, 1.0]
+    height, width, channels = values.shape
+    h2, w2 = (height + 1) // 2, (width + 1) // 2
+    coarse = np.zeros((h2, w2, channels))
+    coarse_known = np.zeros((h2, w2), bool)
+    coarse_exclude = np.zeros((h2, w2), bool)
+    for y in range(h2):
+        for x in range(w2):
+            acc = np.zeros(channels)
+            total = 0.0
+            for i, dy in enumerate(range(-2, 4)):
+                for j, dx in enumerate(range(-2, 4)):
+                    yy, xx = 2 * y + dy, 2 * x + dx
+                    if 0 <= yy < height and 0 <= xx < width and known[yy, xx]:
+                        acc += taps[i] * taps[j] * values[yy, xx]
+                        total += taps[i] * taps[j]
+            if total > 0:
+                coarse[y, x] = acc / total
+                coarse_known[y, x] = True
+            coarse_exclude[y, x] = exclude[2 * y:2 * y + 2, 2 * x:2 * x + 2].any()
+    return coarse, coarse_known, coarse_exclude
+
+
+@pytest.mark.parametrize("shape", [(16, 12), (15, 13)])
+def test_downsample_matches_reference(shape):
+    rng = np.random.default_rng(5)
+    values = rng.random((*shape, 2)).astype(np.float32)
+    known = rng.random(shape) > 0.3
+    known[1:14, 1:11] = False  # wider than the 6x6 window: its centre stays unknown
+    exclude = rng.random(shape) > 0.9
+    coarse, coarse_known, coarse_exclude = P._downsample(values, known, exclude)
+    ref, ref_known, ref_exclude = ref_downsample(values.astype(np.float64), known, exclude)
+    np.testing.assert_array_equal(coarse_known, ref_known)
+    np.testing.assert_array_equal(coarse_exclude, ref_exclude)
+    np.testing.assert_allclose(coarse, ref, atol=1e-6)
+    assert coarse.dtype == np.float32
+    assert not coarse_known.all()  # the hole's centre has no known pixel in reach
+
+
 def test_initial_fill_is_mean_of_onion_and_harmonic():
     rng = np.random.default_rng(3)
     values = rng.random((24, 20, 2))
