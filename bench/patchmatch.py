@@ -174,9 +174,10 @@ def nnf_table(quick: bool):
                                      iterations=iterations, seed=0, repeat=3)
         interior = dist[r:-r, r:-r].astype(np.float64).ravel()
         # Candidates tried: the initial one, then per iteration 2 propagation
-        # candidates and one per halving of the search radius (early termination
-        # makes most of them cheaper than a full patch comparison).
-        per_iter = 2 + (int(math.log2(size)) + 1)
+        # candidates and ``search_samples`` (default 3) per halving of the search
+        # radius (early termination makes most of them cheaper than a full
+        # patch comparison).
+        per_iter = 2 + 3 * (int(math.log2(size)) + 1)
         candidates = size * size * (1 + iterations * per_iter)
         rows.append({"source": src_name, "target": tgt_name,
                      "patchmatch mean d": float(interior.mean()),

@@ -93,7 +93,7 @@ def ref_fill_invalid(nnf, active, src_ok, coords, seed):
 
 
 def ref_iterate(src, tgt, tgt_valid, src_ok, active, nnf, dist, r, iteration, seed,
-                band_height):
+                band_height, samples):
     """One PatchMatch iteration written out plainly, same bands, order and streams."""
     height, width = active.shape
     src_h, src_w = src_ok.shape
@@ -135,12 +135,13 @@ def ref_iterate(src, tgt, tgt_valid, src_ok, active, nnf, dist, r, iteration, se
                     consider(int(source[ny, x, 0]) + step, int(source[ny, x, 1]))
                 radius = max(src_h, src_w)
                 while radius >= 1:
-                    span = 2 * radius + 1
-                    state = ref_xorshift32(state)
-                    cy = best[0] + ((state * span) >> 32) - radius
-                    state = ref_xorshift32(state)
-                    cx = best[1] + ((state * span) >> 32) - radius
-                    consider(min(max(cy, r), src_h - 1 - r), min(max(cx, r), src_w - 1 - r))
+                    for _ in range(samples):
+                        span = 2 * radius + 1
+                        state = ref_xorshift32(state)
+                        cy = best[0] + ((state * span) >> 32) - radius
+                        state = ref_xorshift32(state)
+                        cx = best[1] + ((state * span) >> 32) - radius
+                        consider(min(max(cy, r), src_h - 1 - r), min(max(cx, r), src_w - 1 - r))
                     radius //= 2
                 nnf[y, x] = best[:2]
                 dist[y, x] = best[2]
@@ -207,8 +208,8 @@ def _small_problem(seed=0):
 
 
 @pytest.mark.parametrize("serial", [False, True])
-@pytest.mark.parametrize("r", [1, 2])
-def test_nnf_kernels_match_reference(r, serial):
+@pytest.mark.parametrize("r, samples", [(1, 1), (2, 1), (2, 3)])
+def test_nnf_kernels_match_reference(r, samples, serial):
     fill_invalid = K.nnf_fill_invalid_serial if serial else K.nnf_fill_invalid
     distances = K.nnf_distances_serial if serial else K.nnf_distances
     iterate = K.nnf_iterate_serial if serial else K.nnf_iterate
@@ -237,9 +238,9 @@ def test_nnf_kernels_match_reference(r, serial):
     for iteration in range(3):
         snapshot = nnf.copy()
         iterate(flat_src, flat_tgt, tgt_valid, count, src_ok, active, nnf, dist,
-                snapshot, r, 2, iteration, seed, band_height)
+                snapshot, r, 2, iteration, seed, band_height, samples)
         ref_iterate(src, tgt, tgt_valid, src_ok, active, ref_nnf, ref_dist, r, iteration,
-                    seed, band_height)
+                    seed, band_height, samples)
         np.testing.assert_array_equal(nnf, ref_nnf)
         np.testing.assert_allclose(dist[active], ref_dist[active], rtol=1e-5, atol=1e-7)
 
@@ -384,6 +385,7 @@ def test_nnf_accepts_uint_and_gray():
         ({"patch_size": 7.0}, TypeError, "patch_size must be an integer"),
         ({"iterations": 0}, ValueError, "iterations must be >= 1"),
         ({"seed": -1}, ValueError, "seed must be >= 0"),
+        ({"search_samples": 0}, ValueError, "search_samples must be >= 1"),
         ({"source_valid": np.ones((5, 5), bool)}, ValueError, "source_valid has shape"),
         ({"target_valid": np.ones((30, 30), np.uint8)}, TypeError, "target_valid must be a bool"),
         ({"init": np.zeros((30, 30, 3), int)}, ValueError, "init must have shape"),

@@ -188,7 +188,7 @@ def nnf_distances_serial(src, tgt, tgt_valid, count, nnf, active, r, channels, d
 
 @jit
 def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                  r, channels, iteration, seed, band_height, band):
+                  r, channels, iteration, seed, band_height, samples, band):
     """Propagation and random search over the rows of one band (see nnf_iterate)."""
     height = nnf.shape[0]
     width = nnf.shape[1]
@@ -246,24 +246,26 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                         best_x = cx
                         best_d = d
 
-            # Random search around the current best with halving radius.
+            # Random search around the current best with halving radius, ``samples``
+            # candidates per radius.
             radius = max_radius
             while radius >= 1:
-                # Uniform in [-radius, radius] by multiply-shift (no division).
-                span = 2 * radius + 1
-                state = xorshift32(state)
-                cy = best_y + ((state * span) >> 32) - radius
-                state = xorshift32(state)
-                cx = best_x + ((state * span) >> 32) - radius
-                cy = min(max(cy, y_lo), y_hi)
-                cx = min(max(cx, x_lo), x_hi)
-                if src_ok[cy, cx] and (cy != best_y or cx != best_x):
-                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                       r, channels, best_d)
-                    if d < best_d:
-                        best_y = cy
-                        best_x = cx
-                        best_d = d
+                for _ in range(samples):
+                    # Uniform in [-radius, radius] by multiply-shift (no division).
+                    span = 2 * radius + 1
+                    state = xorshift32(state)
+                    cy = best_y + ((state * span) >> 32) - radius
+                    state = xorshift32(state)
+                    cx = best_x + ((state * span) >> 32) - radius
+                    cy = min(max(cy, y_lo), y_hi)
+                    cx = min(max(cx, x_lo), x_hi)
+                    if src_ok[cy, cx] and (cy != best_y or cx != best_x):
+                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
+                                           r, channels, best_d)
+                        if d < best_d:
+                            best_y = cy
+                            best_x = cx
+                            best_d = d
                 radius //= 2
 
             nnf[y, x, 0] = best_y
@@ -281,14 +283,16 @@ def _band_count(height, band_height, iteration):
 
 @jit_parallel
 def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                r, channels, iteration, seed, band_height):
+                r, channels, iteration, seed, band_height, samples):
     """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
 
     Even iterations scan top-left to bottom-right and propagate from the left and
     upper neighbours (eq. 1: candidates f(x - 1, y) + (1, 0), f(x, y - 1) + (0, 1));
     odd iterations scan in reverse and propagate from the right and lower ones.
     Random search then tries ``v0 + w alpha^i R_i`` with ``alpha = 1/2`` and ``w`` the
-    source size, ``R_i`` uniform in [-1, 1]^2 (eq. 2), until the radius is below 1.
+    source size, ``R_i`` uniform in [-1, 1]^2 (eq. 2), until the radius is below 1;
+    ``samples`` candidates per radius (the paper draws one), each around the best
+    so far.
 
     Rows are split into bands of ``band_height`` (offset by half a band on odd
     iterations so that band borders move) processed in parallel. A band reads
@@ -299,16 +303,16 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     """
     for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
         _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                      r, channels, iteration, seed, band_height, band)
+                      r, channels, iteration, seed, band_height, samples, band)
 
 
 @jit
 def nnf_iterate_serial(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                       r, channels, iteration, seed, band_height):
+                       r, channels, iteration, seed, band_height, samples):
     """:func:`nnf_iterate` on one thread (bands in order; the same result)."""
     for band in range(_band_count(nnf.shape[0], band_height, iteration)):
         _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                      r, channels, iteration, seed, band_height, band)
+                      r, channels, iteration, seed, band_height, samples, band)
 
 
 @jit
