@@ -480,6 +480,25 @@ def test_downsample_matches_reference(shape):
     assert not coarse_known.all()  # the hole's centre has no known pixel in reach
 
 
+@pytest.mark.parametrize("lo, hi", [(0.3, 0.4), (0.5, 0.6)])
+def test_large_free_form_holes_get_a_pyramid(lo, hi):
+    # Holes spread over the image leave few fully known patches at coarse levels;
+    # the pyramid must still be built (single-scale EM from a smooth fill blurs and
+    # cuts structures), down to a hole about a patch wide.
+    from inpaintkit import masks
+
+    hole = masks.in_ratio_bucket((256, 256), lo, hi, seed=3)
+    data = np.zeros((256, 256, 3), np.float32)
+    levels = P._build_pyramid(data, hole, np.zeros_like(hole), 7)
+    assert len(levels) >= 3
+    from scipy import ndimage
+
+    coarsest_hole = levels[-1][1]
+    assert ndimage.distance_transform_edt(coarsest_hole).max() <= 7
+    # Coarse holes shrink faster than the image: known colours are extended inwards.
+    assert coarsest_hole.mean() < hole.mean()
+
+
 def test_initial_fill_is_mean_of_onion_and_harmonic():
     rng = np.random.default_rng(3)
     values = rng.random((24, 20, 2))
