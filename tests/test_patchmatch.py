@@ -293,6 +293,35 @@ def _smooth_noise(shape, seed):
     return ndimage.gaussian_filter(rng.random(shape), (1.0, 1.0, 0)[: len(shape)])
 
 
+def test_sharp_vote_is_best_detail_plus_mean_tone():
+    from scipy import ndimage
+
+    rng = np.random.default_rng(8)
+    r, shape = 1, (14, 12)
+    colour = rng.random((*shape, 2)).astype(np.float32)
+    hole = np.zeros(shape, bool)
+    hole[4:10, 3:9] = True
+    active = ndimage.binary_dilation(hole, np.ones((3, 3), bool))
+    src_ok = ref_source_ok(~hole, r)
+    coords = np.argwhere(src_ok)
+    nnf = coords[rng.integers(0, len(coords), shape)].astype(np.int32)
+    dist = rng.random(shape).astype(np.float32)
+    out = colour.copy()
+    P._sharp_vote(P._SERIAL, colour, nnf, dist, active, hole, r, out)
+
+    best = colour.astype(np.float64).copy()
+    ref_vote_best(colour, nnf, dist, active, hole, r, best)
+    sigma2 = np.percentile(dist[active], P._SIGMA_PERCENTILE)
+    weight = np.where(active, np.exp(-np.minimum(dist / (2 * sigma2), 50.0)), 0.0)
+    mean = colour.astype(np.float64).copy()
+    ref_vote_weighted(colour, nnf, weight, active, hole, r, mean)
+    tone = ndimage.gaussian_filter(mean - best, sigma=(P._TONE_SIGMA, P._TONE_SIGMA, 0),
+                                   mode="nearest")
+    expected = np.where(hole[:, :, None], best + tone, colour)
+    np.testing.assert_allclose(out, expected, atol=1e-5)
+    assert not np.allclose(out[hole], best[hole])  # the tone term did something
+
+
 def test_nnf_finds_exact_match_of_shifted_copy():
     source = _smooth_noise((48, 48, 3), 0)
     target = source[5:45, 3:40]  # every target patch exists in the source

@@ -45,6 +45,9 @@ _SERIAL_SEARCH_BELOW = 8192
 _SERIAL_PASS_BELOW = 65536
 #: EM stops early at a level once the mean change of the hole estimate is below this.
 _EM_TOLERANCE = 2e-3
+#: Gaussian sigma (pixels) splitting the final "best" vote into the best patches'
+#: detail and the weighted mean's tone (see _sharp_vote).
+_TONE_SIGMA = 2.0
 _COARSE_FILLS = ("mean", "patch")
 _FINAL_VOTES = ("mean", "best")
 
@@ -480,6 +483,23 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
     return weight
 
 
+def _sharp_vote(kernels, estimate, nnf, dist, active, hole, r, out) -> None:
+    """The final vote of ``final_vote="best"``: each hole pixel takes the value its
+    best-matching overlapping patch puts there (sharp), plus the low frequencies
+    (Gaussian, sigma ``_TONE_SIGMA``) of the difference to the similarity-weighted
+    mean vote. The detail comes from single patches, the tone from all of them, so
+    neighbouring pixels copied from patches of slightly different brightness do
+    not leave tone seams (about +0.04 dB PSNR, texture ratio -0.01 on the benchmark
+    photos, over three seeds)."""
+    kernels.vote_best(estimate, nnf, dist, active, hole, r, out)
+    mean = out.copy()
+    kernels.vote_weighted(estimate, nnf, _vote_weights(dist, active, np.ones(dist.shape)),
+                          active, hole, r, mean)
+    tone = ndimage.gaussian_filter(mean - out, sigma=(_TONE_SIGMA, _TONE_SIGMA, 0),
+                                   mode="nearest")
+    out[hole] += tone[hole]
+
+
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=2,
                        texture_weight=3.0, coarse_fill="mean", final_vote="best", source_mask=None,
                        seed=0):
@@ -531,10 +551,12 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         restores periodic patterns at borders and corners far more reliably).
     final_vote : {"best", "mean"}, default "best"
         The last vote at the finest level: ``"best"`` takes each pixel from its
-        best-matching overlapping patch, so the fill keeps the texture's grain
-        (hole texture ratio 0.64-1.0 on the benchmark photos); ``"mean"`` is
-        Wexler's weighted mean with similarity weights only: about +0.15 dB PSNR and
-        +0.006 SSIM on average, but visibly softer (texture ratio 0.55-0.91).
+        best-matching overlapping patch, so the fill keeps the texture's grain, and
+        adds the low frequencies of the difference to the weighted mean vote, so
+        copies leave no tone seams (hole texture ratio 0.63-0.99 on the benchmark
+        photos); ``"mean"`` is
+        Wexler's weighted mean with similarity weights only: about +0.12 dB PSNR and
+        +0.005 SSIM on average, but visibly softer (texture ratio 0.55-0.91).
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
@@ -659,7 +681,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
                                              _vote_weights(dist, active, np.ones(dist.shape)),
                                              active, level_hole, r, filled)
             elif final:
-                search.kernels.vote_best(estimate, nnf, dist, active, level_hole, r, filled)
+                _sharp_vote(search.kernels, estimate, nnf, dist, active, level_hole, r, filled)
             else:
                 search.kernels.vote_weighted(estimate, nnf,
                                              _vote_weights(dist, active, confidence),
