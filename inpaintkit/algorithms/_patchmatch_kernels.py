@@ -187,6 +187,21 @@ def nnf_distances_serial(src, tgt, tgt_valid, count, nnf, active, r, channels, d
 
 
 @jit
+def _try_candidate(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
+                   best_y, best_x, best_d):
+    """The better of the current best and source centre (cy, cx) for target (y, x).
+
+    The candidate must already be a valid source centre; it is compared only if it
+    differs from the current best.
+    """
+    if cy != best_y or cx != best_x:
+        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels, best_d)
+        if d < best_d:
+            return cy, cx, d
+    return best_y, best_x, best_d
+
+
+@jit
 def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
                   r, channels, iteration, seed, band_height, samples, band):
     """Propagation and random search over the rows of one band (see nnf_iterate)."""
@@ -220,14 +235,10 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
             if 0 <= nx < width and active[y, nx]:
                 cy = nnf[y, nx, 0]
                 cx = nnf[y, nx, 1] + step
-                if (x_lo <= cx <= x_hi and src_ok[cy, cx]
-                        and (cy != best_y or cx != best_x)):
-                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                       r, channels, best_d)
-                    if d < best_d:
-                        best_y = cy
-                        best_x = cx
-                        best_d = d
+                if x_lo <= cx <= x_hi and src_ok[cy, cx]:
+                    best_y, best_x, best_d = _try_candidate(
+                        src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
+                        best_y, best_x, best_d)
             # Propagation along the column: the neighbour may be in another band.
             ny = y - step
             if 0 <= ny < height and active[ny, x]:
@@ -237,14 +248,10 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                 else:
                     cy = snapshot[ny, x, 0] + step
                     cx = snapshot[ny, x, 1]
-                if (y_lo <= cy <= y_hi and src_ok[cy, cx]
-                        and (cy != best_y or cx != best_x)):
-                    d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                       r, channels, best_d)
-                    if d < best_d:
-                        best_y = cy
-                        best_x = cx
-                        best_d = d
+                if y_lo <= cy <= y_hi and src_ok[cy, cx]:
+                    best_y, best_x, best_d = _try_candidate(
+                        src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
+                        best_y, best_x, best_d)
 
             # Random search around the current best with halving radius, ``samples``
             # candidates per radius.
@@ -259,13 +266,10 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                     cx = best_x + ((state * span) >> 32) - radius
                     cy = min(max(cy, y_lo), y_hi)
                     cx = min(max(cx, x_lo), x_hi)
-                    if src_ok[cy, cx] and (cy != best_y or cx != best_x):
-                        d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x,
-                                           r, channels, best_d)
-                        if d < best_d:
-                            best_y = cy
-                            best_x = cx
-                            best_d = d
+                    if src_ok[cy, cx]:
+                        best_y, best_x, best_d = _try_candidate(
+                            src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
+                            best_y, best_x, best_d)
                 radius //= 2
 
             nnf[y, x, 0] = best_y
