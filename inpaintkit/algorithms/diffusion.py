@@ -104,11 +104,13 @@ def _solve_spd(rows, cols, vals, rhs, n):
     return factor.solve(rhs)
 
 
-def _solve_elliptic(data, hole, order, tension=0.0):
+def _solve_elliptic(data, hole, order, tension=0.0, source=None):
     """Harmonic (order 1) or biharmonic (order 2) fill of ``hole`` in ``data``.
 
     Writes the (unclipped) solution into the hole pixels of ``data`` (H, W, C) in place
-    and returns it. Known pixels are only read.
+    and returns it. Known pixels are only read. ``source`` (H, W, C), read at hole
+    pixels, is added to the right-hand side: with order 1 the equation becomes
+    Poisson's, (-L) u = source.
     """
     filled = data
     rows, cols = np.nonzero(hole)
@@ -123,6 +125,8 @@ def _solve_elliptic(data, hole, order, tension=0.0):
         c = np.ascontiguousarray(cols[members])
         index[r, c] = np.arange(r.size)
         a_rows, a_cols, a_vals, rhs = kernels.assemble_system(r, c, index, data, order, tension)
+        if source is not None:
+            rhs += source[r, c]
         if r.size <= _DIRECT_MAX:
             solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
         else:
@@ -217,6 +221,30 @@ def harmonic_fill(data, hole):
         principle, so no clipping is needed).
     """
     return _solve_elliptic(data, hole, 1)
+
+
+def poisson_fill(data, hole, source):
+    """Solve Poisson's equation (-L) u = ``source`` over ``hole``, known pixels fixed.
+
+    L is the 4-neighbour graph Laplacian (Neumann at the image border), as in
+    :func:`harmonic_fill`. With ``source`` the negated divergence of a guidance
+    field, this is the gradient-domain reconstruction of Perez et al. (2003): the
+    fill whose differences best match the guidance, joined to the known pixels.
+
+    Parameters
+    ----------
+    data : ndarray, shape (H, W, C), float64
+        Modified in place: the hole pixels get the solution.
+    hole : ndarray, shape (H, W), bool
+    source : ndarray, shape (H, W, C), float64
+        Right-hand side, read at hole pixels only.
+
+    Returns
+    -------
+    ndarray
+        ``data``.
+    """
+    return _solve_elliptic(data, hole, 1, source=source)
 
 
 def _hole_box(hole, margin):
