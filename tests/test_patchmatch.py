@@ -293,33 +293,93 @@ def _smooth_noise(shape, seed):
     return ndimage.gaussian_filter(rng.random(shape), (1.0, 1.0, 0)[: len(shape)])
 
 
-def test_sharp_vote_is_best_detail_plus_mean_tone():
+def ref_gradient_vote(colour, nnf, dist, active, hole, r, channels):
+    """Plain-loop reference of the gradient-domain vote: guidance differences taken
+    in each pixel's best source, then a dense solve of the Poisson system."""
+    height, width = hole.shape
+    coords = np.stack(np.mgrid[:height, :width], axis=2).astype(np.float64)
+    best = coords.copy()
+    ref_vote_best(coords, nnf, dist, active, hole, r, best)
+    source = np.rint(best).astype(int)
+    values = colour[:, :, :channels].astype(np.float64)
+    pixels = [tuple(p) for p in np.argwhere(hole)]
+    index = {p: k for k, p in enumerate(pixels)}
+    n = len(pixels)
+    matrix = np.zeros((n, n))
+    rhs = np.zeros((n, channels))
+
+    def at(y, x):
+        return values[min(max(y, 0), height - 1), min(max(x, 0), width - 1)]
+
+    for k, (y, x) in enumerate(pixels):
+        sy, sx = source[y, x]
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            qy, qx = y + dy, x + dx
+            if not (0 <= qy < height and 0 <= qx < width):
+                continue
+            matrix[k, k] += 1
+            step = at(sy + dy, sx + dx) - at(sy, sx)
+            if hole[qy, qx]:
+                ty, tx = source[qy, qx]
+                step = 0.5 * (step + at(ty, tx) - at(ty - dy, tx - dx))
+                matrix[k, index[(qy, qx)]] -= 1
+            else:
+                rhs[k] += values[qy, qx]
+            rhs[k] -= step
+    solution = np.linalg.solve(matrix, rhs)
+    out = values.copy()
+    for k, p in enumerate(pixels):
+        out[p] = solution[k]
+    return out
+
+
+def test_gradient_vote_matches_reference():
     from scipy import ndimage
 
     rng = np.random.default_rng(8)
     r, shape = 1, (14, 12)
-    colour = rng.random((*shape, 2)).astype(np.float32)
+    colour = rng.random((*shape, 3)).astype(np.float32)
     hole = np.zeros(shape, bool)
     hole[4:10, 3:9] = True
+    hole[13, 0] = True  # a hole pixel on the border
     active = ndimage.binary_dilation(hole, np.ones((3, 3), bool))
     src_ok = ref_source_ok(~hole, r)
     coords = np.argwhere(src_ok)
     nnf = coords[rng.integers(0, len(coords), shape)].astype(np.int32)
     dist = rng.random(shape).astype(np.float32)
     out = colour.copy()
-    P._sharp_vote(P._SERIAL, colour, nnf, dist, active, hole, r, out)
+    P._gradient_vote(P._SERIAL, colour, nnf, dist, active, hole, r, 2, out)
+    expected = ref_gradient_vote(colour, nnf, dist, active, hole, r, 2)
+    np.testing.assert_allclose(out[:, :, :2], expected, atol=1e-5)
+    np.testing.assert_array_equal(out[:, :, 2], colour[:, :, 2])  # only 2 channels written
+    np.testing.assert_array_equal(out[~hole], colour[~hole])
 
-    best = colour.astype(np.float64).copy()
-    ref_vote_best(colour, nnf, dist, active, hole, r, best)
-    sigma2 = np.percentile(dist[active], P._SIGMA_PERCENTILE)
-    weight = np.where(active, np.exp(-np.minimum(dist / (2 * sigma2), 50.0)), 0.0)
-    mean = colour.astype(np.float64).copy()
-    ref_vote_weighted(colour, nnf, weight, active, hole, r, mean)
-    tone = ndimage.gaussian_filter(mean - best, sigma=(P._TONE_SIGMA, P._TONE_SIGMA, 0),
-                                   mode="nearest")
-    expected = np.where(hole[:, :, None], best + tone, colour)
-    np.testing.assert_allclose(out, expected, atol=1e-5)
-    assert not np.allclose(out[hole], best[hole])  # the tone term did something
+
+def test_gradient_vote_copies_texture_without_its_tone():
+    # A texture of period 8 whose right part is 0.3 brighter; every patch around the
+    # hole (in the dark part) is matched 32 px to the right, same phase, bright.
+    # The best vote copies the bright tone in (a seam at the hole border); the
+    # gradient vote keeps the copied texture but takes its tone from the border,
+    # and so restores the dark truth.
+    r, shape = 2, (40, 72)
+    xx = np.arange(shape[1])
+    texture = 0.3 + 0.2 * np.sin(2 * np.pi * xx / 8.0)[None, :] * np.ones((shape[0], 1))
+    texture += 0.05 * np.cos(2 * np.pi * np.arange(shape[0]) / 8.0)[:, None]
+    colour = texture.copy()
+    colour[:, 36:] += 0.3
+    colour = colour[:, :, None].astype(np.float32)
+    hole = np.zeros(shape, bool)
+    hole[14:26, 10:22] = True
+    active = P._box_count(hole, r) > 0
+    ys, xs = np.mgrid[: shape[0], : shape[1]]
+    nnf = np.stack([ys, xs + 32], axis=2).astype(np.int32)
+    dist = np.zeros(shape, np.float32)
+    best = colour.copy()
+    K.vote_best_serial(colour, nnf, dist, active, hole, r, best)
+    assert np.allclose(best[hole, 0] - texture[hole], 0.3, atol=1e-6)
+    out = colour.copy()
+    P._gradient_vote(P._SERIAL, colour, nnf, dist, active, hole, r, 1, out)
+    np.testing.assert_allclose(out[hole, 0], texture[hole], atol=1e-5)
 
 
 def test_nnf_finds_exact_match_of_shifted_copy():

@@ -18,7 +18,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
-from .diffusion import harmonic_fill
+from .diffusion import harmonic_fill, poisson_fill
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
 
@@ -45,9 +45,6 @@ _SERIAL_SEARCH_BELOW = 8192
 _SERIAL_PASS_BELOW = 65536
 #: EM stops early at a level once the mean change of the hole estimate is below this.
 _EM_TOLERANCE = 2e-3
-#: Gaussian sigma (pixels) splitting the final "best" vote into the best patches'
-#: detail and the weighted mean's tone (see _sharp_vote).
-_TONE_SIGMA = 2.0
 _COARSE_FILLS = ("mean", "patch")
 _FINAL_VOTES = ("mean", "best")
 
@@ -483,21 +480,71 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
     return weight
 
 
-def _sharp_vote(kernels, estimate, nnf, dist, active, hole, r, out) -> None:
-    """The final vote of ``final_vote="best"``: each hole pixel takes the value its
-    best-matching overlapping patch puts there (sharp), plus the low frequencies
-    (Gaussian, sigma ``_TONE_SIGMA``) of the difference to the similarity-weighted
-    mean vote. The detail comes from single patches, the tone from all of them, so
-    neighbouring pixels copied from patches of slightly different brightness do
-    not leave tone seams (about +0.04 dB PSNR, texture ratio -0.01 on the benchmark
-    photos, over three seeds)."""
-    kernels.vote_best(estimate, nnf, dist, active, hole, r, out)
-    mean = out.copy()
-    kernels.vote_weighted(estimate, nnf, _vote_weights(dist, active, np.ones(dist.shape)),
-                          active, hole, r, mean)
-    tone = ndimage.gaussian_filter(mean - out, sigma=(_TONE_SIGMA, _TONE_SIGMA, 0),
-                                   mode="nearest")
-    out[hole] += tone[hole]
+def _best_sources(kernels, nnf, dist, active, hole, r) -> np.ndarray:
+    """(H, W, 2) int: at each hole pixel, the source pixel that its best-matching
+    overlapping patch puts there (the best vote of an image of pixel coordinates)."""
+    height, width = hole.shape
+    coords = np.empty((height, width, 2), dtype=np.float32)  # exact below 2^24 px
+    coords[..., 0] = np.arange(height)[:, None]
+    coords[..., 1] = np.arange(width)[None, :]
+    sources = coords.copy()
+    kernels.vote_best(coords, nnf, dist, active, hole, r, sources)
+    return np.rint(sources).astype(np.intp)
+
+
+#: The 4-neighbour steps of the gradient-domain vote.
+_STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """Right-hand side of the gradient-domain vote's Poisson equation.
+
+    The guidance difference D(p, q) from hole pixel p to its neighbour q is the
+    difference between the pixels at q's and p's places in p's source, the patch
+    that p is copied from. Between two hole pixels it is the mean of both sources'
+    views, so that D(q, p) = -D(p, q) and the system stays symmetric. Row p of
+    (-L) u is deg(p) u_p - sum_q u_q; equating it to sum_q (u_p - u_q) = -sum_q D(p, q)
+    gives the right-hand side returned (H, W, C), zero outside the hole.
+    """
+    height, width, channels = values.shape
+    ys, xs = np.nonzero(hole)
+    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
+    total = np.zeros((ys.size, channels))
+    for dy, dx in _STEPS:
+        qy, qx = ys + dy, xs + dx
+        p = np.flatnonzero((qy >= 0) & (qy < height) & (qx >= 0) & (qx < width))
+        qy, qx = qy[p], qx[p]
+        ahead = values[np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1)]
+        diff = ahead - values[sy[p], sx[p]]
+        both = np.flatnonzero(hole[qy, qx])
+        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
+        behind = values[np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1)]
+        diff[both] = 0.5 * (diff[both] + values[ty, tx] - behind)
+        total[p] -= diff
+    source = np.zeros((height, width, channels))
+    source[ys, xs] = total
+    return source
+
+
+def _gradient_vote(kernels, estimate, nnf, dist, active, hole, r, channels, out) -> None:
+    """The final vote of ``final_vote="best"``, in the gradient domain.
+
+    Each hole pixel is copied from its best-matching overlapping patch, but what is
+    kept of the copy is its differences to the 4 neighbours, taken inside that
+    patch's source; the colour channels are then integrated from them by a Poisson
+    solve whose boundary values are the known pixels (Perez et al. 2003; voting
+    gradients is the idea of Darabi et al.'s Image Melding, 2012). Where
+    neighbouring pixels come from patches of different brightness, the step
+    between them is not in the guidance, so the fill keeps each patch's grain but
+    shows no tone seam, and its low frequencies join the hole's border. Only the
+    first ``channels`` channels of ``out`` are written.
+    """
+    sources = _best_sources(kernels, nnf, dist, active, hole, r)
+    values = estimate[:, :, :channels].astype(np.float64)
+    solved = values.copy()
+    with _progress.reporting(None):  # the solver's own progress is not ours
+        poisson_fill(solved, hole, _guided_divergence(values, hole, sources))
+    out[hole, :channels] = solved[hole]
 
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=2,
@@ -550,13 +597,14 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         pixels (Newson et al.'s onion peel; keeps the phase of regular textures and
         restores periodic patterns at borders and corners far more reliably).
     final_vote : {"best", "mean"}, default "best"
-        The last vote at the finest level: ``"best"`` takes each pixel from its
-        best-matching overlapping patch, so the fill keeps the texture's grain, and
-        adds the low frequencies of the difference to the weighted mean vote, so
-        copies leave no tone seams (hole texture ratio 0.63-0.99 on the benchmark
-        photos); ``"mean"`` is
-        Wexler's weighted mean with similarity weights only: about +0.12 dB PSNR and
-        +0.005 SSIM on average, but visibly softer (texture ratio 0.55-0.91).
+        The last vote at the finest level: ``"best"`` copies each pixel from its
+        best-matching overlapping patch in the gradient domain (the differences to
+        its neighbours inside that patch's source are kept, and a Poisson solve
+        joins them to the known border), so the fill keeps the texture's grain and
+        shows no tone seams where copies of different brightness meet (about
+        +0.5 dB PSNR over the plain best-patch copy on the benchmark photos);
+        ``"mean"`` is Wexler's weighted mean with similarity weights only: softer
+        (lower hole texture ratio) and lower PSNR.
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
@@ -575,6 +623,10 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
     C. Barnes et al., "PatchMatch", ACM TOG 28(3), 2009, doi:10.1145/1531326.1531330.
     A. Newson et al., "Video inpainting of complex scenes", SIAM J. Imaging Sci. 7(4),
     2014, doi:10.1137/140954933.
+    P. Perez, M. Gangnet, A. Blake, "Poisson image editing", ACM TOG 22(3), 2003,
+    doi:10.1145/882262.882269.
+    S. Darabi et al., "Image Melding: combining inconsistent images using patch-based
+    synthesis", ACM TOG 31(4), 2012, doi:10.1145/2185520.2185578.
 
     Examples
     --------
@@ -681,7 +733,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
                                              _vote_weights(dist, active, np.ones(dist.shape)),
                                              active, level_hole, r, filled)
             elif final:
-                _sharp_vote(search.kernels, estimate, nnf, dist, active, level_hole, r, filled)
+                _gradient_vote(search.kernels, estimate, nnf, dist, active, level_hole, r,
+                               colours, filled)
             else:
                 search.kernels.vote_weighted(estimate, nnf,
                                              _vote_weights(dist, active, confidence),
