@@ -651,7 +651,7 @@ def _border_and_scattered_mask(size=80):
     return mask
 
 
-@pytest.mark.parametrize("coarse_fill, threshold", [("mean", 18.0), ("patch", 27.0)])
+@pytest.mark.parametrize("coarse_fill, threshold", [("mean", 30.0), ("patch", 30.0)])
 def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
     truth = _stripes(80)
     mask = _border_and_scattered_mask()
@@ -661,9 +661,10 @@ def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
         assert np.all(np.isfinite(out))
         np.testing.assert_array_equal(out[~mask], truth[~mask])
         scores.append(psnr(truth, out, mask=mask, data_range=1.0))
-    # A colour-mean onion fill alone scores 14 dB here. From it, EM can settle on a
-    # wrong phase of the stripes in the corner (20-31 dB over seeds); the patch
-    # onion peel keeps the phase (29 dB to exact over seeds).
+    # A colour-mean onion fill alone scores 14 dB here. With the gradient-domain
+    # final vote both coarse fills reach 34-44 dB over these seeds (the plain best
+    # vote gave 20-31 dB from the mean fill, which could settle on a wrong phase of
+    # the stripes in the corner).
     assert min(scores) > threshold
 
 

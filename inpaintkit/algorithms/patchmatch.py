@@ -547,7 +547,7 @@ def _gradient_vote(kernels, estimate, nnf, dist, active, hole, r, channels, out)
     out[hole, :channels] = solved[hole]
 
 
-def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iterations=2,
+def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
                        texture_weight=3.0, coarse_fill="mean", final_vote="best", source_mask=None,
                        seed=0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
@@ -577,17 +577,21 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=2, nnf_iteration
         Non-zero marks the hole.
     patch_size : int, default 7
         Patch side; odd, >= 3, at most the image's smaller side.
-    iterations : int, default 2
+    iterations : int, default 1
         EM iterations at the finest level (>= 1); level ``l`` above it runs
         ``iterations + l``, and the coarsest up to 4 times that until the estimate
-        changes by less than 0.002 on average.
+        changes by less than 0.002 on average. With the gradient-domain final vote,
+        a second finest-level iteration gains about 0.05 dB for a third more time.
     nnf_iterations : int, default 2
         PatchMatch iterations per EM step at the finest level (>= 1); level ``l``
         above it runs ``nnf_iterations + l``.
     texture_weight : float, default 3.0
         Weight of the texture features (local mean absolute luminance derivatives,
         Newson et al. 2014) against the colour in the patch distance (>= 0; 0
-        compares colour only).
+        compares colour only). Higher values copy more textured patches: at 6,
+        the hole texture ratio is about 0.06 higher on the benchmark photos, PSNR
+        about 0.06 dB lower, and regular stripes are more often restored out of
+        phase.
     coarse_fill : {"mean", "patch"}, default "mean"
         How the coarsest level's hole is first filled: ``"mean"``, the mean of the
         onion peel (ring by ring from the border, each pixel the mean colour of its
