@@ -553,6 +553,39 @@ def ref_downsample(values, known, exclude):
     return coarse, coarse_known, coarse_exclude
 
 
+def test_texture_features_match_reference():
+    rng = np.random.default_rng(11)
+    values = rng.random((13, 17, 3))
+    known = rng.random((13, 17)) > 0.3
+    window, half = 5, 2
+    gray = values.mean(axis=2)
+    expected = np.zeros((13, 17, 2))
+    for y in range(13):
+        for x in range(17):
+            for axis, (dy, dx) in enumerate(((1, 0), (0, 1))):
+                total = count = 0.0
+                for wy in range(y - half, y + half + 1):
+                    for wx in range(x - half, x + half + 1):
+                        ay, ax, by, bx = wy - dy, wx - dx, wy + dy, wx + dx
+                        if (0 <= ay and 0 <= ax and by < 13 and bx < 17
+                                and 0 <= wy < 13 and 0 <= wx < 17 and known[ay, ax]
+                                and known[by, bx]):
+                            total += 0.5 * abs(gray[by, bx] - gray[ay, ax])
+                            count += 1
+                expected[y, x, axis] = total / count if count else 0.0
+    np.testing.assert_allclose(P._texture_features(values, known, window), expected, atol=1e-6)
+
+
+def test_hole_depth_is_the_euclidean_distance_transform():
+    from scipy import ndimage
+
+    hole = np.zeros((40, 50), bool)
+    hole[5:30, 8:41] = True
+    hole[0:3, 45:50] = True  # touches the border
+    np.testing.assert_allclose(P._hole_depth(hole), ndimage.distance_transform_edt(hole),
+                               atol=1e-4)
+
+
 @pytest.mark.parametrize("shape", [(16, 12), (15, 13)])
 def test_downsample_matches_reference(shape):
     rng = np.random.default_rng(5)

