@@ -331,7 +331,7 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
 
 #: Separable 6-tap binomial kernel of the pyramid's downsampling: a coarse pixel
 #: averages the known pixels of the 6x6 window centred on its 2x2 block.
-_DOWN_KERNEL = np.array([1.0, 5.0, 10.0, 10.0, 5.0, 1.0])
+_DOWN_KERNEL = np.array([1.0, 5.0, 10.0, 10.0, 5.0, 1.0], dtype=np.float32)
 
 
 def _downsample(values: np.ndarray, known: np.ndarray, exclude: np.ndarray):
@@ -346,19 +346,19 @@ def _downsample(values: np.ndarray, known: np.ndarray, exclude: np.ndarray):
     """
     height, width = known.shape
     h2, w2 = (height + 1) // 2, (width + 1) // 2
-    weight = known.astype(np.float64)
+    weight = known.astype(np.float32)
 
     def smooth(a):
-        # origin=-1: output y averages rows y-2..y+3, so sample 2y is centred on
-        # the block (2y, 2y+1). Outside the image counts as unknown (weight 0).
-        for axis in (0, 1):
-            a = ndimage.correlate1d(a, _DOWN_KERNEL, axis=axis, mode="constant", origin=-1)
-        return a[::2, ::2]
+        # Anchor 2: output y sums rows y-2..y+3, so sample 2y is centred on the
+        # block (2y, 2y+1). Outside the image counts as unknown (weight 0).
+        a = cv2.sepFilter2D(a, -1, _DOWN_KERNEL, _DOWN_KERNEL, anchor=(2, 2),
+                            borderType=cv2.BORDER_CONSTANT)
+        return a.reshape(height, width, -1)[::2, ::2]
 
-    total = smooth(weight)
-    sums = np.stack([smooth(values[:, :, c] * weight) for c in range(values.shape[2])], axis=2)
-    coarse_known = total > 1e-9
-    coarse = np.where(coarse_known[:, :, None], sums / np.maximum(total, 1e-9)[:, :, None], 0.0)
+    total = smooth(weight)[:, :, 0]
+    sums = smooth(np.ascontiguousarray(values * weight[:, :, None], dtype=np.float32))
+    coarse_known = total > 0.5  # integer tap weights: any known pixel adds >= 1
+    coarse = np.where(coarse_known[:, :, None], sums / np.maximum(total, 1.0)[:, :, None], 0.0)
     pad = ((0, 2 * h2 - height), (0, 2 * w2 - width))
     coarse_exclude = np.pad(exclude, pad).reshape(h2, 2, w2, 2).any(axis=(1, 3))
     return np.ascontiguousarray(coarse, dtype=values.dtype), coarse_known, coarse_exclude
