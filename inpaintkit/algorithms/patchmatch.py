@@ -3,8 +3,9 @@
 :func:`patchmatch_nnf` computes an approximate nearest-neighbour field between two
 images (Barnes et al. 2009); :func:`inpaint_patchmatch` fills holes by the multi-scale
 expectation-maximisation completion of Wexler, Shechtman and Irani (2007) built on it,
-with the texture features of Newson et al. (2014) in the patch distance. The Numba
-kernels live in :mod:`._patchmatch_kernels`.
+with the texture features of Newson et al. (2014) in the patch distance and a final
+vote in the gradient domain (a Poisson solve, as in Darabi et al.'s Image Melding,
+2012). The Numba kernels live in :mod:`._patchmatch_kernels`.
 """
 
 from __future__ import annotations
@@ -577,7 +578,10 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     patch centre into the hole). The NNF is upsampled to start the next level,
     whose first estimate is voted from its own sharp known pixels. Level ``l``
     runs ``l`` more PatchMatch iterations per EM step than the finest. The last
-    vote at the finest level is set by ``final_vote``.
+    vote at the finest level is set by ``final_vote``: by default each hole pixel
+    keeps the differences to its neighbours that its best-matching patch shows,
+    and a Poisson solve joins them to the known border, so the fill is sharp and
+    copies of different brightness leave no tone seams.
 
     Parameters
     ----------
