@@ -553,8 +553,10 @@ def _gradient_vote(kernels, estimate, nnf, dist, active, hole, r, channels, out)
     sources = _best_sources(kernels, nnf, dist, active, hole, r)
     values = estimate[:, :, :channels].astype(np.float64)
     solved = values.copy()
+    copy = values.copy()  # the plain best vote: a close start for iterative solves
+    copy[hole] = values[sources[hole][:, 0], sources[hole][:, 1]]
     with _progress.reporting(None):  # the solver's own progress is not ours
-        poisson_fill(solved, hole, _guided_divergence(values, hole, sources))
+        poisson_fill(solved, hole, _guided_divergence(values, hole, sources), start=copy)
     out[hole, :channels] = solved[hole]
 
 
