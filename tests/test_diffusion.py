@@ -456,9 +456,10 @@ def test_cropping_to_the_hole_is_exact(variant):
 
 
 @pytest.mark.parametrize("variant, atol", [("harmonic", 1e-6), ("tension", 1e-5), ("biharmonic", 0.05)])
-def test_large_groups_use_cascadic_cg(monkeypatch, variant, atol):
-    # Groups above _DIRECT_MAX unknowns are solved by block-Jacobi CG from the
-    # half-resolution solution (itself recursive); it must agree with the direct solve.
+def test_large_groups_use_preconditioned_cg(monkeypatch, variant, atol):
+    # Groups above _DIRECT_MAX unknowns are solved by preconditioned CG: two-grid
+    # for the Laplacian, block Jacobi from the half-resolution solution (itself
+    # recursive) for the others; it must agree with the direct solve.
     from inpaintkit.algorithms import diffusion
 
     image = smooth_image(64, 70, 3, seed=9)
@@ -469,15 +470,15 @@ def test_large_groups_use_cascadic_cg(monkeypatch, variant, atol):
     monkeypatch.setattr(diffusion, "_DIRECT_MAX", 200)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 200)
     monkeypatch.setattr(diffusion, "_TILE", 16)
-    cascadic = inpaint_diffusion(image, mask, variant=variant)
-    assert np.abs(cascadic - direct)[mask].max() < atol
+    iterative = inpaint_diffusion(image, mask, variant=variant)
+    assert np.abs(iterative - direct)[mask].max() < atol
 
 
 
 def test_poisson_fill_solves_poissons_equation(monkeypatch):
     # u = (x^2 + y^2) / 1000 has (-L) u = -4 / 1000 at every interior pixel (graph
-    # Laplacian), so the fill with that source restores it exactly; the CG path of
-    # groups too large to factorise agrees, from any start.
+    # Laplacian), so the fill with that source restores it exactly; the two-grid CG
+    # path of groups too large to factorise agrees, from any start.
     from inpaintkit.algorithms import diffusion
     from inpaintkit.algorithms.diffusion import poisson_fill
 

@@ -50,13 +50,21 @@ _BATCH_UNKNOWNS = 200_000
 _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 
 #: Largest coupled group solved by a sparse factorisation (the bilaplacian's LU fill
-#: is about 3 GB at 10^6 unknowns). Larger groups are solved by conjugate gradients
-#: started from the solution at half resolution (cascadic), in bounded memory.
+#: is about 3 GB at 10^6 unknowns). Larger groups are solved by preconditioned
+#: conjugate gradients in bounded memory: the Laplacian (harmonic and Poisson
+#: fills) with a two-grid preconditioner, the bilaplacian with block Jacobi started
+#: from the solution at half resolution (cascadic).
 _DIRECT_MAX = 1_000_000
-#: The same for the Laplacian (harmonic and Poisson fills), whose factor is far
-#: sparser: 2.1 million unknowns factor in 17 s and 3.7 GB, where the CG path
-#: takes 40-55 s.
-_DIRECT_MAX_LAPLACIAN = 3_000_000
+#: The Laplacian's limit is lower: the two-grid path is faster from about 10^5
+#: unknowns (0.42 s against 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
+_DIRECT_MAX_LAPLACIAN = 50_000
+#: Side of the square pixel blocks aggregated into one unknown of the two-grid
+#: preconditioner's coarse level (4: a 16x smaller coarse system, factorised).
+_AGGREGATE = 4
+#: Damping and number of the weighted-Jacobi sweeps before and after its coarse
+#: correction.
+_JACOBI_OMEGA = 0.6
+_JACOBI_SWEEPS = 2
 #: Conjugate-gradient stopping rule of that path (relative residual, iteration cap).
 _CG_RTOL = 1e-8
 _CG_MAXITER = 500
@@ -135,9 +143,16 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None):
         if r.size <= (_DIRECT_MAX if order == 2 else _DIRECT_MAX_LAPLACIAN):
             solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
         else:
-            if guess is None:
-                guess = start if start is not None else _coarse_guess(data, hole, order, tension)
-            solution = _solve_cg(a_rows, a_cols, a_vals, rhs, guess[r, c], r, c)
+            matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
+            if order == 1:
+                first = start[r, c] if start is not None else np.zeros_like(rhs)
+                precondition = _two_grid(matrix, r, c)
+            else:
+                if guess is None:
+                    guess = _coarse_guess(data, hole, order, tension)
+                first = guess[r, c]
+                precondition = _block_jacobi(matrix, r, c)
+            solution = _solve_cg(matrix, rhs, first, precondition)
         filled[r, c] = solution
         report("diffusion", done + 1, len(batches))
     return filled
@@ -167,15 +182,10 @@ def _coarse_guess(data, hole, order, tension):
     return fine[:height, :width]
 
 
-def _solve_cg(rows, cols, vals, rhs, start, pixel_rows, pixel_cols):
-    """Block-Jacobi preconditioned CG, all channels at once, from ``start`` (n, C).
-
-    The blocks are square tiles of ``_TILE`` pixels, each factorised directly (bounded
-    memory); the half-resolution start supplies the smooth, global part of the
-    solution that a block preconditioner is slow to propagate.
-    """
-    n = rhs.shape[0]
-    matrix = sparse.csr_array((vals, (rows, cols)), shape=(n, n))
+def _block_jacobi(matrix, pixel_rows, pixel_cols):
+    """Block-Jacobi preconditioner: square tiles of ``_TILE`` pixels, each factorised
+    directly (bounded memory). Slow to propagate the smooth, global part of the
+    solution, which the half-resolution start supplies."""
     tile = (pixel_rows // _TILE) * (int(pixel_cols.max()) // _TILE + 1) + pixel_cols // _TILE
     order = np.argsort(tile, kind="stable")
     bounds = np.flatnonzero(np.diff(tile[order])) + 1
@@ -191,6 +201,46 @@ def _solve_cg(rows, cols, vals, rhs, start, pixel_rows, pixel_cols):
             out[members] = factor.solve(np.ascontiguousarray(residual[members]))
         return out
 
+    return precondition
+
+
+def _two_grid(matrix, pixel_rows, pixel_cols):
+    """Two-grid preconditioner for the Laplacian: weighted-Jacobi sweeps around an
+    exact coarse correction on ``_AGGREGATE``-pixel square blocks.
+
+    The coarse operator is the Galerkin product P^T A P, with P the piecewise-constant
+    prolongation from blocks to their hole pixels (aggregation, as in algebraic
+    multigrid): symmetric positive definite, 16x smaller, factorised once. The
+    same sweeps before and after make the preconditioner symmetric, as CG needs.
+    On a 2048^2 photo with a 50 % hole (2.1 million unknowns) CG converges in about
+    12 steps, about 9 s against 17 s for the direct factorisation.
+    """
+    n = matrix.shape[0]
+    blocks_across = int(pixel_cols.max()) // _AGGREGATE + 1
+    block = (pixel_rows // _AGGREGATE) * blocks_across + pixel_cols // _AGGREGATE
+    _, aggregate = np.unique(block, return_inverse=True)
+    prolong = sparse.csr_array((np.ones(n), (np.arange(n), aggregate.ravel())),
+                               shape=(n, int(aggregate.max()) + 1))
+    restrict = prolong.T.tocsr()
+    coarse = splu((restrict @ matrix @ prolong).tocsc(), permc_spec="MMD_AT_PLUS_A",
+                  diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    scaled_inverse = (_JACOBI_OMEGA / matrix.diagonal())[:, None]
+
+    def sweeps(x, residual, count):
+        for _ in range(count):
+            x = x + scaled_inverse * (residual - matrix @ x)
+        return x
+
+    def precondition(residual):
+        x = sweeps(scaled_inverse * residual, residual, _JACOBI_SWEEPS - 1)
+        x = x + prolong @ coarse.solve(np.ascontiguousarray(restrict @ (residual - matrix @ x)))
+        return sweeps(x, residual, _JACOBI_SWEEPS)
+
+    return precondition
+
+
+def _solve_cg(matrix, rhs, start, precondition):
+    """Preconditioned conjugate gradients, all channels at once, from ``start`` (n, C)."""
     x = start.copy()
     residual = rhs - matrix @ x
     z = precondition(residual)
