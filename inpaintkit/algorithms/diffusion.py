@@ -492,10 +492,12 @@ def inpaint_diffusion(
     hole's bounding box plus two pixels (the stencils' reach), so small holes in large
     images cost little. The linear systems (symmetric positive definite, over the hole
     pixels only, all channels sharing one factorisation) are factorised per group of
-    coupled holes with SuperLU in symmetric mode; a group of more than 10^6 unknowns
-    is instead solved by block-Jacobi conjugate gradients started from the solution at
-    half resolution, which bounds memory (``harmonic`` and ``tension`` converge to
-    about 1e-7 there; pure ``biharmonic`` converges slowly and may stop at the
+    coupled holes with SuperLU in symmetric mode. Larger groups are solved by
+    preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
+    unknowns with a two-grid preconditioner (faster than the factorisation there,
+    and within about 1e-7 of it); ``tension`` and ``biharmonic`` above 10^6 with
+    block Jacobi, started from the solution at half resolution (``tension``
+    converges to about 1e-7; pure ``biharmonic`` converges slowly and may stop at the
     iteration cap, about 1e-2 from the exact solution). ``tv`` and ``transport``
     start from the harmonic fill.
 
