@@ -701,6 +701,20 @@ def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
     assert min(scores) > threshold
 
 
+def test_large_holes_take_the_iterative_poisson_path(monkeypatch):
+    # Above _DIRECT_MAX_LAPLACIAN unknowns the gradient vote's Poisson system is
+    # solved by two-grid CG from the plain best-vote copy: the same fill.
+    from inpaintkit.algorithms import diffusion
+
+    truth = _stripes(56)
+    mask = np.zeros((56, 56), bool)
+    mask[14:40, 12:44] = True
+    direct = inpaint_patchmatch(truth, mask, seed=2)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 50)
+    iterative = inpaint_patchmatch(truth, mask, seed=2)
+    np.testing.assert_allclose(iterative, direct, atol=1e-6)
+
+
 def test_deterministic_for_a_seed():
     truth = _stripes(56)
     mask = np.zeros((56, 56), bool)
