@@ -94,15 +94,12 @@ def _derive_seed(seed: int, *keys: int) -> int:
 
 def _box_count(valid: np.ndarray, r: int) -> np.ndarray:
     """Number of True pixels of ``valid`` in the (2r+1)^2 box around each pixel
-    (pixels outside the image count as False)."""
-    padded = np.pad(valid.astype(np.int32), r + 1)[: valid.shape[0] + 2 * r + 1,
-                                                  : valid.shape[1] + 2 * r + 1]
-    padded[0, :] = 0
-    padded[:, 0] = 0
-    table = padded.cumsum(0).cumsum(1)
+    (pixels outside the image count as False). OpenCV's box sums in float64 are
+    exact integers here."""
     side = 2 * r + 1
-    return (table[side:, side:] - table[:-side, side:] - table[side:, :-side]
-            + table[:-side, :-side]).astype(np.int32)
+    total = cv2.boxFilter(valid.astype(np.float64), -1, (side, side), normalize=False,
+                          borderType=cv2.BORDER_CONSTANT)
+    return np.rint(total).astype(np.int32)
 
 
 def _source_ok(valid: np.ndarray, r: int) -> np.ndarray:
