@@ -172,3 +172,45 @@ def test_fill_refuses_options_that_return_more_than_an_image(files, capsys):
                         "--param", "return_fill_order=true"], capsys)
     assert "return_fill_order makes criminisi return more than an image" in one_line_error(code, err)
     assert not out.exists()
+
+
+def test_mask_params_are_read_from_files(files, capsys):
+    folder, image, hole, image_path, mask_path = files
+    image = image.copy()
+    image[20:, :] = (230, 10, 10)  # red below the hole: copied from unless excluded
+    image_path = io.write_image(folder / "red.png", image)
+    red = np.zeros(hole.shape, bool)
+    red[20:, :] = True
+    exclude_path = io.write_image(folder / "exclude.png", red.astype(np.uint8) * 255)
+
+    def reds(out):
+        result = io.read_image(out)
+        assert np.array_equal(result[~hole], image[~hole])
+        fill = result[hole].astype(int)
+        return int(((fill[:, 0] > 150) & (fill[:, 1] < 60)).sum())
+
+    # The mean vote: hole pixels are means of source pixels only (the default
+    # gradient-domain vote also blends towards the known border, red included).
+    base = ["fill", str(image_path), str(mask_path), "-m", "patchmatch", "-p", "patch_size=5",
+            "-p", "final_vote=mean"]
+    code, _, err = run(base + ["-o", str(folder / "free.png")], capsys)
+    assert code == 0, err
+    assert reds(folder / "free.png") > 0
+    code, _, err = run(base + ["-p", f"source_mask={exclude_path}", "-o", str(folder / "kept.png")],
+                       capsys)
+    assert code == 0, err
+    assert reds(folder / "kept.png") == 0
+    # The mask option's file is an input: never written over, and read with checks.
+    before = exclude_path.read_bytes()
+    code, _, err = run(base + ["-p", f"source_mask={exclude_path}", "-o", str(exclude_path),
+                               "--overwrite"], capsys)
+    assert "refusing to write over the input" in one_line_error(code, err)
+    assert exclude_path.read_bytes() == before
+    code, _, err = run(base + ["-p", f"source_mask={folder / 'gone.png'}", "-o",
+                               str(folder / "x.png")], capsys)
+    assert "not found" in one_line_error(code, err)
+    io.write_image(folder / "small.png", np.zeros((10, 10), np.uint8))
+    code, _, err = run(base + ["-p", f"source_mask={folder / 'small.png'}", "-o",
+                               str(folder / "x.png")], capsys)
+    assert "but the image is 48x40" in one_line_error(code, err)
+    assert not (folder / "x.png").exists()

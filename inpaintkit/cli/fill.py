@@ -11,6 +11,16 @@ import numpy as np
 from ._shared import ProgressDisplay, check_output, parse_params, user_errors
 
 
+def _mask_params(params: tuple[str, ...]) -> list[Path]:
+    """The files named by ``*_mask=PATH`` items: inputs, never to be written over."""
+    paths = []
+    for item in params:
+        key, sep, value = item.partition("=")
+        if sep and key.strip().endswith("_mask") and value.strip().lower() not in ("", "none"):
+            paths.append(Path(value))
+    return paths
+
+
 @click.command("fill")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.argument("mask", required=False, type=click.Path(path_type=Path))
@@ -20,7 +30,9 @@ from ._shared import ProgressDisplay, check_output, parse_params, user_errors
               help="A method from 'inpaintkit methods', or auto (diffusion for thin holes, "
                    "patchmatch for large ones).")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A method option, repeatable, e.g. --param variant=tv.")
+              help="A method option, repeatable, e.g. --param variant=tv. Options named "
+                   "*_mask take an image file of the same size (non-black = marked), e.g. "
+                   "--param source_mask=people.png for patchmatch.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @click.option("--invert-mask", is_flag=True, help="Treat the mask's black pixels as the hole.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
@@ -39,7 +51,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
     import inpaintkit
     from inpaintkit import io, registry
 
-    inputs = [image] + ([mask] if mask is not None else [])
+    inputs = [image] + ([mask] if mask is not None else []) + _mask_params(params)
     check_output(out, inputs, overwrite)
     with user_errors():
         pixels = io.read_image(image)
@@ -54,6 +66,9 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         chosen = inpaintkit.choose_method(hole) if method == "auto" else method
         spec = registry.get(chosen)
         options = parse_params(params, spec.params(), chosen)
+        for key, value in options.items():
+            if key.endswith("_mask") and isinstance(value, str):
+                options[key] = io.read_mask(Path(value), pixels.shape[:2])
         extras = [key for key, value in options.items() if key.startswith("return_") and value]
         if extras:
             raise click.ClickException(
