@@ -5,10 +5,12 @@ Run a benchmark from the repository root, e.g. ``python bench/diffusion.py``.
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from typing import Any, Callable, Iterable, Sequence
 
+import cv2
 import numpy as np
 from skimage import data as skdata
 from skimage.transform import resize
@@ -62,6 +64,17 @@ def object_cases(size: int = 256, *, names: Iterable[str] | None = None,
     return [{"bucket": "object", "name": name, "image": image,
              "mask": masks.object_removal((size, size), seed=seed + 7 * i)}
             for i, (name, image) in enumerate(photos.items())]
+
+
+def save_strip(out_dir: str, case: dict[str, Any], results: Sequence[np.ndarray]) -> str:
+    """Write the masked input (hole in magenta) and ``results`` side by side as
+    ``out_dir/BUCKET_NAME.png``, to look at; returns the path."""
+    shown = case["image"].copy()
+    shown[case["mask"]] = (255, 0, 255)
+    strip = np.concatenate([shown, *results], axis=1)
+    path = os.path.join(out_dir, f"{case['bucket']}_{case['name']}.png")
+    cv2.imwrite(path, np.ascontiguousarray(strip[..., ::-1]))
+    return path
 
 
 def timed(fn: Callable, *args, repeat: int = 1, **kwargs) -> tuple[Any, float]:

@@ -28,7 +28,9 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import bucket_cases, load_photos, object_cases, print_table, score, timed  # noqa: E402
+from _common import (  # noqa: E402
+    bucket_cases, load_photos, object_cases, print_table, save_strip, score, timed,
+)
 
 from inpaintkit import masks  # noqa: E402
 from inpaintkit.algorithms.criminisi import inpaint_criminisi  # noqa: E402
@@ -92,11 +94,7 @@ def run_cases(cases, methods, repeat, out_dir=None):
             records.append(rec)
             results[name] = result
         if out_dir is not None:
-            shown = image.copy()
-            shown[mask] = (255, 0, 255)
-            strip = np.concatenate([shown, *results.values()], axis=1)
-            path = os.path.join(out_dir, f"{case['bucket']}_{case['name']}.png")
-            cv2.imwrite(path, strip[..., ::-1])
+            save_strip(out_dir, case, list(results.values()))
     return records
 
 

@@ -31,7 +31,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    bucket_cases, load_photos, object_cases, print_table, score, timed,
+    bucket_cases, load_photos, object_cases, print_table, save_strip, score, timed,
 )
 
 from inpaintkit import inpaint_patchmatch, masks, patchmatch_nnf  # noqa: E402
@@ -76,17 +76,21 @@ def methods():
     return out
 
 
-def quality_table(quick: bool):
+def quality_table(quick: bool, out_dir: str | None = None):
     cases = bucket_cases(256, per_bucket=2 if quick else None) + object_cases(
         256, names=("astronaut", "coffee") if quick else None)
     rows = []
     records = {}
     for case in cases:
+        results = []
         for name, fn in methods():
             result, seconds = timed(fn, case["image"], case["mask"])
             rec = score(case["image"], result, case["mask"])
             rec["time_s"] = seconds
             records.setdefault((case["bucket"], name), []).append(rec)
+            results.append(result)
+        if out_dir is not None:
+            save_strip(out_dir, case, results + [case["image"]])
     buckets = list(dict.fromkeys(c["bucket"] for c in cases))
     for bucket in buckets:
         ours_t = statistics.median(r["time_s"] for r in records[(bucket, "inpaintkit")])
@@ -226,6 +230,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="2 photos per bucket, scaling up to 1024, 2 NNF pairs")
+    parser.add_argument("--out", default=None,
+                        help="folder for PNG strips of the 256x256 cases (masked input | "
+                             "methods of the quality table | truth), to look at")
     args = parser.parse_args(argv)
     import numba
 
@@ -233,7 +240,12 @@ def main(argv=None):
     first_call_table()
     print()
     run_ours(*next((c["image"], c["mask"]) for c in object_cases(256, names=["coffee"])))
-    quality_table(args.quick)
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+    quality_table(args.quick, args.out)
+    if args.out:
+        print(f"PNG strips (masked input | {' | '.join(n for n, _ in methods())} | truth) "
+              f"in {args.out}")
     print()
     nnf_table(args.quick)
     print()
