@@ -207,12 +207,21 @@ def _small_problem(seed=0):
     return src, tgt, src_valid, tgt_valid, active
 
 
-@pytest.mark.parametrize("serial", [False, True])
+def _strided(kernel, step):
+    """``kernel`` over all rows, as ``step`` calls on interleaved rows, last first
+    (one row split of :func:`run_strided`, in an order no thread pool would keep)."""
+    def run(*args):
+        for start in reversed(range(step)):
+            kernel(*args, start, step)
+    return run
+
+
+@pytest.mark.parametrize("step", [1, 3])
 @pytest.mark.parametrize("r, samples", [(1, 1), (2, 1), (2, 3)])
-def test_nnf_kernels_match_reference(r, samples, serial):
-    fill_invalid = K.nnf_fill_invalid_serial if serial else K.nnf_fill_invalid
-    distances = K.nnf_distances_serial if serial else K.nnf_distances
-    iterate = K.nnf_iterate_serial if serial else K.nnf_iterate
+def test_nnf_kernels_match_reference(r, samples, step):
+    fill_invalid = _strided(K.nnf_fill_invalid, step)
+    distances = _strided(K.nnf_distances, step)
+    iterate = _strided(K.nnf_iterate, step)
     src, tgt, src_valid, tgt_valid, active = _small_problem()
     src_ok = ref_source_ok(src_valid, r)
     coords = np.argwhere(src_ok).astype(np.int32)
@@ -251,7 +260,7 @@ def test_vote_weights_kernels():
     active = rng.random((9, 11)) > 0.3
     confidence = rng.random((9, 11))
     expected = np.where(active, np.exp(-np.minimum(dist * 3.0, 50.0)) * confidence, 0.0)
-    for kernel in (K.vote_weights, K.vote_weights_serial):
+    for kernel in (_strided(K.vote_weights, 1), _strided(K.vote_weights, 2)):
         out = np.full((9, 11), np.nan)
         kernel(dist, active, confidence, 3.0, out)
         np.testing.assert_allclose(out, expected, rtol=1e-6)
@@ -271,10 +280,10 @@ def test_vote_kernels_match_reference():
     dist = rng.random((height, width)).astype(np.float32)
     weight = rng.random((height, width))
     weight[rng.random((height, width)) < 0.1] = 0.0
-    for kernel, reference, extra in ((K.vote_weighted, ref_vote_weighted, weight),
-                                     (K.vote_weighted_serial, ref_vote_weighted, weight),
-                                     (K.vote_best, ref_vote_best, dist),
-                                     (K.vote_best_serial, ref_vote_best, dist)):
+    for kernel, reference, extra in ((_strided(K.vote_weighted, 1), ref_vote_weighted, weight),
+                                     (_strided(K.vote_weighted, 4), ref_vote_weighted, weight),
+                                     (_strided(K.vote_best, 1), ref_vote_best, dist),
+                                     (_strided(K.vote_best, 4), ref_vote_best, dist)):
         out = colour.copy()
         expected = colour.copy()
         kernel(colour, nnf, extra, active, hole, r, out)
@@ -375,7 +384,7 @@ def test_gradient_vote_copies_texture_without_its_tone():
     nnf = np.stack([ys, xs + 32], axis=2).astype(np.int32)
     dist = np.zeros(shape, np.float32)
     best = colour.copy()
-    K.vote_best_serial(colour, nnf, dist, active, hole, r, best)
+    K.vote_best(colour, nnf, dist, active, hole, r, best, 0, 1)
     assert np.allclose(best[hole, 0] - texture[hole], 0.3, atol=1e-6)
     out = colour.copy()
     P._gradient_vote(P._SERIAL, colour, nnf, dist, active, hole, r, 1, out)
@@ -435,10 +444,13 @@ def test_nnf_keeps_valid_init_when_it_is_optimal():
     assert np.all(dist[2:30, 2:30] == 0.0)
 
 
-def test_nnf_deterministic_and_independent_of_thread_count():
+def test_nnf_deterministic_and_independent_of_thread_count(monkeypatch):
     rng = np.random.default_rng(6)
     source = rng.random((70, 64, 3))
     target = rng.random((66, 60, 3))
+    # Threads for every pass, however small (the default keeps small ones serial).
+    monkeypatch.setattr(P, "_SERIAL_SEARCH_BELOW", 0)
+    monkeypatch.setattr(P, "_SERIAL_PASS_BELOW", 0)
     before = numba.get_num_threads()
     results = []
     try:

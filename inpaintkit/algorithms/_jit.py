@@ -1,4 +1,4 @@
-"""JIT options for every Numba kernel, in one place.
+"""JIT options for every Numba kernel, in one place, and a thread runner for them.
 
 Kernels import ``jit`` / ``jit_parallel`` from here instead of calling ``numba.njit``
 with ad-hoc flags. ``cache=True`` keeps compiled kernels on disk so that the second
@@ -8,6 +8,9 @@ with NaN-marked holes), so kernels stay comparable with their NumPy references.
 """
 
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 
@@ -21,3 +24,42 @@ jit_parallel = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, parallel=Tr
 jit_strict = numba.njit(cache=True, nogil=True)
 
 prange = numba.prange
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _workers(count: int) -> ThreadPoolExecutor:
+    """A process-wide pool of at least ``count`` threads, made on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._max_workers < count:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="inpaintkit")
+        return _pool
+
+
+def run_strided(kernel, *args, parallel: bool = True) -> None:
+    """Call ``kernel(*args, start, step)`` once per thread, ``start`` 0 .. step - 1.
+
+    ``kernel`` is a serial ``nogil`` kernel that does rows ``start, start + step, ...``
+    of its work, rows independent of each other, so the calls run at the same time
+    on ``numba.get_num_threads()`` threads (1 with ``parallel=False``, or where
+    launching threads would cost more than the work) and the result does not
+    depend on the split. Interleaved rows balance holes that fill only part of the
+    image. Compared with ``parallel=True`` kernels (``prange``), no second,
+    parallel compilation of the same kernel is needed.
+    """
+    threads = numba.get_num_threads() if parallel else 1
+    if threads <= 1:
+        kernel(*args, 0, 1)
+        return
+    pool = _workers(threads - 1)
+    others = [pool.submit(kernel, *args, start, threads) for start in range(1, threads)]
+    try:
+        kernel(*args, 0, threads)
+    finally:
+        for future in others:
+            future.result()

@@ -15,13 +15,19 @@ Conventions shared by the kernels:
   pixels (inside the target and valid), divided by their number ``count[y, x]``.
 - Random numbers come from 32-bit xorshift streams seeded per row band, so results
   do not depend on the thread count (the tests re-implement them in plain Python).
+- The pass kernels are serial and release the GIL; each takes ``start, step`` and
+  does rows (or bands) ``start, start + step, ...`` only, so that
+  :func:`._jit.run_strided` runs one call per thread on interleaved rows. Rows (and
+  bands) never depend on each other within a pass, so any split gives the same
+  result. (One serial kernel instead of a serial and a ``prange`` twin halves the
+  first call's JIT compile time.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit, jit_parallel, prange
+from ._jit import jit
 
 _MASK32 = 0xFFFFFFFF
 
@@ -143,21 +149,14 @@ def _fill_invalid_row(nnf, active, src_ok, coords, seed, y):
         nnf[y, x, 1] = coords[k, 1]
 
 
-@jit_parallel
-def nnf_fill_invalid(nnf, active, src_ok, coords, seed):
+@jit
+def nnf_fill_invalid(nnf, active, src_ok, coords, seed, start, step):
     """Give every active entry that is not a valid source centre a random valid one.
 
     ``coords`` (N, 2) int32 lists the valid source centres (N >= 1). One random stream
     per target row, so the result does not depend on the thread count.
     """
-    for y in prange(nnf.shape[0]):
-        _fill_invalid_row(nnf, active, src_ok, coords, seed, y)
-
-
-@jit
-def nnf_fill_invalid_serial(nnf, active, src_ok, coords, seed):
-    """:func:`nnf_fill_invalid` on one thread (same result; no parallel launch)."""
-    for y in range(nnf.shape[0]):
+    for y in range(start, nnf.shape[0], step):
         _fill_invalid_row(nnf, active, src_ok, coords, seed, y)
 
 
@@ -172,17 +171,10 @@ def _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y
             dist[y, x] = np.float32(np.inf)
 
 
-@jit_parallel
-def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist):
-    """Exact distance of every active entry of ``nnf`` (inactive ones get +inf)."""
-    for y in prange(nnf.shape[0]):
-        _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y)
-
-
 @jit
-def nnf_distances_serial(src, tgt, tgt_valid, count, nnf, active, r, channels, dist):
-    """:func:`nnf_distances` on one thread."""
-    for y in range(nnf.shape[0]):
+def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, start, step):
+    """Exact distance of every active entry of ``nnf`` (inactive ones get +inf)."""
+    for y in range(start, nnf.shape[0], step):
         _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y)
 
 
@@ -285,9 +277,9 @@ def _band_count(height, band_height, iteration):
     return (height + offset + band_height - 1) // band_height
 
 
-@jit_parallel
+@jit
 def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                r, channels, iteration, seed, band_height, samples):
+                r, channels, iteration, seed, band_height, samples, start, step):
     """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
 
     Even iterations scan top-left to bottom-right and propagate from the left and
@@ -299,22 +291,14 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     so far.
 
     Rows are split into bands of ``band_height`` (offset by half a band on odd
-    iterations so that band borders move) processed in parallel. A band reads
+    iterations so that band borders move); this call does bands ``start, start +
+    step, ...``, and other calls may do the rest at the same time. A band reads
     neighbours inside itself from ``nnf`` (updated in scan order) and neighbours in
     other bands from ``snapshot``, the NNF before this iteration; each band has its
     own random stream. So the result depends on ``seed``, ``iteration`` and
     ``band_height`` only, never on the thread count.
     """
-    for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
-        _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                      r, channels, iteration, seed, band_height, samples, band)
-
-
-@jit
-def nnf_iterate_serial(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                       r, channels, iteration, seed, band_height, samples):
-    """:func:`nnf_iterate` on one thread (bands in order; the same result)."""
-    for band in range(_band_count(nnf.shape[0], band_height, iteration)):
+    for band in range(start, _band_count(nnf.shape[0], band_height, iteration), step):
         _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
                       r, channels, iteration, seed, band_height, samples, band)
 
@@ -328,19 +312,12 @@ def _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y):
             out[y, x] = 0.0
 
 
-@jit_parallel
-def vote_weights(dist, active, confidence, inv_two_sigma2, out):
+@jit
+def vote_weights(dist, active, confidence, inv_two_sigma2, out, start, step):
     """Wexler et al. 2007 similarity times confidence, for active patches only:
     ``exp(-min(d / 2 sigma^2, 50)) * confidence`` (the cap keeps weights from
     underflowing, so a pixel whose patches all match badly still gets their mean)."""
-    for y in prange(dist.shape[0]):
-        _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y)
-
-
-@jit
-def vote_weights_serial(dist, active, confidence, inv_two_sigma2, out):
-    """:func:`vote_weights` on one thread."""
-    for y in range(dist.shape[0]):
+    for y in range(start, dist.shape[0], step):
         _vote_weights_row(dist, active, confidence, inv_two_sigma2, out, y)
 
 
@@ -375,24 +352,16 @@ def _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y, acc):
                 out[y, x, c] = colour[y, x, c]
 
 
-@jit_parallel
-def vote_weighted(colour, nnf, weight, active, hole, r, out):
+@jit
+def vote_weighted(colour, nnf, weight, active, hole, r, out, start, step):
     """Wexler et al. 2007 voting (eq. 3): each hole pixel becomes the weighted mean of
     the pixels that the overlapping target patches' source patches put there.
 
     ``colour`` (Hs, Ws, C) float source colours, ``weight`` (H, W) per target
     patch, ``out`` (H, W, C) is written at hole pixels only.
     """
-    for y in prange(hole.shape[0]):
-        _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y,
-                           np.zeros(colour.shape[2]))
-
-
-@jit
-def vote_weighted_serial(colour, nnf, weight, active, hole, r, out):
-    """:func:`vote_weighted` on one thread."""
     acc = np.zeros(colour.shape[2])
-    for y in range(hole.shape[0]):
+    for y in range(start, hole.shape[0], step):
         _vote_weighted_row(colour, nnf, weight, active, hole, r, out, y, acc)
 
 
@@ -418,19 +387,12 @@ def _vote_best_row(colour, nnf, dist, active, hole, r, out, y):
                 out[y, x, c] = colour[best_y, best_x, c]
 
 
-@jit_parallel
-def vote_best(colour, nnf, dist, active, hole, r, out):
+@jit
+def vote_best(colour, nnf, dist, active, hole, r, out, start, step):
     """Each hole pixel takes its value from the best-matching overlapping patch.
 
     The overlapping target patch with the smallest distance wins (ties: the first in
     row-major order); used at the finest level, where the weighted mean would blur.
     """
-    for y in prange(hole.shape[0]):
-        _vote_best_row(colour, nnf, dist, active, hole, r, out, y)
-
-
-@jit
-def vote_best_serial(colour, nnf, dist, active, hole, r, out):
-    """:func:`vote_best` on one thread."""
-    for y in range(hole.shape[0]):
+    for y in range(start, hole.shape[0], step):
         _vote_best_row(colour, nnf, dist, active, hole, r, out, y)

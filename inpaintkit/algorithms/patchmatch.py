@@ -20,6 +20,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
+from ._jit import run_strided
 from .diffusion import harmonic_fill, poisson_fill
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
@@ -143,18 +144,29 @@ def _as_valid(valid, shape, name: str) -> np.ndarray:
 
 
 class _Kernels:
-    """The pass kernels, all parallel or all serial."""
+    """The pass kernels, run on all threads or (small passes) on the calling one."""
 
-    def __init__(self, serial: bool):
-        self.fill_invalid = _k.nnf_fill_invalid_serial if serial else _k.nnf_fill_invalid
-        self.distances = _k.nnf_distances_serial if serial else _k.nnf_distances
-        self.weights = _k.vote_weights_serial if serial else _k.vote_weights
-        self.vote_weighted = _k.vote_weighted_serial if serial else _k.vote_weighted
-        self.vote_best = _k.vote_best_serial if serial else _k.vote_best
+    def __init__(self, parallel: bool):
+        self.parallel = parallel
+
+    def fill_invalid(self, *args) -> None:
+        run_strided(_k.nnf_fill_invalid, *args, parallel=self.parallel)
+
+    def distances(self, *args) -> None:
+        run_strided(_k.nnf_distances, *args, parallel=self.parallel)
+
+    def weights(self, *args) -> None:
+        run_strided(_k.vote_weights, *args, parallel=self.parallel)
+
+    def vote_weighted(self, *args) -> None:
+        run_strided(_k.vote_weighted, *args, parallel=self.parallel)
+
+    def vote_best(self, *args) -> None:
+        run_strided(_k.vote_best, *args, parallel=self.parallel)
 
 
-_SERIAL = _Kernels(True)
-_PARALLEL = _Kernels(False)
+_SERIAL = _Kernels(False)
+_PARALLEL = _Kernels(True)
 
 
 def _kernels(n_active: int) -> _Kernels:
@@ -176,8 +188,7 @@ class _Search:
         self.band_height = _band_height(target.shape[0])
         n_active = int(np.count_nonzero(active))
         self.kernels = _kernels(n_active)
-        self.iterate_kernel = (_k.nnf_iterate_serial if n_active < _SERIAL_SEARCH_BELOW
-                               else _k.nnf_iterate)
+        self.iterate_parallel = n_active >= _SERIAL_SEARCH_BELOW
 
     def set_images(self, source, target) -> None:
         """(Re)set the feature images (float32 (H, W, C)); the masks stay."""
@@ -206,9 +217,10 @@ class _Search:
     def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
         for it in range(iterations):
             snapshot = nnf.copy()
-            self.iterate_kernel(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
-                           self.active, nnf, dist, snapshot, self.r, self.channels, it,
-                           seed, self.band_height, self.samples)
+            run_strided(_k.nnf_iterate, self.src, self.tgt, self.tgt_valid, self.count,
+                        self.src_ok, self.active, nnf, dist, snapshot, self.r, self.channels,
+                        it, seed, self.band_height, self.samples,
+                        parallel=self.iterate_parallel)
 
 
 # ------------------------------------------------------------------------ public NNF
