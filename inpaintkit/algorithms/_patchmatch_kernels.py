@@ -164,8 +164,8 @@ def nnf_fill_invalid(nnf, active, src_ok, coords, seed, start, step):
 def _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y):
     for x in range(nnf.shape[1]):
         if active[y, x]:
-            dist[y, x] = patch_distance(src, tgt, tgt_valid, count, nnf[y, x, 0],
-                                        nnf[y, x, 1], y, x, r, channels,
+            dist[y, x] = patch_distance(src, tgt, tgt_valid, count, np.int64(nnf[y, x, 0]),
+                                        np.int64(nnf[y, x, 1]), y, x, r, channels,
                                         np.float32(np.inf))
         else:
             dist[y, x] = np.float32(np.inf)
@@ -218,15 +218,16 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
             x = j if forward else width - 1 - j
             if not active[y, x] or count[y, x] == 0:
                 continue
-            best_y = nnf[y, x, 0]
-            best_x = nnf[y, x, 1]
+            # Coordinates are int64 throughout, so each helper compiles once.
+            best_y = np.int64(nnf[y, x, 0])
+            best_x = np.int64(nnf[y, x, 1])
             best_d = dist[y, x]
 
             # Propagation along the row: the neighbour is in this band.
             nx = x - step
             if 0 <= nx < width and active[y, nx]:
-                cy = nnf[y, nx, 0]
-                cx = nnf[y, nx, 1] + step
+                cy = np.int64(nnf[y, nx, 0])
+                cx = np.int64(nnf[y, nx, 1]) + step
                 if x_lo <= cx <= x_hi and src_ok[cy, cx]:
                     best_y, best_x, best_d = _try_candidate(
                         src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
@@ -235,11 +236,11 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
             ny = y - step
             if 0 <= ny < height and active[ny, x]:
                 if band_start <= ny < band_stop:
-                    cy = nnf[ny, x, 0] + step
-                    cx = nnf[ny, x, 1]
+                    cy = np.int64(nnf[ny, x, 0]) + step
+                    cx = np.int64(nnf[ny, x, 1])
                 else:
-                    cy = snapshot[ny, x, 0] + step
-                    cx = snapshot[ny, x, 1]
+                    cy = np.int64(snapshot[ny, x, 0]) + step
+                    cx = np.int64(snapshot[ny, x, 1])
                 if y_lo <= cy <= y_hi and src_ok[cy, cx]:
                     best_y, best_x, best_d = _try_candidate(
                         src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
@@ -267,8 +268,6 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
             nnf[y, x, 0] = best_y
             nnf[y, x, 1] = best_x
             dist[y, x] = best_d
-
-
 
 
 @jit
