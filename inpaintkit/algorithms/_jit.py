@@ -9,8 +9,10 @@ with NaN-marked holes), so kernels stay comparable with their NumPy references.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from typing import Iterator
 
 import numba
 
@@ -63,3 +65,18 @@ def run_strided(kernel, *args, parallel: bool = True) -> None:
     finally:
         for future in others:
             future.result()
+
+
+@contextlib.contextmanager
+def threads(parallel: bool) -> Iterator[None]:
+    """``prange`` kernels called inside run on all of ``numba.get_num_threads()``
+    threads, or (``parallel=False``, for work too small to share) on one."""
+    if parallel:
+        yield
+        return
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)

@@ -15,19 +15,21 @@ Conventions shared by the kernels:
   pixels (inside the target and valid), divided by their number ``count[y, x]``.
 - Random numbers come from 32-bit xorshift streams seeded per row band, so results
   do not depend on the thread count (the tests re-implement them in plain Python).
-- The pass kernels are serial and release the GIL; each takes ``start, step`` and
-  does rows (or bands) ``start, start + step, ...`` only, so that
-  :func:`._jit.run_strided` runs one call per thread on interleaved rows. Rows (and
-  bands) never depend on each other within a pass, so any split gives the same
-  result. (One serial kernel instead of a serial and a ``prange`` twin halves the
-  first call's JIT compile time.)
+- The search kernel :func:`nnf_iterate` runs its row bands with ``prange`` (Numba's
+  parallel compilation of it runs about 18 % faster per thread than the serial one,
+  measured on one thread). The other pass kernels are serial and release the GIL;
+  each takes ``start, step`` and does rows ``start, start + step, ...`` only, so
+  that :func:`._jit.run_strided` runs one call per thread on interleaved rows. Rows
+  (and bands) never depend on each other within a pass, so any split gives the same
+  result. One kernel per pass, not a serial and a parallel twin, cuts the first
+  call's JIT compile time to about a third.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, jit_parallel, prange
 
 _MASK32 = 0xFFFFFFFF
 
@@ -276,9 +278,9 @@ def _band_count(height, band_height, iteration):
     return (height + offset + band_height - 1) // band_height
 
 
-@jit
+@jit_parallel
 def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                r, channels, iteration, seed, band_height, samples, start, step):
+                r, channels, iteration, seed, band_height, samples):
     """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
 
     Even iterations scan top-left to bottom-right and propagate from the left and
@@ -290,14 +292,13 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     so far.
 
     Rows are split into bands of ``band_height`` (offset by half a band on odd
-    iterations so that band borders move); this call does bands ``start, start +
-    step, ...``, and other calls may do the rest at the same time. A band reads
+    iterations so that band borders move) processed in parallel. A band reads
     neighbours inside itself from ``nnf`` (updated in scan order) and neighbours in
     other bands from ``snapshot``, the NNF before this iteration; each band has its
     own random stream. So the result depends on ``seed``, ``iteration`` and
     ``band_height`` only, never on the thread count.
     """
-    for band in range(start, _band_count(nnf.shape[0], band_height, iteration), step):
+    for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
         _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
                       r, channels, iteration, seed, band_height, samples, band)
 

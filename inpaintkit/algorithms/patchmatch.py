@@ -20,7 +20,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
-from ._jit import run_strided
+from ._jit import run_strided, threads
 from .diffusion import harmonic_fill, poisson_fill
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
@@ -218,10 +218,10 @@ class _Search:
     def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
         for it in range(iterations):
             snapshot = nnf.copy()
-            run_strided(_k.nnf_iterate, self.src, self.tgt, self.tgt_valid, self.count,
-                        self.src_ok, self.active, nnf, dist, snapshot, self.r, self.channels,
-                        it, seed, self.band_height, self.samples,
-                        parallel=self.iterate_parallel)
+            with threads(self.iterate_parallel):
+                _k.nnf_iterate(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
+                               self.active, nnf, dist, snapshot, self.r, self.channels, it,
+                               seed, self.band_height, self.samples)
 
 
 # ------------------------------------------------------------------------ public NNF
