@@ -28,19 +28,16 @@ jit_strict = numba.njit(cache=True, nogil=True)
 prange = numba.prange
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_lock = threading.Lock()
+_pools: dict[int, ThreadPoolExecutor] = {}
+_pools_lock = threading.Lock()
 
 
 def _workers(count: int) -> ThreadPoolExecutor:
-    """A process-wide pool of at least ``count`` threads, made on first use."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool._max_workers < count:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="inpaintkit")
-        return _pool
+    """A process-wide pool of ``count`` threads, made on first use."""
+    with _pools_lock:
+        if count not in _pools:
+            _pools[count] = ThreadPoolExecutor(max_workers=count, thread_name_prefix="inpaintkit")
+        return _pools[count]
 
 
 def run_strided(kernel, *args, parallel: bool = True) -> None:
@@ -48,8 +45,8 @@ def run_strided(kernel, *args, parallel: bool = True) -> None:
 
     ``kernel`` is a serial ``nogil`` kernel that does rows ``start, start + step, ...``
     of its work, rows independent of each other, so the calls run at the same time
-    on ``numba.get_num_threads()`` threads (1 with ``parallel=False``, or where
-    launching threads would cost more than the work) and the result does not
+    on ``numba.get_num_threads()`` threads (1 with ``parallel=False``, for work
+    too small to share) and the result does not
     depend on the split. Interleaved rows balance holes that fill only part of the
     image. Compared with ``parallel=True`` kernels (``prange``), no second,
     parallel compilation of the same kernel is needed.

@@ -41,10 +41,11 @@ _GAMMA = 1.3
 #: at coarse levels, yet those levels are what carries structure across the hole
 #: (at 0.75, holes over ~30 % got no pyramid at all: -0.5 to -1 dB and a smooth fill).
 _MIN_SOURCE_FRACTION = 0.05
-#: Below these numbers of active patches the kernels run on one thread: handing work
-#: to the thread pool costs more than it saves (results are the same either way).
-#: With the pool, (4096, 16384) fills the 28 benchmark cases about 7 % faster than
-#: (8192, 65536), the right values for prange kernels; (32768, 262144) is 15 % slower.
+#: Below these numbers of active patches the search and the other passes run on one
+#: thread: sharing the work costs more than it saves (results are the same either
+#: way). (4096, 16384) filled the 28 benchmark cases about 7 % faster than (8192,
+#: 65536), the values for the earlier prange-only kernels; (32768, 262144) was 15 %
+#: slower (measured with every pass, the search too, on the thread pool).
 _SERIAL_SEARCH_BELOW = 4096
 _SERIAL_PASS_BELOW = 16384
 _COARSE_FILLS = ("mean", "patch")

@@ -11,16 +11,6 @@ import numpy as np
 from ._shared import ProgressDisplay, check_output, parse_params, user_errors
 
 
-def _mask_params(params: tuple[str, ...]) -> list[Path]:
-    """The files named by ``*_mask=PATH`` items: inputs, never to be written over."""
-    paths = []
-    for item in params:
-        key, sep, value = item.partition("=")
-        if sep and key.strip().endswith("_mask") and value.strip().lower() not in ("", "none"):
-            paths.append(Path(value))
-    return paths
-
-
 @click.command("fill")
 @click.argument("image", type=click.Path(path_type=Path))
 @click.argument("mask", required=False, type=click.Path(path_type=Path))
@@ -51,7 +41,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
     import inpaintkit
     from inpaintkit import io, registry
 
-    inputs = [image] + ([mask] if mask is not None else []) + _mask_params(params)
+    inputs = [image] + ([mask] if mask is not None else [])
     check_output(out, inputs, overwrite)
     with user_errors():
         pixels = io.read_image(image)
@@ -66,9 +56,12 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         chosen = inpaintkit.choose_method(hole) if method == "auto" else method
         spec = registry.get(chosen)
         options = parse_params(params, spec.params(), chosen)
-        for key, value in options.items():
-            if key.endswith("_mask") and isinstance(value, str):
-                options[key] = io.read_mask(Path(value), pixels.shape[:2])
+        # Mask options name files: inputs too, never to be written over.
+        mask_files = {key: Path(value) for key, value in options.items()
+                      if key.endswith("_mask") and isinstance(value, str)}
+        check_output(out, list(mask_files.values()), overwrite)
+        for key, path in mask_files.items():
+            options[key] = io.read_mask(path, pixels.shape[:2])
         extras = [key for key, value in options.items() if key.startswith("return_") and value]
         if extras:
             raise click.ClickException(
