@@ -97,6 +97,14 @@ def score(truth: np.ndarray, result: np.ndarray, mask: np.ndarray) -> dict[str, 
     }
 
 
+def known_texture(truth: np.ndarray, mask: np.ndarray) -> float:
+    """Mean gradient magnitude of ``truth`` over its known pixels, over its mean in the
+    hole (same gradients as :func:`inpaintkit.metrics.texture_ratio`): the texture
+    ratio of a fill exactly as detailed as the rest of the photo."""
+    detail = metrics._gradient_magnitude(truth)
+    return float(detail[~mask].mean() / detail[mask].mean())
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, float):
         if value != value:
