@@ -357,7 +357,7 @@ def test_gradient_vote_matches_reference():
     nnf = coords[rng.integers(0, len(coords), shape)].astype(np.int32)
     dist = rng.random(shape).astype(np.float32)
     out = colour.copy()
-    P._gradient_vote(P._SERIAL, colour, nnf, dist, active, hole, r, 2, out)
+    P._gradient_vote(False, colour, nnf, dist, active, hole, r, 2, out)
     expected = ref_gradient_vote(colour, nnf, dist, active, hole, r, 2)
     np.testing.assert_allclose(out[:, :, :2], expected, atol=1e-5)
     np.testing.assert_array_equal(out[:, :, 2], colour[:, :, 2])  # only 2 channels written
@@ -387,7 +387,7 @@ def test_gradient_vote_copies_texture_without_its_tone():
     K.vote_best(colour, nnf, dist, active, hole, r, best, 0, 1)
     assert np.allclose(best[hole, 0] - texture[hole], 0.3, atol=1e-6)
     out = colour.copy()
-    P._gradient_vote(P._SERIAL, colour, nnf, dist, active, hole, r, 1, out)
+    P._gradient_vote(False, colour, nnf, dist, active, hole, r, 1, out)
     np.testing.assert_allclose(out[hole, 0], texture[hole], atol=1e-5)
 
 

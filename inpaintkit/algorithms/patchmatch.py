@@ -145,38 +145,13 @@ def _as_valid(valid, shape, name: str) -> np.ndarray:
     return np.ascontiguousarray(valid)
 
 
-class _Kernels:
-    """The pass kernels, run on all threads or (small passes) on the calling one."""
-
-    def __init__(self, parallel: bool):
-        self.parallel = parallel
-
-    def fill_invalid(self, *args) -> None:
-        run_strided(_k.nnf_fill_invalid, *args, parallel=self.parallel)
-
-    def distances(self, *args) -> None:
-        run_strided(_k.nnf_distances, *args, parallel=self.parallel)
-
-    def weights(self, *args) -> None:
-        run_strided(_k.vote_weights, *args, parallel=self.parallel)
-
-    def vote_weighted(self, *args) -> None:
-        run_strided(_k.vote_weighted, *args, parallel=self.parallel)
-
-    def vote_best(self, *args) -> None:
-        run_strided(_k.vote_best, *args, parallel=self.parallel)
-
-
-_SERIAL = _Kernels(False)
-_PARALLEL = _Kernels(True)
-
-
-def _kernels(n_active: int) -> _Kernels:
-    return _SERIAL if n_active < _SERIAL_PASS_BELOW else _PARALLEL
+def _share(n_active: int) -> bool:
+    """Whether a pass over ``n_active`` patches runs on all threads (else on one)."""
+    return n_active >= _SERIAL_PASS_BELOW
 
 
 class _Search:
-    """NNF search state for one (source, target) pair: prepared arrays and kernels."""
+    """NNF search state for one (source, target) pair: prepared arrays and thread use."""
 
     def __init__(self, source, target, src_ok, tgt_valid, active, r, samples=1):
         self.set_images(source, target)
@@ -189,7 +164,7 @@ class _Search:
         self.coords = np.ascontiguousarray(np.argwhere(src_ok).astype(np.int32))
         self.band_height = _band_height(target.shape[0])
         n_active = int(np.count_nonzero(active))
-        self.kernels = _kernels(n_active)
+        self.parallel = _share(n_active)
         self.iterate_parallel = n_active >= _SERIAL_SEARCH_BELOW
 
     def set_images(self, source, target) -> None:
@@ -210,10 +185,11 @@ class _Search:
         else:
             nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
         if not trusted:
-            self.kernels.fill_invalid(nnf, self.active, self.src_ok, self.coords, seed)
+            run_strided(_k.nnf_fill_invalid, nnf, self.active, self.src_ok, self.coords, seed,
+                        parallel=self.parallel)
         dist = np.empty(shape, dtype=np.float32)
-        self.kernels.distances(self.src, self.tgt, self.tgt_valid, self.count, nnf, self.active,
-                         self.r, self.channels, dist)
+        run_strided(_k.nnf_distances, self.src, self.tgt, self.tgt_valid, self.count, nnf,
+                    self.active, self.r, self.channels, dist, parallel=self.parallel)
         return nnf, dist
 
     def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
@@ -498,11 +474,12 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
     values = dist[active]
     sigma2 = max(float(np.percentile(values, _SIGMA_PERCENTILE)), 1e-6) if values.size else 1.0
     weight = np.empty(dist.shape, dtype=np.float64)
-    _kernels(values.size).weights(dist, active, confidence, 1.0 / (2.0 * sigma2), weight)
+    run_strided(_k.vote_weights, dist, active, confidence, 1.0 / (2.0 * sigma2), weight,
+                parallel=_share(values.size))
     return weight
 
 
-def _best_sources(kernels, nnf, dist, active, hole, r) -> np.ndarray:
+def _best_sources(parallel, nnf, dist, active, hole, r) -> np.ndarray:
     """(H, W, 2) int: at each hole pixel, the source pixel that its best-matching
     overlapping patch puts there (the best vote of an image of pixel coordinates)."""
     height, width = hole.shape
@@ -510,7 +487,7 @@ def _best_sources(kernels, nnf, dist, active, hole, r) -> np.ndarray:
     coords[..., 0] = np.arange(height)[:, None]
     coords[..., 1] = np.arange(width)[None, :]
     sources = coords.copy()
-    kernels.vote_best(coords, nnf, dist, active, hole, r, sources)
+    run_strided(_k.vote_best, coords, nnf, dist, active, hole, r, sources, parallel=parallel)
     return np.rint(sources).astype(np.intp)
 
 
@@ -548,7 +525,7 @@ def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray
     return source
 
 
-def _gradient_vote(kernels, estimate, nnf, dist, active, hole, r, channels, out) -> None:
+def _gradient_vote(parallel, estimate, nnf, dist, active, hole, r, channels, out) -> None:
     """The final vote of ``final_vote="best"``, in the gradient domain.
 
     Each hole pixel is copied from its best-matching overlapping patch, but what is
@@ -561,7 +538,7 @@ def _gradient_vote(kernels, estimate, nnf, dist, active, hole, r, channels, out)
     shows no tone seam, and its low frequencies join the hole's border. Only the
     first ``channels`` channels of ``out`` are written.
     """
-    sources = _best_sources(kernels, nnf, dist, active, hole, r)
+    sources = _best_sources(parallel, nnf, dist, active, hole, r)
     values = estimate[:, :, :channels].astype(np.float64)
     solved = values.copy()
     copy = values.copy()  # the plain best vote: a close start for iterative solves
@@ -731,8 +708,9 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
                                       _derive_seed(seed, depth, 99))
             estimate = upsampled.copy()
-            search.kernels.vote_weighted(upsampled, init, _vote_weights(dist, active, confidence),
-                                         active, level_hole, r, estimate)
+            run_strided(_k.vote_weighted, upsampled, init,
+                        _vote_weights(dist, active, confidence), active, level_hole, r, estimate,
+                        parallel=search.parallel)
         # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
         # the coarsest starts from a smooth fill and runs 4x longer: it sets the
         # large-scale structure, which needs many steps to grow into a thick hole
@@ -757,19 +735,15 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             search.iterate(nnf, dist, nnf_iterations + depth, _derive_seed(seed, depth, em, 1))
             init = nnf
             filled = spare
-            if final and final_vote == "mean":
-                # Similarity weights only: every overlapping match counts, however
-                # deep in the hole its centre lies.
-                search.kernels.vote_weighted(estimate, nnf,
-                                             _vote_weights(dist, active, np.ones(dist.shape)),
-                                             active, level_hole, r, filled)
-            elif final:
-                _gradient_vote(search.kernels, estimate, nnf, dist, active, level_hole, r,
+            if final and final_vote == "best":
+                _gradient_vote(search.parallel, estimate, nnf, dist, active, level_hole, r,
                                colours, filled)
             else:
-                search.kernels.vote_weighted(estimate, nnf,
-                                             _vote_weights(dist, active, confidence),
-                                             active, level_hole, r, filled)
+                # The final mean vote uses similarity weights only: every overlapping
+                # match counts, however deep in the hole its centre lies.
+                weights = _vote_weights(dist, active, np.ones(dist.shape) if final else confidence)
+                run_strided(_k.vote_weighted, estimate, nnf, weights, active, level_hole, r,
+                            filled, parallel=search.parallel)
             spare, estimate = estimate, filled
         _progress.report("patchmatch", n_levels - depth, n_levels)
     return prep.finish(estimate[:, :, :colours].astype(np.float64))
