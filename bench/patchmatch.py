@@ -13,8 +13,9 @@ Tables printed:
    over the exact nearest neighbour's (brute force), and candidates tried per second.
 4. First-call cost: JIT compile into an empty Numba cache, then a cached start.
 
-Run from the repository root: ``python bench/patchmatch.py [--quick] [--seeds N] [--out DIR]``. PyPatchMatch
-is the PyPI package ``pypatchmatch`` (``pip install pypatchmatch``).
+Run from the repository root: ``python bench/patchmatch.py [--quick] [--seeds N]
+[--out DIR]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
+pypatchmatch``).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
             + object_cases(256, names=("astronaut", "coffee") if quick else None, seed=seed))]
     rows = []
     records = {}
+    reference = {}  # bucket -> the known pixels' texture ratio per case
     for case in cases:
         results = []
         for name, fn in methods():
@@ -98,7 +100,7 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
             rec["time_s"] = seconds
             records.setdefault((case["bucket"], name), []).append(rec)
             results.append(result)
-        records.setdefault((case["bucket"], "known pixels"), []).append(
+        reference.setdefault(case["bucket"], []).append(
             known_texture(case["image"], case["mask"]))
         if out_dir is not None and case["seed"] == 0:
             save_strip(out_dir, case, results + [case["image"]])
@@ -122,9 +124,8 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
                 row["ours wins"] = f"{int(np.sum(gain > 0))}/{gain.size}"
                 row["ours/peer time"] = ours_t / t
             rows.append(row)
-        reference = records[(bucket, "known pixels")]
-        rows.append({"bucket": bucket, "method": "(known pixels)", "n": len(reference),
-                     "texture": float(np.mean(reference))})
+        rows.append({"bucket": bucket, "method": "(known pixels)", "n": len(reference[bucket]),
+                     "texture": float(np.mean(reference[bucket]))})
     print_table(rows, ["bucket", "method", "n", "psnr", "ssim", "texture", "time_s",
                        "ours-peer dB", "s.e.", "ours wins", "ours/peer time"],
                 title=f"Quality at 256x256 over {seeds} mask seed(s) (mean PSNR/SSIM whole image, "
@@ -260,6 +261,9 @@ def main(argv=None):
                         help="folder for PNG strips of the 256x256 cases of seed 0 (masked input | "
                              "methods of the quality table | truth), to look at")
     args = parser.parse_args(argv)
+    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
+    if seeds < 1:
+        parser.error("--seeds must be >= 1")
     import numba
 
     print(f"threads: {numba.get_num_threads()}, peer available: {HAVE_PEER}")
@@ -268,9 +272,6 @@ def main(argv=None):
     run_ours(*next((c["image"], c["mask"]) for c in object_cases(256, names=["coffee"])))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-    seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
-    if seeds < 1:
-        parser.error("--seeds must be >= 1")
     quality_table(args.quick, args.out, seeds)
     if args.out:
         print(f"PNG strips (masked input | {' | '.join(n for n, _ in methods())} | truth) "
