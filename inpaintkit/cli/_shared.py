@@ -79,11 +79,16 @@ def _same_file(a: Path, b: Path) -> bool:
         return False
 
 
-def check_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
-    """Refuse to write over an input, and over an existing file without --overwrite."""
+def check_not_input(out: Path, inputs: list[Path]) -> None:
+    """Refuse to write over an input file."""
     for source in inputs:
         if out.resolve() == source.resolve() or _same_file(out, source):
             raise click.ClickException(f"refusing to write over the input file {source}")
+
+
+def check_output(out: Path, inputs: list[Path], overwrite: bool) -> None:
+    """Refuse to write over an input, and over an existing file without --overwrite."""
+    check_not_input(out, inputs)
     if out.is_dir():
         raise click.ClickException(f"output path is a folder: {out}")
     if out.exists() and not overwrite:

@@ -8,7 +8,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from ._shared import ProgressDisplay, check_output, parse_params, user_errors
+from ._shared import (
+    ProgressDisplay, check_not_input, check_output, parse_params, user_errors,
+)
 
 
 @click.command("fill")
@@ -59,7 +61,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         # Mask options name files: inputs too, never to be written over.
         mask_files = {key: Path(value) for key, value in options.items()
                       if key.endswith("_mask") and isinstance(value, str)}
-        check_output(out, list(mask_files.values()), overwrite)
+        check_not_input(out, list(mask_files.values()))
         for key, path in mask_files.items():
             options[key] = io.read_mask(path, pixels.shape[:2])
         extras = [key for key, value in options.items() if key.startswith("return_") and value]
