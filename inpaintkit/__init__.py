@@ -59,13 +59,21 @@ def choose_method(mask) -> str:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     import cv2  # lazy, and lighter to import than scipy.ndimage
 
+    from ._image import hole_regions
+
     hole = check_mask(mask, mask.shape)
-    if not hole.any():
+    # Exact Euclidean distance from each hole pixel to the nearest known pixel, on
+    # crops around each group of holes (a crop's margin of known pixels is wider than
+    # the radius, so "deeper than the radius" is decided exactly).
+    deep = total = 0
+    for box, own in hole_regions(hole, int(np.ceil(THIN_HOLE_RADIUS)) + 1):
+        depth = cv2.distanceTransform(hole[box].view(np.uint8), cv2.DIST_L2,
+                                      cv2.DIST_MASK_PRECISE)[own]
+        deep += np.count_nonzero(depth > THIN_HOLE_RADIUS)
+        total += depth.size
+    if total == 0:
         return "diffusion"
-    # Exact Euclidean distance from each hole pixel to the nearest known pixel.
-    depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[hole]
-    deep = np.count_nonzero(depth > THIN_HOLE_RADIUS) / depth.size
-    return "diffusion" if deep < DEEP_HOLE_FRACTION else "patchmatch"
+    return "diffusion" if deep / total < DEEP_HOLE_FRACTION else "patchmatch"
 
 
 def methods() -> list[dict[str, Any]]:

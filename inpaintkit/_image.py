@@ -217,21 +217,41 @@ def prepare(image, mask, *, image_name: str = "image", mask_name: str = "mask") 
     data = to_float(colour)
     if data.ndim == 2:
         data = data[:, :, None]
-    if np.issubdtype(image.dtype, np.floating):
-        known = data[~hole]
-        if not np.all(np.isfinite(known)):
-            raise ValueError(f"{image_name} contains NaN or infinite values outside the hole")
-        if known.size and (known.min() < 0.0 or known.max() > 1.0):
-            raise ValueError(
-                f"{image_name} is float with values in [{known.min():.4g}, {known.max():.4g}]; "
-                "float images must lie in [0, 1]"
-            )
-        if image.ndim == 3 and image.shape[2] == 4:
-            alpha = image[..., 3][~hole]
-            if not np.all(np.isfinite(alpha)) or alpha.min() < 0.0 or alpha.max() > 1.0:
-                raise ValueError(f"{image_name} alpha channel must be finite and in [0, 1]")
+    check_known_values(image, hole, image_name=image_name)
     data[hole] = 0.0
     return Prepared(np.ascontiguousarray(data), hole, image)
+
+
+def check_known_values(image: np.ndarray, hole: np.ndarray, *, image_name: str = "image") -> None:
+    """Float images: every known pixel finite and in [0, 1] (hole pixels may be anything).
+
+    Works on the image as it is (no float64 copy), so it is cheap on large photos.
+
+    Raises
+    ------
+    ValueError
+        Naming ``image_name`` and the values found.
+    """
+    if not np.issubdtype(image.dtype, np.floating):
+        return
+    known = ~hole
+    channels = image.shape[2] if image.ndim == 3 else 1
+    planes = [image] if image.ndim == 2 else [image[..., c] for c in range(channels)]
+    for c, plane in enumerate(planes):
+        low = np.min(plane, where=known, initial=np.inf)
+        high = np.max(plane, where=known, initial=-np.inf)
+        alpha = channels == 4 and c == 3
+        if not (np.isfinite(low) and np.isfinite(high)) and known.any():
+            if alpha:
+                raise ValueError(f"{image_name} alpha channel must be finite and in [0, 1]")
+            raise ValueError(f"{image_name} contains NaN or infinite values outside the hole")
+        if known.any() and (low < 0.0 or high > 1.0):
+            if alpha:
+                raise ValueError(f"{image_name} alpha channel must be finite and in [0, 1]")
+            raise ValueError(
+                f"{image_name} is float with values in [{low:.4g}, {high:.4g}]; "
+                "float images must lie in [0, 1]"
+            )
 
 
 def check_has_hole(prepared: Prepared, *, mask_name: str = "mask") -> bool:
@@ -241,3 +261,71 @@ def check_has_hole(prepared: Prepared, *, mask_name: str = "mask") -> bool:
                       UserWarning, stacklevel=3)
         return False
     return True
+
+
+#: Side, in pixels, of the square blocks :func:`hole_regions` groups the hole by.
+REGION_BLOCK = 64
+
+
+def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) -> list:
+    """Split a hole into independent crops: ``[(box, own), ...]``.
+
+    Each ``box`` (a pair of slices) is the bounding box of one group of hole pixels
+    grown by ``margin`` pixels (clipped to the image); ``own`` (bool, the box's
+    shape) marks that group's hole pixels. Hole pixels of different groups are more
+    than ``block`` pixels apart, so with ``margin < block`` a method whose reach is
+    at most ``margin`` pixels gives the group's pixels the same values on the crop
+    as on the whole image (a crop may still contain another group's pixels, inside
+    a concave group's box: fill them as hole, keep only ``own``). The grouping is
+    found on a ``block``-times smaller grid, so the cost is one pass over the mask:
+    scattered scratches on a camera-size photo become a few small crops instead of
+    one box spanning the photo.
+
+    Parameters
+    ----------
+    hole : ndarray, shape (H, W), bool
+    margin : int
+        Known pixels each crop keeps around its hole, in [0, block).
+    block : int
+        Grouping grid, in pixels.
+
+    Returns
+    -------
+    list of tuple
+        ``(box, own)`` per group; empty when there is no hole.
+    """
+    import cv2
+
+    if not 0 <= margin < block:
+        raise ValueError(f"margin must be in [0, {block}), got {margin}")
+    height, width = hole.shape
+    rows_b, cols_b = -(-height // block), -(-width // block)
+    padded = np.zeros((rows_b * block, cols_b * block), bool)
+    padded[:height, :width] = hole
+    occupied = padded.reshape(rows_b, block, cols_b, block).any(axis=(1, 3))
+    if not occupied.any():
+        return []
+    # Blocks that touch (8-neighbours) join: their pixels may be closer than `block`.
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(
+        occupied.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    regions = []
+    for label in range(1, count):
+        left_b, top_b, width_b, height_b = (int(v) for v in stats[label, :4])
+        top, left = top_b * block, left_b * block
+        bottom = min((top_b + height_b) * block, height)
+        right = min((left_b + width_b) * block, width)
+        group = np.repeat(np.repeat(labels[top_b:top_b + height_b, left_b:left_b + width_b] == label,
+                                    block, axis=0), block, axis=1)
+        group = group[:bottom - top, :right - left] & hole[top:bottom, left:right]
+        rows = np.flatnonzero(group.any(axis=1))
+        cols = np.flatnonzero(group.any(axis=0))
+        box = (slice(max(top + rows[0] - margin, 0), min(top + rows[-1] + margin + 1, height)),
+               slice(max(left + cols[0] - margin, 0), min(left + cols[-1] + margin + 1, width)))
+        own = np.zeros((box[0].stop - box[0].start, box[1].stop - box[1].start), bool)
+        # Paste the group's pixels (inside [top, bottom) x [left, right)) into the box.
+        r0, c0 = max(box[0].start, top), max(box[1].start, left)
+        r1, c1 = min(box[0].stop, bottom), min(box[1].stop, right)
+        own[r0 - box[0].start:r1 - box[0].start, c0 - box[1].start:c1 - box[1].start] = \
+            group[r0 - top:r1 - top, c0 - left:c1 - left]
+        regions.append((box, own))
+    return regions

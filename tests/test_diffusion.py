@@ -497,3 +497,84 @@ def test_poisson_fill_solves_poissons_equation(monkeypatch):
     start = np.random.default_rng(0).random(truth.shape)
     iterative = poisson_fill(data.copy(), hole, source, start=start)
     np.testing.assert_allclose(iterative, truth, atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------
+# scattered holes: one crop per group of holes
+# --------------------------------------------------------------------------------------
+
+def _scattered(shape, seed):
+    """Short scratches on a grid of cells far apart, an L-shaped pair, one on the border."""
+    rng = np.random.default_rng(seed)
+    hole = np.zeros(shape, bool)
+    for top in range(20, shape[0] - 60, 160):
+        for left in range(20, shape[1] - 100, 230):
+            row, col = top + rng.integers(0, 30), left + rng.integers(0, 20)
+            hole[row:row + 3, col:col + rng.integers(5, 70)] = True
+    hole[100:130, 330:333] = True
+    hole[128:131, 330:400] = True  # an L: its box holds known pixels far from it
+    hole[0:3, 560:600] = True
+    return hole
+
+
+def test_hole_regions_cover_the_hole_once():
+    from inpaintkit._image import REGION_BLOCK, hole_regions
+
+    hole = _scattered((500, 900), 3)
+    regions = hole_regions(hole, 5)
+    assert len(regions) > 3
+    seen = np.zeros(hole.shape, np.int64)
+    for box, own in regions:
+        assert own.shape == hole[box].shape
+        assert not (own & ~hole[box]).any()
+        seen[box] += own
+        # The margin of known pixels is kept where the image allows it.
+        rows, cols = np.nonzero(own)
+        assert rows.min() == min(5, box[0].start + rows.min())
+        assert cols.min() == min(5, box[1].start + cols.min())
+    assert np.array_equal(seen, hole.astype(np.int64))
+    # Groups are far apart: every other group's pixels are more than a block away.
+    labels = np.zeros(hole.shape, np.int64)
+    for k, (box, own) in enumerate(regions, 1):
+        labels[box][own] = k
+    for k in range(1, len(regions) + 1):
+        far = ndimage.distance_transform_edt(labels != k)
+        others = (labels > 0) & (labels != k)
+        assert far[others].min() > REGION_BLOCK
+    assert hole_regions(np.zeros((50, 50), bool), 2) == []
+    with pytest.raises(ValueError, match="margin"):
+        hole_regions(hole, REGION_BLOCK)
+
+
+@pytest.mark.parametrize("variant", [v for v in VARIANTS if v != "tv"])
+def test_scattered_holes_fill_per_crop_as_on_the_whole_image(monkeypatch, variant):
+    from inpaintkit.algorithms import diffusion
+
+    image = (np.random.default_rng(0).random((500, 900, 3)) * 255).astype(np.uint8)
+    image = ndimage.uniform_filter(image, (5, 5, 1))  # some smooth structure
+    hole = _scattered(image.shape[:2], 1)
+    monkeypatch.setattr(diffusion, "_REGION_AREA", 1.0)  # take the crop path here
+    assert len(diffusion._regions(hole, 2)) > 1
+    # tolerance 0: the iterative variants run all their iterations (their stopping
+    # rule looks at the change over the hole being solved, so a crop could stop an
+    # iteration apart from the whole image).
+    per_crop = inpaint_diffusion(image, hole, variant=variant, iterations=60, tolerance=0.0)
+    monkeypatch.setattr(diffusion, "_regions", lambda hole, margin: None)
+    whole = inpaint_diffusion(image, hole, variant=variant, iterations=60, tolerance=0.0)
+    assert np.array_equal(per_crop[~hole], image[~hole])
+    assert np.array_equal(per_crop, whole)
+
+
+def test_per_crop_path_keeps_the_float_checks(monkeypatch):
+    from inpaintkit.algorithms import diffusion
+
+    monkeypatch.setattr(diffusion, "_REGION_AREA", 1.0)
+    image = np.random.default_rng(0).random((500, 900))
+    hole = _scattered(image.shape, 2)
+    image[hole] = np.nan  # allowed inside the hole
+    out = inpaint_diffusion(image, hole)
+    assert np.isfinite(out).all()
+    bad = image.copy()
+    bad[~hole] = np.where(np.arange((~hole).sum()) == 7, 1.5, bad[~hole])
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        inpaint_diffusion(bad, hole)

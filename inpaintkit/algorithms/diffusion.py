@@ -24,7 +24,8 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.linalg import splu
 
-from .._image import check_has_hole, prepare
+from .._image import (REGION_BLOCK, check_has_hole, check_image, check_known_values,
+                      check_mask, hole_regions, prepare)
 from .._progress import report
 from .._validate import check_float, check_int
 from . import _diffusion_kernels as kernels
@@ -490,7 +491,10 @@ def inpaint_diffusion(
     -----
     ``harmonic``, ``biharmonic``, ``tension``, ``tv`` and ``transport`` work on the
     hole's bounding box plus two pixels (the stencils' reach), so small holes in large
-    images cost little. The linear systems (symmetric positive definite, over the hole
+    images cost little. Holes scattered over a large image (scratches, dust) are
+    split into groups far apart (:func:`inpaintkit._image.hole_regions`), and every
+    variant but ``tv`` fills each group on its own crop plus its reach: only the
+    crops are converted to float, with the same result as on the whole image. The linear systems (symmetric positive definite, over the hole
     pixels only, all channels sharing one factorisation) are factorised per group of
     coupled holes with SuperLU in symmetric mode. Larger groups are solved by
     preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
@@ -541,11 +545,79 @@ def inpaint_diffusion(
     sigma = check_float("sigma", sigma, low=0.0, high=50.0, low_open=True)
     rho = check_float("rho", rho, low=0.0, high=50.0, low_open=True)
 
-    prep = prepare(image, mask)
-    if not check_has_hole(prep):
-        return np.array(image, copy=True)
-    data, hole = prep.data, prep.mask
+    options = dict(tension=tension, iterations=iterations, tolerance=tolerance,
+                   inpaint_steps=inpaint_steps, diffusion_steps=diffusion_steps,
+                   radius=radius, sharpness=sharpness, sigma=sigma, rho=rho)
+    image = check_image(image)
+    hole = check_mask(mask, image.shape[:2])
+    # tv stays on one box: its primal-dual iterates are clipped to the box's known
+    # range, so per-crop ranges would change its result.
+    regions = None if variant == "tv" else _regions(hole, _reach(variant, radius, sigma, rho))
+    if regions is None:
+        prep = prepare(image, hole)
+        if not check_has_hole(prep):
+            return np.array(image, copy=True)
+        return prep.finish(_fill(prep.data, prep.mask, variant, options))
+    # Scattered holes in a large photo: fill each group on its own crop, so time and
+    # memory follow the hole, not the photo (the float conversion of a 37 MP photo
+    # alone takes longer than filling its scratches).
+    check_known_values(image, hole)
+    channel_range = _known_channel_range(image, hole) if variant in ("biharmonic", "tension") else None
+    out = np.array(image, copy=True)
+    for done, (box, own) in enumerate(regions):
+        prep = prepare(image[box], hole[box])
+        crop = prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range))
+        out[box][own] = crop[own]
+        report("diffusion regions", done + 1, len(regions))
+    return out
 
+
+def _reach(variant, radius, sigma, rho):
+    """How far (pixels) from a hole pixel a variant reads: the crops' margin."""
+    if variant == "telea":
+        return radius + 2  # neighbours within radius, and their gradients
+    if variant == "coherence":
+        # Neighbours within radius; the structure tensor's two Gaussians (truncated
+        # at 2 sigma, see fast_marching._gaussian) and its gradient.
+        return radius + max(round(2 * sigma), 1) + max(round(2 * rho), 1) + 4
+    return 2  # the 13-point bilaplacian stencil (and transport's)
+
+
+#: The crops of :func:`hole_regions` are used while they cover at most this fraction
+#: of the image; above it one box over the whole hole is as cheap.
+_REGION_AREA = 0.25
+
+
+def _regions(hole, margin):
+    """The hole's independent crops, or None when the whole-image path is as good."""
+    if margin >= REGION_BLOCK or hole.size < 4 * REGION_BLOCK * REGION_BLOCK:
+        return None
+    regions = hole_regions(hole, margin)
+    if not regions:
+        return None
+    area = sum((box[0].stop - box[0].start) * (box[1].stop - box[1].start) for box, _ in regions)
+    return regions if area <= _REGION_AREA * hole.size else None
+
+
+def _known_channel_range(image, hole):
+    """Per-channel (min, max) of the colour channels over the known pixels, in [0, 1].
+
+    One pass over the image in its own dtype (no float64 copy of the photo).
+    """
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    if colour.ndim == 2:
+        colour = colour[:, :, None]
+    scale = float(np.iinfo(colour.dtype).max) if colour.dtype.kind == "u" else 1.0
+    low, high = kernels.known_range(colour, hole)
+    return low / scale, high / scale
+
+
+def _fill(data, hole, variant, options, channel_range=None):
+    """Run ``variant`` on prepared ``data`` (H, W, C) float64; returns the filled array.
+
+    ``channel_range`` (low, high), when given, is the known range biharmonic and
+    tension clip to (that of the whole image when ``data`` is a crop of it).
+    """
     if variant in ("harmonic", "biharmonic", "tension", "tv", "transport"):
         # Work on the hole's bounding box plus the stencils' reach (2 pixels), so the
         # cost follows the hole, not the image. A box that spans the whole image is a
@@ -558,23 +630,21 @@ def inpaint_diffusion(
         elif variant in ("biharmonic", "tension"):
             # No maximum principle: like scikit-image, clip to each channel's range
             # over all the known pixels of the image.
-            low, high = kernels.known_range(data, hole)
-            _solve_elliptic(sub, sub_hole, 2, tension if variant == "tension" else 0.0)
+            low, high = channel_range if channel_range is not None else kernels.known_range(data, hole)
+            _solve_elliptic(sub, sub_hole, 2, options["tension"] if variant == "tension" else 0.0)
             _clip_hole(sub, sub_hole, low, high)
         elif variant == "tv":
-            _solve_tv(sub, sub_hole, iterations, tolerance)
+            _solve_tv(sub, sub_hole, options["iterations"], options["tolerance"])
         else:
-            _solve_transport(sub, sub_hole, iterations, tolerance,
-                             inpaint_steps, diffusion_steps)
+            _solve_transport(sub, sub_hole, options["iterations"], options["tolerance"],
+                             options["inpaint_steps"], options["diffusion_steps"])
         data[box] = sub
-        filled = data
-    elif variant == "telea":
+        return data
+    if variant == "telea":
         from .fast_marching import fill_telea  # written alongside; imported lazily
 
-        filled = fill_telea(data, hole, radius=radius)
-    else:
-        from .fast_marching import fill_coherence
+        return fill_telea(data, hole, radius=options["radius"])
+    from .fast_marching import fill_coherence
 
-        filled = fill_coherence(data, hole, radius=radius, sharpness=sharpness,
-                                sigma=sigma, rho=rho)
-    return prep.finish(filled)
+    return fill_coherence(data, hole, radius=options["radius"], sharpness=options["sharpness"],
+                          sigma=options["sigma"], rho=options["rho"])
