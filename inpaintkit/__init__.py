@@ -13,10 +13,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import numpy as np
-
+# numpy and the image contract are imported inside the functions: `inpaintkit --help`
+# and `inpaintkit methods` then start without them.
 from . import registry
-from ._image import check_image, check_mask
 
 __version__ = "0.1.0"
 
@@ -54,12 +53,14 @@ def choose_method(mask) -> str:
     mask : ndarray, shape (H, W), bool or integer
         Non-zero = hole.
     """
+    import numpy as np
+
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     import cv2  # lazy, and lighter to import than scipy.ndimage
 
-    from ._image import hole_regions
+    from ._image import check_mask, hole_regions
 
     hole = check_mask(mask, mask.shape)
     # Exact Euclidean distance from each hole pixel to the nearest known pixel, on
@@ -99,7 +100,7 @@ def methods() -> list[dict[str, Any]]:
     return rows
 
 
-def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np.ndarray:
+def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
     """Fill the hole of ``image`` marked by ``mask``.
 
     Parameters
@@ -130,6 +131,8 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
         images or masks.
     """
     if method == "auto":
+        from ._image import check_image, check_mask
+
         image = check_image(image)
         method = choose_method(check_mask(mask, image.shape[:2]))
         logger.info("method 'auto' picked %r", method)

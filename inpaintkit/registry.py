@@ -7,7 +7,9 @@ keyword-only arguments: the signature is the single source of truth.
 
 from __future__ import annotations
 
+import ast
 import importlib
+import importlib.util
 import inspect
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -51,13 +53,56 @@ class MethodSpec:
             raise ImportError(f"method {self.name!r} is not available: {self.target} not found") from None
 
     def params(self) -> dict[str, Any]:
-        """Keyword options and their defaults (``seed`` excluded: every method has it)."""
+        """Keyword options and their defaults (``seed`` excluded: every method has it).
+
+        Read from the function's source without importing its module where the
+        defaults are literals (so listing methods costs no Numba or torch import);
+        otherwise from the imported function's signature. Either way the signature is
+        the single source of truth. A learned method whose dependency is missing
+        raises the same ``ImportError`` as :meth:`load`.
+        """
+        if self.kind == "learned" and importlib.util.find_spec("torch") is None:
+            self.load()  # raises the install hint
+        static = _static_params(self.target)
+        if static is not None:
+            return static
         signature = inspect.signature(self.load())
         return {
             p.name: p.default
             for p in signature.parameters.values()
             if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed"
         }
+
+
+def _static_params(target: str) -> dict[str, Any] | None:
+    """Keyword-only defaults of ``module:function`` read from its source with ``ast``,
+    or None when the source is not found or a default is not a literal."""
+    module_name, func_name = target.split(":")
+    try:
+        spec = importlib.util.find_spec(module_name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    try:
+        with open(spec.origin, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == func_name:
+            params = {}
+            for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+                if arg.arg == "seed":
+                    continue
+                if default is None:
+                    return None  # a required keyword: let the signature say so
+                try:
+                    params[arg.arg] = ast.literal_eval(default)
+                except ValueError:
+                    return None
+            return params
+    return None
 
 
 _METHODS: dict[str, MethodSpec] = {}

@@ -72,6 +72,12 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             )
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
+        if not quiet:
+            from inpaintkit.warmup import compile_notice
+
+            notice = compile_notice(chosen)
+            if notice:
+                click.echo(f"inpaintkit: {notice}", err=True)
         display = ProgressDisplay(f"filling with {chosen}", force=bool(progress))
         if progress is False:
             display.enabled = False
