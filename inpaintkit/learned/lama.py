@@ -102,12 +102,13 @@ class FourierUnit(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, _, height, width = x.shape
-        # FFT in float32 even under autocast: half-precision FFTs need power-of-2 sizes.
-        spectrum = torch.fft.rfftn(x.float(), dim=(-2, -1), norm="ortho")
+        # FFTs in at least float32 (under autocast too: half-precision FFTs need power-of-2 sizes).
+        fft_dtype = x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+        spectrum = torch.fft.rfftn(x.to(fft_dtype), dim=(-2, -1), norm="ortho")
         # (B, C, H, W', 2) -> (B, C, 2, H, W') -> (B, 2C, H, W'): re/im interleaved per channel.
         stacked = torch.stack((spectrum.real, spectrum.imag), dim=2).reshape(batch, -1, height, spectrum.shape[-1])
         mixed = self.relu(self.bn(self.conv_layer(stacked.to(x.dtype))))
-        mixed = mixed.float().reshape(batch, -1, 2, height, spectrum.shape[-1])
+        mixed = mixed.to(fft_dtype).reshape(batch, -1, 2, height, spectrum.shape[-1])
         spectrum = torch.complex(mixed[:, :, 0], mixed[:, :, 1])
         return torch.fft.irfftn(spectrum, s=(height, width), dim=(-2, -1), norm="ortho").to(x.dtype)
 
