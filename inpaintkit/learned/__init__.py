@@ -16,7 +16,9 @@ Without ``weights``, the small configuration of each model runs on the weights t
 inside the package (``inpaintkit/learned/weights/<model>_small.pt``, trained by the
 project on CPU; each has a model card ``<model>_small.md`` beside it), so every method
 works offline out of the box. Other configurations need a checkpoint, see :func:`load`;
-``weights="random"`` gives untrained networks (for tests and timing only).
+``weights="random"`` gives untrained networks (for tests and timing only). Published
+checkpoints (the authors' big-lama and the others) are listed, fetched on request and
+cached by :mod:`inpaintkit.learned.manager`; ``weights=NAME`` then names one.
 """
 
 from __future__ import annotations
