@@ -134,9 +134,10 @@ def write_card(model: str, quality: dict | None, minutes: float | None) -> Path:
         f"- Seed {meta.get('seed')}, Adam {OPTIMISER[model]}, learning rate {meta.get('lr')}; {SCHEDULE[model]}",
         "- Losses (paper weights):",
         *[f"  - {item}" for item in meta.get("losses", [])],
-        ("- VGG-16: none. No VGG-16 weights file can be downloaded here, so the perceptual and style "
-         "terms were off (`inpaintkit train --vgg PATH` turns them on)."
-         if str(meta.get("vgg", "none")).startswith("none") else f"- VGG-16: {meta.get('vgg')}."),
+        *([] if model == "lama" else [  # LaMa's objective has no VGG terms
+            "- VGG-16: none. No VGG-16 weights file can be downloaded here, so the perceptual and style "
+            "terms were off (`inpaintkit train --vgg PATH` turns them on)."
+            if str(meta.get("vgg", "none")).startswith("none") else f"- VGG-16: {meta.get('vgg')}."]),
         f"- Torch {meta.get('torch')}, saved {meta.get('saved')}; the wall time is summed over resumed "
         "segments of the run (`--resume`).",
         "",
