@@ -36,7 +36,7 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 __all__ = ["Published", "CATALOGUE", "cache_dir", "fetch", "add", "resolve", "path_of", "entries",
