@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 
@@ -76,7 +77,12 @@ def fetch_command(name, url, force, retries):
     with user_errors():
         from ..learned import manager
 
-        path = manager.fetch(name, url=url, force=force, retries=retries)
+        try:
+            path = manager.fetch(name, url=url, force=force, retries=retries)
+        except KeyboardInterrupt:
+            click.echo(f"\ninpaintkit weights: interrupted; the partial download is kept in "
+                       f"{manager.cache_dir() / name} (run the same command again to resume)", err=True)
+            sys.exit(130)
     click.echo(f"{name}: {path}")
 
 
