@@ -14,7 +14,8 @@ fails the run (exit status 1).
 
 Without CUDA the script says so; ``--device cpu`` runs the same timing table on the CPU
 (``--quick``: 64 px, batch 1 and 2, one repeat), which is how it is tested on machines
-without a GPU.
+without a GPU. CPU rows add the process's CPU time per batch (repeatable on a machine
+shared with other jobs, where wall time is not) and its ratio to LaMa's.
 
 Run from the repository root: ``python bench/cuda.py [--amp] [--json out.json]``, or
 ``python bench/cuda.py --device cpu --quick``.
@@ -71,19 +72,22 @@ def time_case(backend, size: int, batch: int, repeat: int, warmup: int, amp: boo
     images, holes = _inputs(size, batch)
     device = str(backend.device)
     context = (torch.autocast("cuda", dtype=torch.float16) if amp else contextlib.nullcontext())
-    times = []
+    times, cpu_times = [], []
     with context:
         for i in range(warmup + repeat):
             _sync(device)
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             backend._predict(images, holes, {})
             _sync(device)
             if i >= warmup:
                 times.append(time.perf_counter() - start)
+                cpu_times.append(time.process_time() - cpu_start)
     seconds = statistics.median(times)
     row = {"model": backend.name, "size": size, "batch": batch, "precision": "fp16" if amp else "fp32",
            "ms_per_batch": 1000 * seconds, "ms_per_image": 1000 * seconds / batch,
-           "images_per_s": batch / seconds}
+           "images_per_s": batch / seconds,
+           # On a CPU shared with other jobs the process's CPU time is the repeatable figure.
+           "cpu_ms_per_batch": 1000 * statistics.median(cpu_times)}
     if device.startswith("cuda"):
         row["peak_GiB"] = torch.cuda.max_memory_allocated() / 2 ** 30
         torch.cuda.reset_peak_memory_stats()
@@ -161,6 +165,14 @@ def main(argv=None) -> int:
     columns = ["model", "params_M", "size", "batch", "precision", "ms_per_batch", "ms_per_image", "images_per_s"]
     if on_cuda:
         columns.append("peak_GiB")
+    else:
+        columns.append("cpu_ms_per_batch")
+        reference = {(r["size"], r["batch"]): r["cpu_ms_per_batch"] for r in rows if r["model"] == "lama"}
+        for row in rows:
+            if (row["size"], row["batch"]) in reference:
+                row["cpu_x_lama"] = row["cpu_ms_per_batch"] / reference[(row["size"], row["batch"])]
+        if reference:
+            columns.append("cpu_x_lama")
     print_table(rows, columns, title=f"Paper configs, random weights, median of {args.repeat} after "
                                      f"{args.warmup} warm-up runs, on {name}")
     checks = []
