@@ -32,7 +32,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODELS = ("gl", "pconv", "gdn", "edgeconnect")
+MODELS = ("gl", "pconv", "gdn", "edgeconnect", "lama")
 SIZES = (256, 512)
 
 

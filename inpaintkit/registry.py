@@ -131,6 +131,8 @@ register("gdn", "learned", "inpaintkit.learned:inpaint_gdn",
          "Pixel-wise dense detector generator (Zhang et al. 2020)")
 register("edgeconnect", "learned", "inpaintkit.learned:inpaint_edgeconnect",
          "EdgeConnect: edge completion then image completion (Nazeri et al. 2019)")
+register("lama", "learned", "inpaintkit.learned:inpaint_lama",
+         "LaMa: fast Fourier convolution ResNet, large masks (Suvorov et al. 2022)")
 
 
 def get(name: str) -> MethodSpec:

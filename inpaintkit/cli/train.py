@@ -8,7 +8,7 @@ import click
 
 from ._shared import user_errors
 
-MODELS = ("gl", "pconv", "gdn", "edgeconnect")
+MODELS = ("gl", "pconv", "gdn", "edgeconnect", "lama")
 
 
 @click.command("train")
@@ -40,7 +40,7 @@ MODELS = ("gl", "pconv", "gdn", "edgeconnect")
               help="torch intra-op threads (0: torch's default).")
 def command(model, data, out, config, size, steps, batch, resume, device, seed, vgg, lr,
             time_limit, checkpoint_every, val_every, threads):
-    """Train MODEL (gl, pconv, gdn, edgeconnect) with its paper's objective.
+    """Train MODEL (gl, pconv, gdn, edgeconnect, lama) with its paper's objective.
 
     \b
     Examples:

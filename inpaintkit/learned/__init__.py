@@ -1,4 +1,4 @@
-"""Learned inpainting backends (PyTorch): GL, PConv, GDN and EdgeConnect.
+"""Learned inpainting backends (PyTorch): GL, PConv, GDN, EdgeConnect and LaMa.
 
 This module imports nothing heavy: torch and the networks load on the first call, so
 listing methods or running a classical one never pays for torch.
@@ -16,7 +16,9 @@ Without ``weights``, the small configuration of each model runs on the weights t
 inside the package (``inpaintkit/learned/weights/<model>_small.pt``, trained by the
 project on CPU; each has a model card ``<model>_small.md`` beside it), so every method
 works offline out of the box. Other configurations need a checkpoint, see :func:`load`;
-``weights="random"`` gives untrained networks (for tests and timing only).
+``weights="random"`` gives untrained networks (for tests and timing only). Published
+checkpoints (the authors' big-lama and the others) are listed, fetched on request and
+cached by :mod:`inpaintkit.learned.manager`; ``weights=NAME`` then names one.
 """
 
 from __future__ import annotations
@@ -30,13 +32,14 @@ __all__ = [
     "inpaint_pconv",
     "inpaint_gdn",
     "inpaint_edgeconnect",
+    "inpaint_lama",
     "MODELS",
     "WeightsNotFoundError",
     "WEIGHTS_DIR",
     "shipped_weights",
 ]
 
-MODELS = ("gl", "pconv", "gdn", "edgeconnect")
+MODELS = ("gl", "pconv", "gdn", "edgeconnect", "lama")
 
 _HOW_TO_GET = {
     "gl": "the authors' Torch7 file completionnet_places2.t7 "
@@ -48,6 +51,8 @@ _HOW_TO_GET = {
            "`inpaintkit convert-gdn CKPT_PREFIX -o gdn.pt` (needs TensorFlow)",
     "edgeconnect": "the folder with EdgeModel_gen.pth and InpaintingModel_gen.pth from "
                    "github.com/knazeri/edge-connect (scripts/download_model.sh)",
+    "lama": "the authors' big-lama/models/best.ckpt or the TorchScript big-lama.pt "
+            "(`inpaintkit weights fetch big-lama` downloads it, then weights='big-lama')",
 }
 
 
@@ -98,6 +103,8 @@ def _resolve_config(name, config, checkpoint_config=None):
         presets = {"paper": config_class.paper, "small": config_class.small}
         if hasattr(config_class, "release"):
             presets["release"] = config_class.release
+        if hasattr(config_class, "fourier"):
+            presets["fourier"] = config_class.fourier
         if config not in presets:
             raise ValueError(
                 f"config for {name!r} must be one of {', '.join(presets)}, a dict or a "
@@ -118,7 +125,7 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     Parameters
     ----------
     name : {"gl", "pconv", "gdn", "edgeconnect"}
-    weights : None, path or "random"
+    weights : None, path, name or "random"
         None (default): the weights shipped with inpaintkit for the small configuration
         (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly); only valid when
         ``config`` is None or the small configuration. A path: a checkpoint in our own
@@ -126,6 +133,9 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
         ``inpaintkit train``) or a published release (GL ``.t7``, naoto0804 PConv
         ``.pth``, EdgeConnect folder, GDN converted with ``inpaintkit convert-gdn``).
         ``"random"``: untrained networks (seeded by ``seed``), for tests and timing only.
+        A name from ``inpaintkit weights list`` (e.g. ``"big-lama"``): that published
+        checkpoint, once fetched (``inpaintkit weights fetch``) or added
+        (:mod:`inpaintkit.learned.manager`); nothing is downloaded here.
     config : None, "paper", "small", dict or config object
         Network configuration. By default the checkpoint's own (the small one for the
         shipped weights, ``"paper"`` for random weights). Given with a checkpoint, the
@@ -154,6 +164,9 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
         (the first mismatching key is named).
     """
     _check_name(name)
+    from .manager import resolve as resolve_weights_name
+
+    weights = resolve_weights_name(weights, name)  # weights="big-lama" -> its cached file
     import torch
 
     from .backend import Backend, resolve_device
@@ -367,9 +380,47 @@ def inpaint_edgeconnect(image, mask, *, weights=None, config=None, device="auto"
     return _run("edgeconnect", image, mask, weights, config, device, max_size, large, seed, **options)
 
 
+def inpaint_lama(image, mask, *, weights=None, config=None, device="auto", max_size=1024,
+                 large="crop", seed=0):
+    """LaMa (Suvorov et al. 2022): a ResNet of fast Fourier convolutions whose receptive
+    field covers the whole image, for large masks and high resolutions.
+
+    The network sees the image in [0, 1] with the hole zeroed and the mask as a fourth
+    channel, padded to a multiple of 8 (``2 ** downsamplings``), as in the authors' code.
+
+    Parameters
+    ----------
+    image, mask, device, max_size, large, seed
+        See :func:`inpaint_gl`.
+    weights : None, path, name or "random"
+        None: the shipped small-config weights. A path: the authors' PyTorch Lightning
+        ``big-lama/models/best.ckpt`` (or the ``big-lama`` folder holding it), the
+        TorchScript ``big-lama.pt`` that other tools cache, or an inpaintkit
+        checkpoint. A name from ``inpaintkit weights list`` (e.g. ``"big-lama"``) once
+        fetched or added (:mod:`inpaintkit.learned.manager`).
+    config : None, "paper", "fourier", "small", dict or LamaConfig
+        By default the checkpoint's own (read from its tensor shapes for the authors'
+        files). ``"paper"`` is big-lama (18 blocks, 51 M parameters), ``"fourier"`` the
+        paper's LaMa-Fourier (9 blocks).
+
+    References
+    ----------
+    R. Suvorov et al., "Resolution-robust Large Mask Inpainting with Fourier
+    Convolutions", WACV 2022, https://doi.org/10.1109/WACV51458.2022.00323
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((64, 64, 3), 0.5); mask = np.zeros((64, 64), bool); mask[24:40, 24:40] = 1
+    >>> inpaint_lama(image, mask, weights="random", config="small", device="cpu").shape
+    (64, 64, 3)
+    """
+    return _run("lama", image, mask, weights, config, device, max_size, large, seed)
+
 def __getattr__(name):
     # Submodules on demand (checkpoints, backend, networks) without importing torch eagerly.
-    if name in ("layers", "gl", "pconv", "gdn", "edgeconnect", "checkpoints", "backend"):
+    if name in ("layers", "gl", "pconv", "gdn", "edgeconnect", "lama", "checkpoints", "backend",
+                "manager"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")

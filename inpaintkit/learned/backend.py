@@ -394,7 +394,7 @@ class Backend:
 
     def _run(self, image, hole, extras):
         nets = self.networks
-        if self.name in ("gl", "pconv"):
+        if self.name in ("gl", "pconv", "lama"):
             return nets["generator"](image, hole), None
         if self.name == "gdn":
             out = nets["generator"](image, hole)

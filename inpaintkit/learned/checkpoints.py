@@ -15,6 +15,14 @@ Formats read by :func:`read_checkpoint`:
   optional ``torchfile`` package.
 - GDN: the authors' TensorFlow checkpoint, converted once with ``inpaintkit convert-gdn``
   (needs TensorFlow) into our format.
+- LaMa (advimman/lama): the PyTorch Lightning ``big-lama/models/best.ckpt`` (or the
+  ``big-lama`` folder holding ``models/best.ckpt``), whose ``state_dict`` holds
+  ``generator.*`` beside the discriminator, losses and evaluators of training (ignored,
+  by name); and the TorchScript ``big-lama.pt`` (the release traced by the authors'
+  ``bin/to_jit.py``, the file other tools cache). The configuration is read from the
+  tensor shapes. A Lightning file pickles classes of packages that are not installed
+  here (Lightning, OmegaConf): they are read as inert placeholders by a restricted
+  unpickler that never imports or calls anything outside an allow-list.
 
 Every load is strict: keys and shapes are compared first and the first mismatch is
 named; ``load_state_dict(strict=False)`` is never used.
@@ -23,7 +31,11 @@ named; ``load_state_dict(strict=False)`` is never used.
 from __future__ import annotations
 
 import datetime
+import io
 import os
+import pickle
+import types
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +44,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import edgeconnect, gdn, gl, pconv
+from . import edgeconnect, gdn, gl, lama, pconv
 from .layers import fold_spectral_norm
 
 FORMAT = "inpaintkit"
@@ -44,6 +56,7 @@ MODELS = {
     "pconv": (pconv.PConvConfig, pconv.build),
     "gdn": (gdn.GDNConfig, gdn.build),
     "edgeconnect": (edgeconnect.EdgeConnectConfig, edgeconnect.build),
+    "lama": (lama.LamaConfig, lama.build),
 }
 
 EDGECONNECT_FILES = ("EdgeModel_gen.pth", "InpaintingModel_gen.pth")
@@ -147,11 +160,26 @@ def strict_load(module: nn.Module, state: dict, *, what: str) -> None:
 def _torch_load(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights_only" not in str(exc) and "Unsupported global" not in str(exc):
+            raise _unreadable(path, exc) from exc
+        # A complete file whose pickle names classes of packages not installed here (a
+        # Lightning checkpoint's callbacks and hyper-parameters): read it again with the
+        # restricted unpickler, which turns those into inert placeholders.
+        try:
+            return torch.load(path, map_location="cpu", weights_only=False,
+                              pickle_module=_RESTRICTED_PICKLE)
+        except Exception as inner:
+            raise _unreadable(path, inner) from inner
     except Exception as exc:  # truncated zip, pickle garbage, wrong file type
-        raise CheckpointError(
-            f"cannot read {path}: it is truncated or not a PyTorch checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'})"
-        ) from exc
+        raise _unreadable(path, exc) from exc
+
+
+def _unreadable(path, exc) -> "CheckpointError":
+    detail = str(exc).splitlines()[0] if str(exc) else "no detail"
+    return CheckpointError(
+        f"cannot read {path}: it is truncated or not a PyTorch checkpoint ({type(exc).__name__}: {detail})"
+    )
 
 
 def _strip_module_prefix(state: dict) -> dict:
@@ -172,16 +200,24 @@ def read_checkpoint(path, model: str) -> Checkpoint:
     if not path.exists():
         raise CheckpointError(f"weights not found: {path}")
     if path.is_dir():
-        if model != "edgeconnect":
+        if model == "lama":
+            path = _lama_folder_checkpoint(path)
+        elif model != "edgeconnect":
             raise CheckpointError(
                 f"{path} is a folder; a folder of weights is only accepted for 'edgeconnect' "
-                f"(holding {' and '.join(EDGECONNECT_FILES)})"
+                f"(holding {' and '.join(EDGECONNECT_FILES)}) and 'lama' (holding models/best.ckpt)"
             )
-        return _read_edgeconnect_folder(path)
+        else:
+            return _read_edgeconnect_folder(path)
     if path.suffix == ".t7":
         if model != "gl":
             raise CheckpointError(f"{path} is a Torch7 file; only the 'gl' release is read from .t7")
         return read_gl_t7(path)
+    if _is_torchscript(path):
+        if model != "lama":
+            raise CheckpointError(f"{path} is a TorchScript archive; only LaMa's big-lama.pt is read "
+                                  f"in that form, not weights for {model!r}")
+        return read_lama_torchscript(path)
     data = _torch_load(path)
     if not isinstance(data, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(data).__name__}")
@@ -208,12 +244,209 @@ def read_checkpoint(path, model: str) -> Checkpoint:
         if model != "pconv":
             raise CheckpointError(f"{path} is a PConv (naoto0804) checkpoint, not one for {model!r}")
         return _convert_naoto_pconv(data, path)
+    if isinstance(data.get("state_dict"), dict):
+        if not any(str(k).startswith("generator.") for k in data["state_dict"]):
+            raise CheckpointError(f"{path}: a PyTorch Lightning checkpoint without generator.* weights "
+                                  "(not LaMa's best.ckpt)")
+        if model != "lama":
+            raise CheckpointError(f"{path} is LaMa's PyTorch Lightning checkpoint, not one for {model!r}")
+        return read_lama_lightning(path, data)
     keys = ", ".join(sorted(map(str, data))[:6])
     raise CheckpointError(
         f"{path}: unrecognised checkpoint layout (top-level keys: {keys}); expected an inpaintkit "
-        "checkpoint or a published release (EdgeConnect *_gen.pth, naoto0804 PConv, GL .t7)"
+        "checkpoint or a published release (EdgeConnect *_gen.pth, naoto0804 PConv, GL .t7, "
+        "LaMa best.ckpt or big-lama.pt)"
     )
 
+
+
+# --- restricted unpickling (Lightning checkpoints) -----------------------------------
+
+#: Globals the restricted unpickler resolves for real: tensor rebuilding and plain data.
+#: Anything else becomes an inert placeholder class (never imported, never called).
+_ALLOWED_GLOBALS = {
+    ("collections", "OrderedDict"), ("collections", "defaultdict"),
+    ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "slice"), ("builtins", "complex"),
+    ("builtins", "bytearray"), ("builtins", "list"), ("builtins", "dict"), ("builtins", "tuple"),
+    ("builtins", "int"), ("builtins", "float"), ("builtins", "str"), ("builtins", "bool"),
+    ("torch._utils", "_rebuild_tensor"), ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_tensor_v3"), ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"), ("torch", "Size"), ("torch", "device"),
+    ("_codecs", "encode"), ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "dtype"),
+}
+
+
+class ForeignObject:
+    """Stands for an object of a class the restricted unpickler did not load (e.g. a
+    Lightning callback or an OmegaConf config). Holds the pickled arguments and state."""
+
+    _pickled_name = "?"
+
+    def __init__(self, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+
+    def __setstate__(self, state):
+        self.state = state
+
+    def __repr__(self):
+        return f"<unloaded {self._pickled_name}>"
+
+
+_placeholders: dict[tuple[str, str], type] = {}
+
+
+def _placeholder(module: str, name: str) -> type:
+    key = (module, name)
+    if key not in _placeholders:  # one class per name: placeholders can be distinct dict keys
+        _placeholders[key] = type(name, (ForeignObject,), {"_pickled_name": f"{module}.{name}"})
+    return _placeholders[key]
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        if (module, name) in _ALLOWED_GLOBALS:
+            return super().find_class(module, name)
+        if module == "torch" and isinstance(getattr(torch, name, None), torch.dtype):
+            return getattr(torch, name)
+        return _placeholder(module, name)
+
+
+_RESTRICTED_PICKLE = types.ModuleType("inpaintkit_restricted_pickle")
+_RESTRICTED_PICKLE.Unpickler = _RestrictedUnpickler
+_RESTRICTED_PICKLE.load = lambda file, **kw: _RestrictedUnpickler(file, **kw).load()
+_RESTRICTED_PICKLE.loads = lambda data, **kw: _RestrictedUnpickler(io.BytesIO(data), **kw).load()
+
+
+# --- LaMa ------------------------------------------------------------------------------
+
+#: The attributes of the authors' training module (saicinpainting/training/trainers/
+#: base.py, default.py) other than ``generator``: their weights in best.ckpt are ignored.
+LAMA_TRAINING_PARTS = ("discriminator", "adversarial_loss", "visualizer", "val_evaluator",
+                       "test_evaluator", "extra_evaluators", "loss_l1", "loss_mse", "loss_pl",
+                       "loss_resnet_pl", "generator_average", "fake_fakes_gen")
+
+_LAMA_FIRST_KEY = "model.1.ffc.convl2l.weight"
+
+
+def _lama_folder_checkpoint(folder: Path) -> Path:
+    for candidate in (folder / "models" / "best.ckpt", folder / "best.ckpt"):
+        if candidate.is_file():
+            return candidate
+    raise CheckpointError(f"{folder} is a folder without models/best.ckpt (the layout of the authors' "
+                          "big-lama folder); pass the checkpoint file itself")
+
+
+def _is_torchscript(path: Path) -> bool:
+    """A TorchScript archive is a zip holding ``<name>/code/`` and ``constants.pkl``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+    return any(n.split("/", 1)[-1].startswith("code/") for n in names) and any(
+        n.endswith("/constants.pkl") for n in names)
+
+
+def _split_lama_state(state: dict, prefix: str, where) -> tuple[dict, dict]:
+    """The generator's weights (``prefix`` stripped) and a count of the ignored keys per
+    training part; any other key is an error."""
+    generator, ignored = {}, {}
+    parent = prefix[: -len("generator.")] if prefix.endswith("generator.") else None
+    for key, value in state.items():
+        key = str(key)
+        if key.startswith(prefix):
+            generator[key[len(prefix):]] = value
+            continue
+        part = key[len(parent):].split(".", 1)[0] if parent is not None and key.startswith(parent) else None
+        if part not in LAMA_TRAINING_PARTS:
+            raise CheckpointError(f"{where}: unexpected key {key!r} beside the LaMa generator (expected "
+                                  f"only {prefix}* and the training parts {', '.join(LAMA_TRAINING_PARTS)})")
+        ignored[part] = ignored.get(part, 0) + 1
+    return generator, ignored
+
+
+def lama_config_from_state(state: dict, where) -> lama.LamaConfig:
+    """Read a :class:`~inpaintkit.learned.lama.LamaConfig` from generator weights in the
+    release's layout (``model.N...`` keys)."""
+    first = state.get(_LAMA_FIRST_KEY)
+    if first is None or getattr(first, "ndim", 0) != 4:
+        raise CheckpointError(f"{where}: no {_LAMA_FIRST_KEY!r}; not an FFC ResNet (LaMa) generator")
+    index = 2
+    downs = []
+    while f"model.{index}.ffc.convl2l.weight" in state:
+        downs.append(index)
+        index += 1
+    blocks = 0
+    while f"model.{index}.conv1.ffc.convl2l.weight" in state:
+        blocks += 1
+        index += 1
+    if not downs:
+        raise CheckpointError(f"{where}: no strided FFC layers after the first one; not LaMa's generator")
+    last = f"model.{downs[-1]}.ffc."
+    local = int(state[last + "convl2l.weight"].shape[0])
+    glob = int(state[last + "convl2g.weight"].shape[0]) if last + "convl2g.weight" in state else 0
+    channels = local + glob
+    ratio = glob / channels
+    if int(channels * ratio) != glob:  # float rounding: the release rounds down
+        ratio = (glob + 1e-6) / channels
+    width = int(first.shape[0])
+    bottleneck_uncapped = width * 2 ** len(downs)
+    max_width = channels if channels < bottleneck_uncapped else lama.LamaConfig.max_width
+    return lama.LamaConfig(width=width, downsamplings=len(downs), blocks=blocks, global_ratio=ratio,
+                           max_width=max_width)
+
+
+def _lama_checkpoint(generator: dict, where, metadata: dict, source: str) -> Checkpoint:
+    config = lama_config_from_state(generator, where)
+    generator = {k: v.float() if v.is_floating_point() else v for k, v in generator.items()}
+    return Checkpoint("lama", config, {"generator": generator}, metadata, source)
+
+
+def read_lama_lightning(path, data: dict | None = None) -> Checkpoint:
+    """Read the authors' PyTorch Lightning checkpoint (``big-lama/models/best.ckpt``).
+
+    ``state_dict`` must hold ``generator.*``; the keys of the other parts of the
+    training module (:data:`LAMA_TRAINING_PARTS`: discriminator, losses, evaluators)
+    are ignored, any other key is an error. The config is read from the shapes.
+    """
+    path = Path(path)
+    if data is None:
+        data = _torch_load(path)
+    state = data.get("state_dict") if isinstance(data, dict) else None
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: no state_dict; not a PyTorch Lightning checkpoint")
+    generator, ignored = _split_lama_state(state, "generator.", path)
+    if not generator:
+        raise CheckpointError(f"{path}: no generator.* weights in state_dict (not LaMa's best.ckpt)")
+    meta = {"source": "advimman/lama PyTorch Lightning checkpoint",
+            "epoch": data.get("epoch"), "global_step": data.get("global_step"),
+            "lightning_version": data.get("pytorch-lightning_version"),
+            "ignored": ignored}
+    return _lama_checkpoint(generator, path, meta, "lama-lightning")
+
+
+def read_lama_torchscript(path) -> Checkpoint:
+    """Read the TorchScript ``big-lama.pt`` (the release traced by ``bin/to_jit.py``:
+    a wrapper whose ``model.generator`` is the FFC ResNet).
+
+    Only the archive's tensors are used: the weights are copied into
+    :class:`~inpaintkit.learned.lama.LamaGenerator`, the traced code is never run.
+    """
+    path = Path(path)
+    try:
+        module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:
+        raise _unreadable(path, exc) from exc
+    state = dict(module.state_dict())
+    prefixes = sorted({k[: -len(_LAMA_FIRST_KEY)] for k in state if k.endswith(_LAMA_FIRST_KEY)}, key=len)
+    if not prefixes:
+        raise CheckpointError(f"{path}: a TorchScript archive without LaMa generator weights "
+                              f"(no *{_LAMA_FIRST_KEY} tensor)")
+    generator, ignored = _split_lama_state(state, prefixes[0], path)
+    meta = {"source": "LaMa TorchScript export (advimman/lama bin/to_jit.py)", "prefix": prefixes[0],
+            "ignored": ignored}
+    return _lama_checkpoint(generator, path, meta, "lama-torchscript")
 
 # --- EdgeConnect -------------------------------------------------------------------
 

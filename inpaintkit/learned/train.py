@@ -440,8 +440,68 @@ class EdgeConnectTrainer(Trainer):
         return record
 
 
+class LamaTrainer(Trainer):
+    """LaMa (Suvorov et al. 2022, Sec. 3 and ``configs/training/big-lama.yaml``): the
+    generator on ``10 * L1(known) + 10 * adversarial + 100 * feature matching``, the
+    PatchGAN on the non-saturating loss with an R1 penalty (0.001) on real images and the
+    mask as the fake target (known pixels of a generated image count as real).
+
+    The paper's high-receptive-field perceptual loss (ResNet-50 trained for ADE20k
+    segmentation, weight 30) needs weights that cannot be downloaded here; in its place
+    the hole gets an L1 term of weight ``hole_l1`` (the paper's L1 covers only the
+    known pixels).
+    """
+
+    name = "lama"
+    hole_l1 = 3.0
+    known_l1 = 10.0
+    adversarial_weight = 10.0
+    feature_matching_weight = 100.0
+    r1_weight = 0.001
+
+    def __init__(self, config, device, **kw):
+        super().__init__(config, device, **kw)
+        from .lama import LamaGenerator, PatchDiscriminator
+
+        # The release's optimiser ratio: discriminator at 0.1 x the generator's rate.
+        self.add("generator", LamaGenerator(config), betas=(0.9, 0.999))
+        self.add("discriminator", PatchDiscriminator(config), lr_scale=0.1, betas=(0.9, 0.999))
+
+    def losses_used(self):
+        return [f"generator: L1 known x{self.known_l1:g} + L1 hole x{self.hole_l1:g} (in place of the "
+                "segmentation perceptual loss) + non-saturating adversarial x10 + feature matching x100",
+                "discriminator: non-saturating, mask as fake target, R1 penalty x0.001 on real images"]
+
+    def step(self, image, hole, progress):
+        gen, disc = self.networks["generator"], self.networks["discriminator"]
+        out = gen(image, hole)
+        # Discriminator: real images real; a generated image fake inside the hole only.
+        real = image.detach().requires_grad_(True)
+        real_logits, _ = disc(real)
+        fake_logits, _ = disc(out.detach())
+        target = F.interpolate(hole, size=fake_logits.shape[-2:], mode="bilinear", align_corners=False)
+        (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+        r1 = grad.pow(2).flatten(1).sum(1).mean()
+        d_loss = (F.softplus(-real_logits).mean() + self.r1_weight * r1
+                  + (target * F.softplus(fake_logits) + (1 - target) * F.softplus(-fake_logits)).mean())
+        self._update(self.optimizers["discriminator"], d_loss)
+        # Generator.
+        diff = (out - image).abs()
+        l1 = (diff * (self.known_l1 * (1 - hole) + self.hole_l1 * hole)).mean()
+        fake_logits, fake_feats = disc(out)
+        with torch.no_grad():
+            _, real_feats = disc(image)
+        adv = F.softplus(-fake_logits).mean()
+        fm = torch.stack([F.mse_loss(f, r) for f, r in zip(fake_feats, real_feats)]).mean()
+        total = l1 + self.adversarial_weight * adv + self.feature_matching_weight * fm
+        self._update(self.optimizers["generator"], total)
+        return {"disc": d_loss.item(), "l1": l1.item(), "adv": adv.item(), "fm": fm.item(),
+                "total": total.item()}
+
+
 TRAINERS = {"pconv": PConvTrainer, "gl": GLTrainer, "gdn": GDNTrainer,
-            "edgeconnect": EdgeConnectTrainer}
+            "edgeconnect": EdgeConnectTrainer,
+            "lama": LamaTrainer}
 
 
 # --- validation -------------------------------------------------------------------

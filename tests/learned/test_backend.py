@@ -109,8 +109,8 @@ def test_load_errors():
     # Only the small configs ship weights: the paper config without weights must say so.
     with pytest.raises(learned.WeightsNotFoundError, match="does not ship trained weights.*weights=PATH"):
         learned.load("pconv", config="paper")
-    with pytest.raises(ValueError, match="unknown learned model 'lama'"):
-        learned.load("lama", weights="random")
+    with pytest.raises(ValueError, match="unknown learned model 'mat'"):
+        learned.load("mat", weights="random")
     with pytest.raises(ValueError, match="config for 'gl' must be one of paper, small"):
         learned.load("gl", weights="random", config="huge")
     with pytest.raises(ValueError, match="unknown config field 'depth'"):

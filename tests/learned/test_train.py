@@ -12,9 +12,9 @@ from inpaintkit import learned  # noqa: E402
 from inpaintkit.learned import data as training_data  # noqa: E402
 from inpaintkit.learned import train as training  # noqa: E402
 
-MODELS = ("pconv", "gl", "gdn", "edgeconnect")
+MODELS = ("pconv", "gl", "gdn", "edgeconnect", "lama")
 #: The reconstruction term each model's step reports.
-RECONSTRUCTION = {"pconv": "hole", "gl": "mse", "gdn": "rec", "edgeconnect": "l1"}
+RECONSTRUCTION = {"pconv": "hole", "gl": "mse", "gdn": "rec", "edgeconnect": "l1", "lama": "l1"}
 
 
 @pytest.fixture(scope="module")
