@@ -360,21 +360,25 @@ def _check_fill(fields: dict[str, Any], settings: Settings,
     from .. import io
     from .params import parse_params
 
-    method_name = str(fields.get("method") or "diffusion")
+    import inpaintkit
+
+    requested = str(fields.get("method") or "auto")
     rows = {row["name"]: row for row in table}
-    if method_name not in rows:
-        raise HTTPException(422, f"unknown method {method_name!r}; valid methods: {', '.join(rows)}")
-    method = rows[method_name]
-    if not method["available"]:
-        raise HTTPException(422, method["error"])
+    if requested != "auto" and requested not in rows:
+        raise HTTPException(422, f"unknown method {requested!r}; valid methods: auto, "
+                            f"{', '.join(rows)}")
+    if requested != "auto" and not rows[requested]["available"]:
+        raise HTTPException(422, rows[requested]["error"])
     try:
         given = json.loads(fields.get("params") or "{}")
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"params must be a JSON object: {exc.msg}") from None
     if not isinstance(given, dict):
         raise HTTPException(422, f"params must be a JSON object, got {type(given).__name__}")
+    if requested == "auto" and given:
+        raise HTTPException(422, "method auto takes no parameters; pick a method to set them")
     try:
-        params = parse_params(method, given)
+        params = parse_params(rows[requested], given) if requested != "auto" else {}
     except ValueError as exc:
         raise HTTPException(422, _one_line(exc)) from None
     try:
@@ -395,6 +399,7 @@ def _check_fill(fields: dict[str, Any], settings: Settings,
         raise HTTPException(422, "the mask marks no hole pixels: paint over what to remove")
     if holes == hole.size:
         raise HTTPException(422, "the mask covers the whole image: nothing is left to fill from")
+    chosen = inpaintkit.choose_method(hole) if requested == "auto" else requested
     name = fields.get("filename") or "result"
-    return {"method": method_name, "params": params, "seed": seed, "image": image,
-            "mask": hole, "filename": str(name)[:80].rsplit(".", 1)[0]}
+    return {"method": chosen, "requested": requested, "params": params, "seed": seed,
+            "image": image, "mask": hole, "filename": str(name)[:80].rsplit(".", 1)[0]}

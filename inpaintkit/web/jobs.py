@@ -55,6 +55,7 @@ class Job:
     image: np.ndarray | None
     mask: np.ndarray | None
     filename: str = "result"
+    requested: str = ""
     state: str = QUEUED
     stage: str = ""
     progress: float = 0.0
@@ -73,7 +74,10 @@ class Job:
         """The JSON the API returns for this job."""
         now = time.monotonic()
         row = {
-            "id": self.id, "state": self.state, "method": self.method, "params": self.params,
+            "id": self.id,
+            "state": "cancelling" if self.state == RUNNING and self.cancel_requested.is_set()
+            else self.state,
+            "method": self.method, "requested": self.requested, "params": self.params,
             "seed": self.seed, "stage": self.stage, "progress": round(self.progress, 4),
             "error": self.error, "width": self.width, "height": self.height, "dtype": self.dtype,
             "queued_seconds": round((self.started or self.finished or now) - self.created, 3),
@@ -123,7 +127,7 @@ class JobQueue:
     # --- the API's side ---------------------------------------------------------------
 
     def submit(self, *, method: str, params: dict[str, Any], seed: int, image: np.ndarray,
-               mask: np.ndarray, filename: str = "result") -> Job:
+               mask: np.ndarray, filename: str = "result", requested: str = "") -> Job:
         """Queue a fill; :class:`QueueFull` when ``max_queued`` jobs already wait."""
         with self._lock:
             self._expire_locked()
@@ -131,7 +135,8 @@ class JobQueue:
                 raise QueueFull(f"the fill queue is full ({self.max_queued} waiting); "
                                 "try again when a fill has finished")
             job = Job(id=secrets.token_urlsafe(9), method=method, params=params, seed=seed,
-                      image=image, mask=mask, filename=filename, number=next(self._counter),
+                      image=image, mask=mask, filename=filename, requested=requested or method,
+                      number=next(self._counter),
                       width=image.shape[1], height=image.shape[0], dtype=image.dtype.name)
             self._jobs[job.id] = job
         self._waiting.put(job)
