@@ -192,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for key, value in form.multi_items():
             if isinstance(value, UploadFile):
                 fields[key] = await value.read()
+                fields[f"{key}.filename"] = value.filename or ""
                 await value.close()
             else:
                 fields[key] = value
@@ -294,9 +295,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def _size(count: int) -> str:
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.1f} KiB"
+
+
 def _too_large(size: int, limit: int, at_least: bool = False) -> str:
-    return (f"the upload is {'over ' if at_least else ''}{size / 2**20:.1f} MiB; the limit is "
-            f"{limit / 2**20:.0f} MiB (start the server with --max-upload-mb to raise it)")
+    return (f"the upload is {'over ' if at_least else ''}{_size(size)}; the limit is "
+            f"{_size(limit)} (start the server with --max-upload-mb to raise it)")
 
 
 def _form_schema(names: list[str]) -> dict[str, Any]:
@@ -400,6 +405,6 @@ def _check_fill(fields: dict[str, Any], settings: Settings,
     if holes == hole.size:
         raise HTTPException(422, "the mask covers the whole image: nothing is left to fill from")
     chosen = inpaintkit.choose_method(hole) if requested == "auto" else requested
-    name = fields.get("filename") or "result"
+    name = fields.get("filename") or fields.get("image.filename") or "result"
     return {"method": chosen, "requested": requested, "params": params, "seed": seed,
             "image": image, "mask": hole, "filename": str(name)[:80].rsplit(".", 1)[0]}
