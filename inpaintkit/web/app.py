@@ -24,7 +24,8 @@ from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
-from .jobs import DONE, FAILED, CANCELLED, JobQueue, QueueFull
+from . import _memory
+from .jobs import CANCELLED, DONE, FAILED, JobQueue, QueueFull
 
 logger = logging.getLogger("inpaintkit.web")
 
@@ -92,8 +93,8 @@ class _InMemoryParser(MultiPartParser):
     spool_max_size = 1 << 62
 
 
-def _error(status: int, message: str, **extra) -> JSONResponse:
-    return JSONResponse({"detail": message, **extra}, status_code=status)
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -228,12 +229,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         of the same size, non-black = hole; without it the image's transparent pixels
         are the hole) with ``method`` and ``params`` (a JSON object). Returns the job id
         (202), or 429 when the queue is full; poll ``GET /api/jobs/{id}``."""
+        busy = (f"the fill queue is full ({settings.max_queued} waiting); try again when a "
+                "fill has finished")
+        if not jobs.has_room():  # refuse before reading and decoding the upload
+            return _error(429, busy, headers={"Retry-After": "5"})
         fields = await read_form(request)
         request_args = await run_in_threadpool(_check_fill, fields, settings, method_table())
         try:
             job = jobs.submit(**request_args)
         except QueueFull as exc:
-            return _error(429, str(exc), retry_after=5)
+            del request_args
+            _memory.trim()
+            return _error(429, str(exc), headers={"Retry-After": "5"})
         return JSONResponse(job.public(jobs.position(job)), status_code=202,
                             headers={"Location": f"/api/jobs/{job.id}"})
 

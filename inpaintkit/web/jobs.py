@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._progress import reporting
+from . import _memory
 
 logger = logging.getLogger("inpaintkit.web")
 
@@ -64,6 +65,7 @@ class Job:
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     finished: float | None = None
+    fill_seconds: float | None = None
     number: int = 0
     width: int = 0
     height: int = 0
@@ -82,7 +84,8 @@ class Job:
             "error": self.error, "width": self.width, "height": self.height, "dtype": self.dtype,
             "queued_seconds": round((self.started or self.finished or now) - self.created, 3),
             "fill_seconds": None if self.started is None
-            else round((self.finished or now) - self.started, 3),
+            else round(self.fill_seconds if self.fill_seconds is not None
+                       else (self.finished or now) - self.started, 3),
         }
         if position is not None:
             row["position"] = position
@@ -110,6 +113,7 @@ class JobQueue:
                  result_ttl: float = 1800.0, job_timeout: float | None = 900.0):
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        _memory.pin_mmap_threshold()
         self.workers = workers
         self.max_queued = max_queued
         self.max_results = max_results
@@ -142,6 +146,11 @@ class JobQueue:
         self._waiting.put(job)
         return job
 
+    def has_room(self) -> bool:
+        """Whether a job submitted now would be queued (checked again by :meth:`submit`)."""
+        with self._lock:
+            return self._count_locked(QUEUED) < self.max_queued
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             self._expire_locked()
@@ -172,7 +181,8 @@ class JobQueue:
                 job.state, job.finished = CANCELLED, time.monotonic()
             job.image = job.mask = job.result_png = None
             del self._jobs[job_id]
-            return job
+        _memory.trim()
+        return job
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -243,9 +253,12 @@ class JobQueue:
             with reporting(self._reporter(job)):
                 result = inpaintkit.inpaint(job.image, job.mask, method=job.method,
                                             seed=job.seed, **job.params)
+            job.fill_seconds = time.monotonic() - job.started
             if not isinstance(result, np.ndarray):
                 raise TypeError(f"{job.method} returned {type(result).__name__}, not an image")
-            png = io.encode_png(result)
+            # Level 1: files about 3 % larger than level 3 and faster to write
+            # (1024x768 photo: 0.26 s against 0.32 s on a busy 2-core machine).
+            png = io.encode_png(result, compression=1)
             state = DONE
         except _Stop as stop:
             state = CANCELLED if stop.reason == "cancelled" else FAILED
@@ -266,3 +279,4 @@ class JobQueue:
                 job.state = CANCELLED
                 self._jobs.pop(job.id, None)
             self._expire_locked()
+        _memory.trim()
