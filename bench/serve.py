@@ -49,16 +49,17 @@ def scratches(shape, seed=0) -> np.ndarray:
 
 
 def start_server(*args: str):
+    """``inpaintkit serve --port 0 ARGS`` with its stderr in a temporary file."""
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    log = tempfile.NamedTemporaryFile("w+", prefix="inpaintkit-serve-", suffix=".log", delete=False)
     process = subprocess.Popen([sys.executable, "-m", "inpaintkit", "serve", "--port", "0", *args],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    while True:
-        line = process.stderr.readline()
-        if not line:
-            raise RuntimeError("the server did not start")
-        match = re.search(r"serving on (http://\S+/)", line)
+                               stderr=log, stdout=subprocess.DEVNULL, text=True, env=env)
+    while process.poll() is None:
+        match = re.search(r"serving on (http://\S+/)", Path(log.name).read_text())
         if match:
             return process, match.group(1)
+        time.sleep(0.05)
+    raise RuntimeError("the server did not start:\n" + Path(log.name).read_text())
 
 
 def rss_mib(pid: int) -> float:

@@ -43,25 +43,29 @@ def client(make_client):
 
 
 def start_server(*args: str, timeout: float = 60.0):
-    """Run ``inpaintkit serve --port 0 ARGS`` and return (process, base URL)."""
+    """Run ``inpaintkit serve --port 0 ARGS`` and return (process, base URL).
+
+    The server's stderr goes to a temporary file (a pipe nobody drains would block the
+    server once full); ``process.log_path`` names it.
+    """
+    import tempfile
+
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                NUMBA_NUM_THREADS=os.environ.get("NUMBA_NUM_THREADS", "1"))
+    log = tempfile.NamedTemporaryFile("w+", prefix="inpaintkit-serve-", suffix=".log", delete=False)
     process = subprocess.Popen([sys.executable, "-m", "inpaintkit", "serve", "--port", "0", *args],
-                               stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+                               stderr=log, stdout=subprocess.DEVNULL, text=True, env=env)
+    process.log_path = log.name
     deadline = time.monotonic() + timeout
-    lines = []
-    while time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line:
-            if process.poll() is not None:
-                break
-            continue
-        lines.append(line)
-        match = re.search(r"serving on (http://\S+/)", line)
+    text = ""
+    while time.monotonic() < deadline and process.poll() is None:
+        text = Path(log.name).read_text()
+        match = re.search(r"serving on (http://\S+/)", text)
         if match:
             return process, match.group(1)
+        time.sleep(0.05)
     process.kill()
-    raise RuntimeError("inpaintkit serve did not start:\n" + "".join(lines))
+    raise RuntimeError("inpaintkit serve did not start:\n" + Path(log.name).read_text())
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@
   const state = {
     file: null, stem: "result", info: null,
     photo: null,            // ImageBitmap of the server's 8-bit preview (EXIF applied)
+    small: null,            // display copies of photo and mask for large photos
     alphaHole: null,        // canvas: red where the photo is fully transparent
     mask: null,             // canvas at photo size: red where painted
     maskCtx: null,
@@ -58,12 +59,14 @@
     state.mask.width = info.width; state.mask.height = info.height;
     state.maskCtx = state.mask.getContext("2d");
     state.alphaHole = info.transparent > 0 ? buildAlphaHole(photo) : null;
+    state.small = await buildSmall(photo, state.alphaHole);
     const bits = info.dtype === "uint16" ? "16-bit" : info.dtype.startsWith("float") ? "float" : "8-bit";
     const layout = { 1: "gray", 3: "RGB", 4: "RGBA" }[info.channels] || `${info.channels} channels`;
     $("file-info").textContent = `${file.name} · ${info.width}×${info.height} · ${bits} ${layout}`;
     show($("alpha-row"), !!state.alphaHole);
     $("alpha-count").textContent = state.alphaHole ? `(${info.transparent.toLocaleString()} px)` : "";
     show($("dropzone"), false);
+    if (!state.job) { show($("progress-box"), false); setError($("run-error"), ""); }
     show($("view-tabs"), true);
     show($("stage-hint"), true);
     renderResults();
@@ -72,6 +75,31 @@
     updateButtons();
   }
 
+  // Large photos get a display copy (longer side SMALL_SIDE) for zoomed-out views, with a
+  // mask copy painted alongside: each frame then draws a few megapixels, not twelve.
+  const SMALL_SIDE = 2048;
+  async function buildSmall(photo, alphaHole) {
+    const scale = SMALL_SIDE / Math.max(photo.width, photo.height);
+    if (scale >= 1) return null;
+    const w = Math.round(photo.width * scale), h = Math.round(photo.height * scale);
+    const small = await createImageBitmap(photo, { resizeWidth: w, resizeHeight: h, resizeQuality: "high" });
+    const mask = document.createElement("canvas");
+    mask.width = w; mask.height = h;
+    let alpha = null;
+    if (alphaHole) {
+      alpha = document.createElement("canvas"); alpha.width = w; alpha.height = h;
+      alpha.getContext("2d").drawImage(alphaHole, 0, 0, w, h);
+    }
+    return { scale, photo: small, mask, ctx: mask.getContext("2d"), alpha };
+  }
+  function onMasks(draw) {   // draw(ctx) in image coordinates, on the mask and its display copy
+    draw(state.maskCtx);
+    if (state.small) {
+      const ctx = state.small.ctx;
+      ctx.save(); ctx.setTransform(state.small.scale, 0, 0, state.small.scale, 0, 0);
+      draw(ctx); ctx.restore();
+    }
+  }
   function buildAlphaHole(photo) {
     const canvas = document.createElement("canvas");
     canvas.width = photo.width; canvas.height = photo.height;
@@ -102,17 +130,18 @@
     ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
   }
   function replay() {
-    const ctx = state.maskCtx;
-    ctx.globalCompositeOperation = "source-over";
-    ctx.clearRect(0, 0, state.mask.width, state.mask.height);
     let start = 0;
     state.ops.forEach((op, i) => { if (op.mode === "clear") start = i + 1; });
-    for (const op of state.ops.slice(start)) {
-      const p = op.points;
-      drawDot(ctx, op, p[0], p[1]);
-      for (let i = 2; i < p.length; i += 2) drawSegment(ctx, op, p[i - 2], p[i - 1], p[i], p[i + 1]);
-    }
-    ctx.globalCompositeOperation = "source-over";
+    onMasks((ctx) => {
+      ctx.globalCompositeOperation = "source-over";
+      ctx.clearRect(0, 0, state.info.width, state.info.height);
+      for (const op of state.ops.slice(start)) {
+        const p = op.points;
+        drawDot(ctx, op, p[0], p[1]);
+        for (let i = 2; i < p.length; i += 2) drawSegment(ctx, op, p[i - 2], p[i - 1], p[i], p[i + 1]);
+      }
+      ctx.globalCompositeOperation = "source-over";
+    });
   }
   function hasPaint() {
     let painted = false;
@@ -214,15 +243,22 @@
     state.stats.frames++; state.stats.frameMs = performance.now() - t0;
     if (state.stats.firstPaintMs === null) state.stats.firstPaintMs = performance.now();
   }
+  function useSmall(scale, dpr) { return !!state.small && scale * dpr <= state.small.scale; }
+  function drawPhoto(ctx, bitmap, smallBitmap, small) {
+    if (small && smallBitmap) ctx.drawImage(smallBitmap, 0, 0, state.info.width, state.info.height);
+    else ctx.drawImage(bitmap, 0, 0);
+  }
   function renderPaint() {
     const canvas = $("paint-canvas");
     const { ctx, dpr, w, h } = prepareCanvas(canvas);
     imageTransform(ctx, dpr, w, h, state.view.scale);
+    const small = useSmall(state.view.scale, dpr);
     drawChecker(ctx);
-    ctx.drawImage(state.photo, 0, 0);
+    drawPhoto(ctx, state.photo, state.small && state.small.photo, small);
     ctx.globalAlpha = 0.5;
-    if (useAlpha()) ctx.drawImage(state.alphaHole, 0, 0);
-    ctx.drawImage(state.mask, 0, 0);
+    const W = state.info.width, H = state.info.height;
+    if (useAlpha()) ctx.drawImage(small ? state.small.alpha : state.alphaHole, 0, 0, W, H);
+    ctx.drawImage(small ? state.small.mask : state.mask, 0, 0, W, H);
     ctx.globalAlpha = 1;
     $("zoom-value").textContent = `${Math.round(state.view.scale * dpr * 100)} %`;
     if (state.pointer && !state.panning && !state.spaceDown) {   // the brush outline
@@ -239,14 +275,15 @@
     const { ctx, dpr, w, h } = prepareCanvas(canvas);
     imageTransform(ctx, dpr, w, h, state.view.scale);
     drawChecker(ctx);
-    ctx.drawImage(state.photo, 0, 0);
+    const small = useSmall(state.view.scale, dpr);
+    drawPhoto(ctx, state.photo, state.small && state.small.photo, small);
     if (r) {
       ctx.save();
       ctx.setTransform(1, 0, 0, 1, 0, 0);
       ctx.beginPath(); ctx.rect(state.split * w * dpr, 0, w * dpr, h * dpr); ctx.clip();
       imageTransform(ctx, dpr, w, h, state.view.scale);
       drawChecker(ctx);
-      ctx.drawImage(r.bitmap, 0, 0);
+      drawPhoto(ctx, r.bitmap, r.small, small);
       ctx.restore();
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
       const x = Math.round(state.split * w) + 0.5;
@@ -261,7 +298,8 @@
   function compared() { return state.results.filter((r) => r.compare).slice(-MAX_COMPARE); }
   function renderSideBySide() {
     const box = $("sidebyside");
-    const panels = [{ label: "Before", bitmap: state.photo }, ...compared().map((r) => ({ label: describe(r), bitmap: r.bitmap }))];
+    const panels = [{ label: "Before", bitmap: state.photo, small: state.small && state.small.photo, result: null },
+                    ...compared().map((r) => ({ label: `${describe(r)} · ${fmtSeconds(r.seconds || 0)}`, bitmap: r.bitmap, small: r.small, result: r }))];
     if (box.childElementCount !== panels.length || box.dataset.key !== panels.map((p) => p.label).join("|")) {
       box.innerHTML = "";
       box.dataset.key = panels.map((p) => p.label).join("|");
@@ -273,6 +311,10 @@
         fig.append(canvas, cap); box.append(fig);
       }
     }
+    [...box.children].forEach((fig, i) => {
+      fig.classList.toggle("current", !!panels[i].result && panels[i].result === state.current);
+      fig.result = panels[i].result;
+    });
     const { w: sw, h: sh } = stageSize();
     [...box.children].forEach((fig, i) => {
       const canvas = fig.firstChild;
@@ -281,7 +323,7 @@
       const scale = state.view.scale * fitScale(w, h) / fitScale(sw, sh);
       imageTransform(ctx, dpr, w, h, scale);
       drawChecker(ctx);
-      ctx.drawImage(panels[i].bitmap, 0, 0);
+      drawPhoto(ctx, panels[i].bitmap, panels[i].small, useSmall(scale, dpr));
     });
   }
 
@@ -301,7 +343,7 @@
       if (split) { moveSplit(canvas, e); state.splitting = true; return; }
       const p = toImage(canvas, e.clientX, e.clientY);
       state.stroke = { mode: state.tool, size: state.size, points: [p.x, p.y] };
-      drawDot(state.maskCtx, state.stroke, p.x, p.y);
+      onMasks((ctx) => drawDot(ctx, state.stroke, p.x, p.y));
       state.stats.pointerEvents++;
       schedule();
     });
@@ -319,16 +361,27 @@
         const events = e.getCoalescedEvents ? e.getCoalescedEvents() : [];
         const list = events.length ? events : [e];
         const pts = state.stroke.points;
+        const first = pts.length;
         for (const ev of list) {
           const p = toImage(canvas, ev.clientX, ev.clientY);
-          drawSegment(state.maskCtx, state.stroke, pts[pts.length - 2], pts[pts.length - 1], p.x, p.y);
           pts.push(p.x, p.y);
         }
+        onMasks((ctx) => {   // one path for all the new samples
+          strokeStyle(ctx, state.stroke);
+          ctx.beginPath(); ctx.moveTo(pts[first - 2], pts[first - 1]);
+          for (let i = first; i < pts.length; i += 2) ctx.lineTo(pts[i], pts[i + 1]);
+          ctx.stroke();
+        });
         state.stats.pointerEvents += list.length;
       }
       schedule();
     });
-    const end = () => {
+    const end = (e) => {
+      const p = state.panning;
+      if (p && !paint && !split && e && Math.hypot(e.clientX - p.x, e.clientY - p.y) < 4) {
+        const fig = document.elementFromPoint(e.clientX, e.clientY)?.closest("figure");
+        if (fig && fig.result) { state.current = fig.result; renderResults(); }
+      }
       if (state.stroke) { state.stats.strokes++; const op = state.stroke; state.stroke = null; pushOp(op); }
       state.panning = null; state.splitting = false;
       canvas.classList.remove("panning");
@@ -468,16 +521,17 @@
     let response;
     try { response = await fetch(`/api/jobs/${job.id}`); }
     catch (err) { return finishJob(`Lost the server: ${err}`); }
+    if (state.job !== job) return;
     if (response.status === 404 && job.cancelled) return finishJob(null, "Cancelled.");
     if (!response.ok) return finishJob(await errorText(response));
     const s = await response.json();
     const elapsed = (performance.now() - job.started) / 1000;
     if (s.state === "queued") showProgress(s.position ? `Waiting: ${s.position} fill(s) ahead…` : "Starting…", 0);
-    else if (s.state === "running") showProgress(`${s.method}${s.stage ? " · " + s.stage : ""} · ${Math.round(100 * s.progress)} % · ${fmtSeconds(elapsed)}`, s.progress);
+    else if (s.state === "running") showProgress(`${s.method}${s.stage && s.stage !== s.method ? " · " + s.stage : ""} · ${Math.round(100 * s.progress)} % · ${fmtSeconds(elapsed)}`, s.progress);
     else if (s.state === "cancelling") showProgress("Cancelling (at the method's next step)…", s.progress);
     else if (s.state === "failed") return finishJob(`${s.method} failed: ${s.error}`);
     else if (s.state === "cancelled") return finishJob(null, "Cancelled.");
-    else if (s.state === "done") return receive(s);
+    else if (s.state === "done") return receive(s).catch((err) => finishJob(`Cannot show the result: ${err}`));
     setTimeout(poll, elapsed < 2 ? 100 : 250);
   }
   async function receive(s) {
@@ -487,8 +541,10 @@
     const blob = await response.blob();
     fetch(`/api/jobs/${s.id}`, { method: "DELETE" });   // the page holds it now: free the server's copy
     const bitmap = await createImageBitmap(blob, { premultiplyAlpha: "none", colorSpaceConversion: "none" });
+    const small = state.small ? await createImageBitmap(bitmap, {
+      resizeWidth: state.small.mask.width, resizeHeight: state.small.mask.height, resizeQuality: "high" }) : null;
     const result = { id: s.id, method: s.method, requested: s.requested, params: s.params, seed: s.seed,
-                     seconds: s.fill_seconds, dtype: s.dtype, blob, bitmap,
+                     seconds: s.fill_seconds, dtype: s.dtype, blob, bitmap, small,
                      url: URL.createObjectURL(blob), compare: true };
     state.results.push(result);
     const inCompare = state.results.filter((r) => r.compare);
@@ -531,7 +587,11 @@
     const name = r.requested === "auto" ? `auto → ${r.method}` : r.method;
     return options ? `${name} (${options})` : name;
   }
-  function forgetResult(r) { URL.revokeObjectURL(r.url); if (r.bitmap.close) r.bitmap.close(); }
+  function forgetResult(r) {
+    URL.revokeObjectURL(r.url);
+    if (r.bitmap.close) r.bitmap.close();
+    if (r.small && r.small.close) r.small.close();
+  }
   function renderResults() {
     const list = $("results");
     list.innerHTML = "";
@@ -590,6 +650,12 @@
     show($("paint-canvas"), mode === "paint" && !!state.photo);
     show($("beforeafter"), mode === "beforeafter");
     show($("sidebyside"), mode === "sidebyside");
+    show($("stage-hint"), !!state.photo);
+    $("stage-hint").innerHTML = {
+      paint: "Scroll to zoom · Space+drag or middle-drag to pan · <kbd>[</kbd> <kbd>]</kbd> brush size · <kbd>Ctrl</kbd>+<kbd>Z</kbd> undo",
+      beforeafter: "Drag to move the divider · scroll to zoom · middle-drag to pan",
+      sidebyside: "Click a result to pick it for download · drag to pan · scroll to zoom (all panels together)",
+    }[mode];
     for (const tab of document.querySelectorAll(".tab")) tab.classList.toggle("active", tab.dataset.view === mode);
     schedule();
   }
