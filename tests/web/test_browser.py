@@ -102,6 +102,20 @@ def test_paint_fill_download(server, tmp_path):
         assert stats["strokes"] == 1 and stats["pointerEvents"] >= steps
         _screenshot(driver, tmp_path, "2-painted")
 
+        # Keyboard: ] and [ change the brush size, Ctrl+Z undoes the stroke, Ctrl+Shift+Z redoes it.
+        from selenium.webdriver.common.keys import Keys
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.send_keys("]")
+        assert driver.execute_script("return window.inpaintkit.size") > size
+        body.send_keys("[")
+        assert driver.execute_script("return window.inpaintkit.size") == size
+        ActionChains(driver).key_down(Keys.CONTROL).send_keys("z").key_up(Keys.CONTROL).perform()
+        assert driver.execute_script("return window.inpaintkit.ops.length") == 0
+        assert driver.find_element(By.ID, "run").get_attribute("disabled")
+        ActionChains(driver).key_down(Keys.CONTROL).key_down(Keys.SHIFT).send_keys("z") \
+            .key_up(Keys.SHIFT).key_up(Keys.CONTROL).perform()
+        assert driver.execute_script("return window.inpaintkit.ops.length") == 1
+
         from selenium.webdriver.support.ui import Select
         Select(driver.find_element(By.ID, "method")).select_by_value("diffusion")
         driver.find_element(By.ID, "run").click()
