@@ -12,7 +12,8 @@ import ipaddress
 import json
 import logging
 import re
-from dataclasses import dataclass, field
+import asyncio
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any, AsyncIterator
 
@@ -48,6 +49,8 @@ class Settings:
         literals (a DNS-rebinding defence: a hostile page's own domain name is refused).
     workers, max_queued, max_results, result_ttl, job_timeout
         See :class:`~inpaintkit.web.jobs.JobQueue`.
+    decode_slots : int
+        Uploads decoded at once; more wait their turn (bounds memory under a burst).
     """
 
     max_upload_bytes: int = 256 * 1024 * 1024
@@ -58,7 +61,7 @@ class Settings:
     max_results: int = 16
     result_ttl: float = 1800.0
     job_timeout: float | None = 900.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    decode_slots: int = 2
 
 
 def _host_name(host_header: str) -> str:
@@ -123,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     max_results=settings.max_results, result_ttl=settings.result_ttl,
                     job_timeout=settings.job_timeout)
     table_cache: dict[str, Any] = {}
+    decode_slots = asyncio.Semaphore(max(1, settings.decode_slots))
 
     @asynccontextmanager
     async def lifespan(app):
@@ -152,9 +156,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                           "server answers to localhost and IP addresses only (start it with "
                           "--allow-host NAME to add a name)")
         origin = request.headers.get("origin")
-        if request.method not in ("GET", "HEAD", "OPTIONS") and origin and origin != "null":
-            origin_host = re.sub(r"^[a-z]+://", "", origin.lower())
-            if _host_name(origin_host) != _host_name(request.headers.get("host", "")):
+        if request.method not in ("GET", "HEAD", "OPTIONS") and origin is not None:
+            # Browsers send Origin with every POST and DELETE: only this server's own page
+            # (same host and port) may change state. "null" (sandboxed frames) is refused.
+            origin_host = re.sub(r"^[a-z]+://", "", origin.strip().lower()).rstrip("/")
+            if origin_host != request.headers.get("host", "").strip().lower():
                 return _error(403, f"requests from the page at {origin} are refused")
         response = await call_next(request)
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -219,7 +225,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         over 4 MP; its size, dtype, channels and number of transparent pixels come in
         ``X-Inpaintkit-*`` headers."""
         fields = await read_form(request)
-        image = await run_in_threadpool(_decode_image, fields, settings)
+        async with decode_slots:
+            image = await run_in_threadpool(_decode_image, fields, settings)
         encoded, media_type, info = await run_in_threadpool(_preview_png, image)
         del image
         headers = {f"X-Inpaintkit-{key.title()}": str(value) for key, value in info.items()}
@@ -234,10 +241,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (202), or 429 when the queue is full; poll ``GET /api/jobs/{id}``."""
         busy = (f"the fill queue is full ({settings.max_queued} waiting); try again when a "
                 "fill has finished")
-        if not jobs.has_room():  # refuse before reading and decoding the upload
+        if not jobs.has_room():  # refuse before decoding the upload
+            await _drain(request, settings.max_upload_bytes)
             return _error(429, busy, headers={"Retry-After": "5"})
         fields = await read_form(request)
-        request_args = await run_in_threadpool(_check_fill, fields, settings, method_table())
+        async with decode_slots:
+            request_args = await run_in_threadpool(_check_fill, fields, settings, method_table())
         try:
             job = jobs.submit(**request_args)
         except QueueFull as exc:
@@ -303,6 +312,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             headers={"Cache-Control": "no-cache"})
 
     return app
+
+
+async def _drain(request: Request, limit: int) -> None:
+    """Read and drop the body (up to ``limit``), so the client sees the response rather
+    than a connection reset in the middle of its upload."""
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit:
+            break
 
 
 def _size(count: int) -> str:

@@ -193,9 +193,8 @@ def test_bad_uploads_get_a_clear_4xx_and_the_server_stays_healthy(client, case, 
     elif case == "path_param":
         kwargs.update(method="patchmatch", params={"source_mask": "/etc/passwd"})
     elif case == "params_json":
-        response = submit(client, image, mask, data=None) if False else client.post(
-            "/api/fill", files={"image": ("p.png", image), "mask": ("m.png", mask)},
-            data={"method": "diffusion", "params": "[1, 2"})
+        response = client.post("/api/fill", files={"image": ("p.png", image), "mask": ("m.png", mask)},
+                               data={"method": "diffusion", "params": "[1, 2"})
     elif case == "no_hole":
         mask = png(np.zeros((48, 64), np.uint8))
     elif case == "all_hole":
@@ -334,3 +333,34 @@ def test_page_static_files_and_openapi(client):
     schema = client.get("/openapi.json").json()
     assert "multipart/form-data" in schema["paths"]["/api/fill"]["post"]["requestBody"]["content"]
     assert {"/api/methods", "/api/jobs/{job_id}", "/api/jobs/{job_id}/result"} <= set(schema["paths"])
+
+
+def test_chunked_upload_over_the_limit_is_cut_off_with_413(make_client):
+    client = make_client(max_upload_bytes=64 * 1024)
+    boundary = "inpaintkitboundary"
+
+    def body():
+        yield (f"--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; "
+               f"filename=\"big.png\"\r\n\r\n").encode()
+        for _ in range(64):
+            yield b"\0" * 4096  # 256 KiB, no Content-Length: counted as it arrives
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post("/api/fill", content=body(),
+                           headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert response.status_code == 413 and "the limit is 64.0 KiB" in response.json()["detail"]
+    healthy(client)
+
+
+@pytest.mark.parametrize("origin", ["null", "http://127.0.0.1:9999", "http://localhost:8000"])
+def test_posts_from_other_origins_are_refused(client, origin):
+    response = client.post("/api/fill", headers={"origin": origin},
+                           files={"image": ("p.png", png(photo()))})
+    assert response.status_code == 403
+
+
+def test_post_from_its_own_page_is_accepted(client):
+    response = client.post("/api/fill", headers={"origin": "http://127.0.0.1:8000"},
+                           files={"image": ("p.png", png(photo())), "mask": ("m.png", png(hole()))},
+                           data={"method": "diffusion"})
+    assert response.status_code == 202
