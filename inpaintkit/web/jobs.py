@@ -127,6 +127,10 @@ class JobQueue:
                          for n in range(workers)]
         for thread in self._threads:
             thread.start()
+        # Expired results are dropped on every request, and by this sweeper when none come.
+        self._closed = threading.Event()
+        self._sweeper = threading.Thread(target=self._sweep, name="inpaintkit-sweep", daemon=True)
+        self._sweeper.start()
 
     # --- the API's side ---------------------------------------------------------------
 
@@ -202,8 +206,19 @@ class JobQueue:
             self.cancel(job_id)
         for _ in self._threads:
             self._waiting.put(None)
+        self._closed.set()
 
     # --- the workers' side ------------------------------------------------------------
+
+    def _sweep(self) -> None:
+        interval = min(60.0, max(0.5, self.result_ttl / 2))
+        while not self._closed.wait(interval):
+            with self._lock:
+                before = len(self._jobs)
+                self._expire_locked()
+                dropped = before - len(self._jobs)
+            if dropped:
+                _memory.trim()
 
     def _count_locked(self, state: str) -> int:
         return sum(1 for job in self._jobs.values() if job.state == state)
@@ -265,8 +280,10 @@ class JobQueue:
             error = None if state == CANCELLED else stop.reason
         except Exception as exc:  # a failing fill is reported to the page; the server goes on
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            error = f"{type(exc).__name__}: {message}" if not isinstance(
-                exc, (ValueError, TypeError, ImportError, OSError)) else message or type(exc).__name__
+            if isinstance(exc, (ValueError, TypeError, ImportError, OSError)) and message:
+                error = message  # the library's own one-line messages
+            else:
+                error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
             logger.warning("fill %s with %s failed: %s", job.id, job.method, error)
         with self._lock:
             job.image = job.mask = result = None

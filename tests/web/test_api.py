@@ -364,3 +364,12 @@ def test_post_from_its_own_page_is_accepted(client):
                            files={"image": ("p.png", png(photo())), "mask": ("m.png", png(hole()))},
                            data={"method": "diffusion"})
     assert response.status_code == 202
+
+
+def test_expired_results_are_swept_without_requests(fake_methods, make_client):
+    client = make_client(result_ttl=0.3)
+    jobs = client.app.state.jobs
+    job = submit(client, png(photo()), png(hole()), method="slow", params={"steps": 1}).json()
+    wait(client, job["id"])
+    time.sleep(1.2)  # no request in between: the sweeper alone drops it
+    assert job["id"] not in jobs._jobs

@@ -513,6 +513,10 @@
     }
     const job = await response.json();
     state.job.id = job.id;
+    if (state.job.cancelled) {   // Cancel was pressed while the photo was uploading
+      await fetch(`/api/jobs/${job.id}`, { method: "DELETE" });
+      return finishJob(null, "Cancelled.");
+    }
     poll();
   }
   async function poll() {
@@ -698,14 +702,13 @@
     $("open-button").addEventListener("click", () => $("file-input").click());
     $("open-button-2").addEventListener("click", () => $("file-input").click());
     $("file-input").addEventListener("change", (e) => { openFile(e.target.files[0]); e.target.value = ""; });
-    for (const target of [stage, document.body]) {
-      target.addEventListener("dragover", (e) => { e.preventDefault(); stage.classList.add("over"); });
-      target.addEventListener("dragleave", () => stage.classList.remove("over"));
-      target.addEventListener("drop", (e) => {
-        e.preventDefault(); stage.classList.remove("over");
-        if (e.dataTransfer.files.length) openFile(e.dataTransfer.files[0]);
-      });
-    }
+    // One listener on the document: a drop anywhere opens the photo, once.
+    document.addEventListener("dragover", (e) => { e.preventDefault(); stage.classList.add("over"); });
+    document.addEventListener("dragleave", (e) => { if (!e.relatedTarget) stage.classList.remove("over"); });
+    document.addEventListener("drop", (e) => {
+      e.preventDefault(); stage.classList.remove("over");
+      if (e.dataTransfer && e.dataTransfer.files.length) openFile(e.dataTransfer.files[0]);
+    });
     $("tool-brush").addEventListener("click", () => setTool("brush"));
     $("tool-eraser").addEventListener("click", () => setTool("eraser"));
     $("brush-size").addEventListener("input", (e) => setSize(+e.target.value));
