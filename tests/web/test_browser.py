@@ -131,6 +131,25 @@ def test_paint_fill_download(server, tmp_path):
             time.sleep(0.1)
         assert done, "no file was downloaded"
         result = io.read_image(done[0])
+
+        # Drag and drop a 16-bit RGBA PNG: opened, with its transparent pixels as the hole.
+        import base64
+        cutout = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)]).astype(np.uint16) * 257
+        cutout[300:320, 50:250, 3] = 0
+        encoded = base64.b64encode(io.encode_png(cutout)).decode()
+        driver.execute_script("""
+            const bytes = Uint8Array.from(atob(arguments[0]), c => c.charCodeAt(0));
+            const transfer = new DataTransfer();
+            transfer.items.add(new File([bytes], 'cutout16.png', {type: 'image/png'}));
+            document.getElementById('stage').dispatchEvent(
+                new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+        """, encoded)
+        WebDriverWait(driver, 20).until(
+            lambda d: d.execute_script("return window.inpaintkit.info.dtype === 'uint16'"))
+        assert driver.execute_script("return window.inpaintkit.info.transparent") == 20 * 200
+        assert driver.find_element(By.ID, "alpha-row").is_displayed()
+        assert driver.find_element(By.ID, "run").is_enabled()  # the transparency is a ready hole
+        _screenshot(driver, tmp_path, "4-dropped-rgba16")
     finally:
         driver.quit()
 

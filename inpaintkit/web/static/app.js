@@ -161,7 +161,7 @@
     ctx.drawImage(state.mask, 0, 0, w, h);
     const px = ctx.getImageData(0, 0, w, h).data;
     let n = 0;
-    for (let i = 3; i < px.length; i += 4) if (px[i] > 0) n++;
+    for (let i = 3; i < px.length; i += 4) if (px[i] >= 128) n++;
     return n / (w * h);
   }
   function maskBlob() {
