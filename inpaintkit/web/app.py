@@ -8,14 +8,15 @@ No endpoint takes a file-system path.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
 import re
-import asyncio
+import threading
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import numpy as np
 from fastapi import FastAPI, HTTPException, Request
@@ -130,6 +131,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app):
+        # Listing the learned methods imports torch (seconds): do it before the page asks.
+        threading.Thread(target=method_table, name="inpaintkit-methods", daemon=True).start()
         yield
         jobs.close()
 
@@ -143,11 +146,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.jobs = jobs
     app.state.settings = settings
 
+    table_lock = threading.Lock()
+
     def method_table() -> list[dict[str, Any]]:
-        if "rows" not in table_cache:
-            from .params import method_table as build
-            table_cache["rows"] = build()
-        return table_cache["rows"]
+        with table_lock:
+            if "rows" not in table_cache:
+                from .params import method_table as build
+                table_cache["rows"] = build()
+            return table_cache["rows"]
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
@@ -246,7 +252,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return _error(429, busy, headers={"Retry-After": "5"})
         fields = await read_form(request)
         async with decode_slots:
-            request_args = await run_in_threadpool(_check_fill, fields, settings, method_table())
+            request_args = await run_in_threadpool(_check_fill, fields, settings, method_table)
         try:
             job = jobs.submit(**request_args)
         except QueueFull as exc:
@@ -406,7 +412,7 @@ def _preview_png(image: np.ndarray) -> tuple[bytes, str, dict[str, Any]]:
 
 
 def _check_fill(fields: dict[str, Any], settings: Settings,
-                table: list[dict[str, Any]]) -> dict[str, Any]:
+                method_table: Callable[[], list[dict[str, Any]]]) -> dict[str, Any]:
     """Every check of a fill request, before it is queued; HTTPException on the first failure."""
     from .. import io
     from .params import parse_params
@@ -414,7 +420,7 @@ def _check_fill(fields: dict[str, Any], settings: Settings,
     import inpaintkit
 
     requested = str(fields.get("method") or "auto")
-    rows = {row["name"]: row for row in table}
+    rows = {row["name"]: row for row in method_table()}
     if requested != "auto" and requested not in rows:
         raise HTTPException(422, f"unknown method {requested!r}; valid methods: auto, "
                             f"{', '.join(rows)}")
