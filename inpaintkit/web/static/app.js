@@ -30,7 +30,10 @@
     try { const body = await response.json(); return body.detail || JSON.stringify(body); }
     catch { return `HTTP ${response.status}`; }
   }
-  function setError(el, text) { el.textContent = text || ""; show(el, !!text); }
+  function setError(el, text) {
+    el.textContent = text || ""; show(el, !!text);
+    if (text) el.scrollIntoView({ block: "nearest" });
+  }
 
   // ---------- opening a photo ----------
   async function openFile(file) {
