@@ -27,7 +27,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from .. import __version__
 from . import _memory
-from .jobs import CANCELLED, DONE, FAILED, JobQueue, QueueFull
+from .jobs import CANCELLED, DONE, FAILED, RUNNING, JobQueue, QueueFull
 
 logger = logging.getLogger("inpaintkit.web")
 
@@ -298,7 +298,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if job is None:
             raise HTTPException(404, f"no job {job_id!r}")
         row = job.public()
-        row["state"] = CANCELLED if job.state != DONE and job.state != FAILED else "deleted"
+        if job.state == RUNNING:
+            row["state"] = "cancelling"  # it stops at the method's next progress report
+        elif job.state in (DONE, FAILED):
+            row["state"] = "deleted"
+        else:
+            row["state"] = CANCELLED
         return row
 
     static = resources.files("inpaintkit.web") / "static"
