@@ -95,9 +95,9 @@
     }
     return { scale, photo: small, mask, ctx: mask.getContext("2d"), alpha };
   }
-  function onMasks(draw) {   // draw(ctx) in image coordinates, on the mask and its display copy
-    draw(state.maskCtx);
-    if (state.small) {
+  function onMasks(draw, only = null) {   // draw(ctx) in image coordinates on both masks
+    if (only !== "small") draw(state.maskCtx);
+    if (state.small && only !== "full") {
       const ctx = state.small.ctx;
       ctx.save(); ctx.setTransform(state.small.scale, 0, 0, state.small.scale, 0, 0);
       draw(ctx); ctx.restore();
@@ -128,9 +128,19 @@
     strokeStyle(ctx, op);
     ctx.beginPath(); ctx.arc(x, y, op.size / 2, 0, Math.PI * 2); ctx.fill();
   }
-  function drawSegment(ctx, op, x0, y0, x1, y1) {
-    strokeStyle(ctx, op);
-    ctx.beginPath(); ctx.moveTo(x0, y0); ctx.lineTo(x1, y1); ctx.stroke();
+  function liveMask() {   // which mask the paint view shows now (null: there is only one)
+    if (!state.small) return null;
+    return useSmall(state.view.scale, window.devicePixelRatio || 1) ? "small" : "full";
+  }
+  function drawOp(ctx, op) {
+    const p = op.points;
+    drawDot(ctx, op, p[0], p[1]);
+    if (p.length > 2) {
+      strokeStyle(ctx, op);
+      ctx.beginPath(); ctx.moveTo(p[0], p[1]);
+      for (let i = 2; i < p.length; i += 2) ctx.lineTo(p[i], p[i + 1]);
+      ctx.stroke();
+    }
   }
   function replay() {
     let start = 0;
@@ -138,11 +148,7 @@
     onMasks((ctx) => {
       ctx.globalCompositeOperation = "source-over";
       ctx.clearRect(0, 0, state.info.width, state.info.height);
-      for (const op of state.ops.slice(start)) {
-        const p = op.points;
-        drawDot(ctx, op, p[0], p[1]);
-        for (let i = 2; i < p.length; i += 2) drawSegment(ctx, op, p[i - 2], p[i - 1], p[i], p[i + 1]);
-      }
+      for (const op of state.ops.slice(start)) drawOp(ctx, op);
       ctx.globalCompositeOperation = "source-over";
     });
   }
@@ -346,7 +352,9 @@
       if (split) { moveSplit(canvas, e); state.splitting = true; return; }
       const p = toImage(canvas, e.clientX, e.clientY);
       state.stroke = { mode: state.tool, size: state.size, points: [p.x, p.y] };
-      onMasks((ctx) => drawDot(ctx, state.stroke, p.x, p.y));
+      // While the stroke lasts only the mask on screen is painted; pointerup paints the other.
+      state.stroke.live = liveMask();
+      onMasks((ctx) => drawDot(ctx, state.stroke, p.x, p.y), state.stroke.live);
       state.stats.pointerEvents++;
       schedule();
     });
@@ -374,7 +382,7 @@
           ctx.beginPath(); ctx.moveTo(pts[first - 2], pts[first - 1]);
           for (let i = first; i < pts.length; i += 2) ctx.lineTo(pts[i], pts[i + 1]);
           ctx.stroke();
-        });
+        }, state.stroke.live);
         state.stats.pointerEvents += list.length;
       }
       schedule();
@@ -385,7 +393,14 @@
         const fig = document.elementFromPoint(e.clientX, e.clientY)?.closest("figure");
         if (fig && fig.result) { state.current = fig.result; renderResults(); }
       }
-      if (state.stroke) { state.stats.strokes++; const op = state.stroke; state.stroke = null; pushOp(op); }
+      if (state.stroke) {
+        state.stats.strokes++;
+        const op = state.stroke; state.stroke = null;
+        const other = op.live === "small" ? "full" : op.live === "full" ? "small" : null;
+        if (other) onMasks((ctx) => drawOp(ctx, op), other);
+        delete op.live;
+        pushOp(op);
+      }
       state.panning = null; state.splitting = false;
       canvas.classList.remove("panning");
       schedule();
