@@ -18,7 +18,8 @@ import numpy as np
 
 from ._image import check_image
 
-__all__ = ["read_image", "read_mask", "write_image", "alpha_hole", "WRITE_FORMATS"]
+__all__ = ["read_image", "read_mask", "write_image", "alpha_hole", "WRITE_FORMATS",
+           "sniff_format", "decode_image", "decode_mask", "encode_png"]
 
 _PNG = {".png"}
 _JPEG = {".jpg", ".jpeg"}
@@ -211,3 +212,104 @@ def write_image(path, image, *, quality: int = 95) -> Path:
             pass
         raise
     return path
+
+
+# In-memory files (the web app's uploads): the format comes from the first bytes, never
+# from a name or a content type, and nothing touches the disk.
+
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"),
+    (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"), (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"),
+)
+
+
+def sniff_format(data: bytes, what: str = "image") -> str:
+    """``"PNG"``, ``"JPEG"`` or ``"TIFF"`` from a file's first bytes; ``ValueError`` otherwise."""
+    for magic, name in _MAGIC:
+        if data[:len(magic)] == magic:
+            return name
+    raise ValueError(f"the {what} is not a PNG, JPEG or TIFF file (it starts with {data[:8]!r})")
+
+
+def decode_image(data: bytes, *, what: str = "image", max_pixels: int | None = None) -> np.ndarray:
+    """Decode an in-memory PNG, JPEG or TIFF file as :func:`read_image` reads one from disk.
+
+    The pixel count is read from the header and checked against ``max_pixels`` before
+    any pixel is decoded. Returns RGB(A), channels last, in the file's dtype.
+    """
+    import io as _io
+
+    from PIL import Image
+
+    kind = sniff_format(data, what)
+    try:
+        if kind == "TIFF":
+            import tifffile
+
+            with tifffile.TiffFile(_io.BytesIO(data)) as tif:
+                shape = tif.pages[0].shape
+                height, width = int(shape[0]), int(shape[1])
+        else:
+            with Image.open(_io.BytesIO(data)) as header:
+                width, height = header.size
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read the {what}: not a readable {kind} file ({reason})") from None
+    if max_pixels is not None and width * height > max_pixels:
+        raise ValueError(f"the {what} is {width}x{height} = {width * height:,} pixels; "
+                         f"the limit is {max_pixels:,} pixels")
+    try:
+        if kind == "PNG":  # OpenCV keeps 16 bits per channel; imdecode needs no file
+            array = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            if array is None:
+                raise ValueError("OpenCV could not decode it")
+            if array.ndim == 3:
+                code = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+                array = cv2.cvtColor(array, code)
+        elif kind == "JPEG":
+            array = iio.imread(data, plugin="pillow", rotate=True)
+        else:
+            array = iio.imread(data, plugin="tifffile", index=0)
+    except Exception as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"cannot read the {what}: not a readable {kind} file ({reason})") from None
+    array = np.asarray(array)
+    if array.size == 0 or array.ndim not in (2, 3):
+        raise ValueError(f"cannot read the {what}: no image data (shape {array.shape})")
+    if array.ndim == 3 and array.shape[2] == 2:  # gray + alpha -> RGBA
+        gray, alpha = array[..., :1], array[..., 1:]
+        array = np.concatenate([gray, gray, gray, alpha], axis=2)
+    if array.dtype == np.bool_:
+        array = array.astype(np.uint8) * 255
+    return check_image(np.ascontiguousarray(array), name=f"the {what}")
+
+
+def decode_mask(data: bytes, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """Decode an in-memory mask file with :func:`read_mask`'s rules; (H, W) bool, True = hole."""
+    array = decode_image(data, what="mask")
+    top = float(np.iinfo(array.dtype).max) if np.issubdtype(array.dtype, np.integer) else 1.0
+    threshold = top / 2 if sniff_format(data) == "JPEG" else 0
+    if array.ndim == 2:
+        hole = array > threshold
+    else:
+        hole = (array[..., :3] > threshold).any(axis=2) if array.shape[2] >= 3 else array[..., 0] > threshold
+        if array.shape[2] == 4:
+            hole &= array[..., 3] > 0
+    if shape is not None and hole.shape != tuple(shape[:2]):
+        raise ValueError(f"the mask is {hole.shape[1]}x{hole.shape[0]} pixels but the image is "
+                         f"{shape[1]}x{shape[0]}")
+    return np.ascontiguousarray(hole)
+
+
+def encode_png(image: np.ndarray, *, compression: int = 3) -> bytes:
+    """``image`` as PNG file bytes, stored as :func:`write_image` stores a PNG (8/16-bit)."""
+    image = _for_format(check_image(image), ".png")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    if image.ndim == 3:
+        code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+        image = cv2.cvtColor(image, code)
+    ok, encoded = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    if not ok:
+        raise ValueError("could not encode the image as PNG")
+    return encoded.tobytes()
