@@ -17,6 +17,7 @@ import numpy as np
 
 from . import registry
 from ._image import check_image, check_mask
+from .compare import compare  # the function shadows the module name, as tqdm.tqdm does
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "inpaint_patchmatch",
     "inpaint_criminisi",
     "patchmatch_nnf",
+    "compare",
     "__version__",
 ]
 

@@ -1,0 +1,377 @@
+"""Run several inpainting methods on the same image and hole, and tabulate time and quality.
+
+:func:`compare` is the library side of ``inpaintkit compare`` and of the gallery: it
+returns a :class:`Comparison` holding every method's result and a table (one
+:class:`MethodRun` per method) that notebooks use directly and that
+:mod:`inpaintkit.render` turns into a page. A method that fails (a learned
+configuration without weights, a missing optional dependency) becomes a row with a
+one-line error; it never stops the others.
+
+>>> import numpy as np, inpaintkit
+>>> image = np.linspace(0, 1, 48 * 48).reshape(48, 48)
+>>> mask = np.zeros((48, 48), bool); mask[20:26, 8:40] = True
+>>> comparison = inpaintkit.compare(image, mask, methods=["diffusion"], truth=image)
+>>> comparison.rows[0].ok, sorted(comparison.rows[0].scores)
+(True, ['l1', 'psnr', 'ssim', 'texture'])
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+import numpy as np
+
+from . import registry
+from ._image import check_image, check_mask
+from ._progress import reporting
+
+__all__ = ["compare", "Comparison", "MethodRun", "METRICS", "ProgressCallback", "best_methods", "score"]
+
+#: The quality columns, in table order: name -> (heading, which value is best).
+#: ``"max"`` / ``"min"``: highest / lowest; ``"one"``: closest to 1 (texture ratio:
+#: below 1 is a blurred fill, above 1 adds edges the truth does not have).
+METRICS: dict[str, tuple[str, str]] = {
+    "psnr": ("PSNR (dB)", "max"),
+    "ssim": ("SSIM", "max"),
+    "l1": ("L1", "min"),
+    "texture": ("texture ratio", "one"),
+}
+
+#: ``progress(label, stage, done, total)``: ``stage`` is ``"start"`` and ``"end"`` around
+#: each method (``"failed"`` instead of ``"end"`` on an error), and the method's own
+#: stage names (e.g. a pyramid level) in between.
+ProgressCallback = Callable[[str, str, float, float], None]
+
+
+@dataclass
+class MethodRun:
+    """One method's row of a comparison.
+
+    Attributes
+    ----------
+    method : str
+        The registered method name (also the row's label).
+    kind : {"classical", "learned"}
+    params : dict
+        The options passed (beyond the defaults).
+    result : ndarray or None
+        The filled image (shape and dtype of the input); None when the method failed.
+    seconds : float or None
+        Wall time of the fill itself (after the warm-up, see :func:`compare`).
+    error : str or None
+        One line saying why the method failed; None on success.
+    scores : dict
+        ``psnr``, ``ssim``, ``l1``, ``texture`` over the hole pixels, when a truth was
+        given and the method succeeded; empty otherwise.
+    """
+
+    method: str
+    kind: str
+    params: dict[str, Any] = field(default_factory=dict)
+    result: np.ndarray | None = None
+    seconds: float | None = None
+    error: str | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The row without the image: method, kind, params, seconds, error and scores."""
+        row = {"method": self.method, "kind": self.kind, "params": dict(self.params),
+               "seconds": self.seconds, "error": self.error}
+        for name in METRICS:
+            row[name] = self.scores.get(name)
+        return row
+
+
+@dataclass
+class Comparison:
+    """Every method's result on one input, and the table of times and scores.
+
+    Attributes
+    ----------
+    image : ndarray
+        The input (holes not painted).
+    mask : ndarray, shape (H, W), bool
+        True = hole.
+    truth : ndarray or None
+        The complete image, when known.
+    rows : list of MethodRun
+        In the order the methods were asked for.
+    """
+
+    image: np.ndarray
+    mask: np.ndarray
+    truth: np.ndarray | None
+    rows: list[MethodRun]
+
+    def __getitem__(self, method: str) -> MethodRun:
+        for row in self.rows:
+            if row.method == method:
+                return row
+        raise KeyError(f"no method {method!r} in this comparison; it has {', '.join(self.methods)}")
+
+    @property
+    def methods(self) -> list[str]:
+        return [row.method for row in self.rows]
+
+    @property
+    def results(self) -> dict[str, np.ndarray]:
+        """Method name -> filled image, for the methods that succeeded."""
+        return {row.method: row.result for row in self.rows if row.result is not None}
+
+    @property
+    def hole_ratio(self) -> float:
+        return float(np.count_nonzero(self.mask)) / self.mask.size
+
+    def table(self) -> list[dict[str, Any]]:
+        """One dict per method (see :meth:`MethodRun.as_dict`), ready for pandas or JSON."""
+        return [row.as_dict() for row in self.rows]
+
+    def best(self) -> dict[str, list[str]]:
+        """For ``seconds`` and each metric, the method(s) with the best value
+        (see :func:`best_methods`)."""
+        return best_methods(self.table())
+
+
+def best_methods(table: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """For ``seconds`` and each metric, the method(s) with the best value in ``table``.
+
+    Parameters
+    ----------
+    table : iterable of dict
+        Rows as :meth:`Comparison.table` gives them (``method``, ``seconds`` and the
+        :data:`METRICS` keys; missing or None values are skipped).
+
+    Returns
+    -------
+    dict
+        Column -> list of method names. Ties share the mark; columns where no row has
+        a finite value are left out. Texture ratio: closest to 1 on a log scale.
+    """
+    columns = {"seconds": "min", **{name: rule for name, (_, rule) in METRICS.items()}}
+    rows = list(table)
+    marked = {}
+    for column, rule in columns.items():
+        values = {}
+        for row in rows:
+            value = row.get(column)
+            if value is not None and not math.isnan(value):
+                values[row["method"]] = _goodness(float(value), rule)
+        if values:
+            top = max(values.values())
+            marked[column] = [name for name, good in values.items()
+                              if good >= top - 1e-12 * max(1.0, abs(top))]
+    return marked
+
+
+def _goodness(value: float, rule: str) -> float:
+    """Bigger is better, whatever the column's rule."""
+    if rule == "max":
+        return value
+    if rule == "min":
+        return -value
+    # "one": closest to 1 on a log scale (0.5 and 2 are equally far from right).
+    if value <= 0:
+        return -math.inf
+    return -abs(math.log(value))
+
+
+def _method_names(methods) -> list[str]:
+    if methods is None or (isinstance(methods, str) and methods == "all"):
+        return registry.names()
+    if isinstance(methods, str):
+        methods = [part.strip() for part in methods.split(",") if part.strip()]
+    names = list(methods)
+    if not names:
+        raise ValueError("methods is empty: name at least one method, or pass 'all'")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"methods must be method names (str), got {name!r}")
+        registry.get(name)  # ValueError listing the valid names
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ValueError(f"method {duplicated[0]!r} is listed twice")
+    return names
+
+
+def _check_params(names: list[str], params) -> dict[str, dict[str, Any]]:
+    params = dict(params or {})
+    for method, options in params.items():
+        if method not in names:
+            raise ValueError(
+                f"params given for {method!r}, which is not among the compared methods "
+                f"({', '.join(names)})"
+            )
+        if not isinstance(options, Mapping):
+            raise TypeError(f"params[{method!r}] must be a dict of options, got {options!r}")
+    checked = {}
+    for method in names:
+        options = dict(params.get(method, {}))
+        if options:
+            spec = registry.get(method)
+            try:
+                registry.check_params(spec, options)
+            except ImportError:
+                pass  # the method cannot load: its row will say so
+        checked[method] = options
+    return checked
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    if isinstance(exc, (ValueError, TypeError, OSError, ImportError)):
+        return line
+    return f"{type(exc).__name__}: {line}"
+
+
+def _data_range(image: np.ndarray) -> float:
+    return 1.0 if np.issubdtype(image.dtype, np.floating) else float(np.iinfo(image.dtype).max)
+
+
+def score(truth: np.ndarray, result: np.ndarray, hole: np.ndarray) -> dict[str, float]:
+    """PSNR, SSIM and L1 over the hole pixels, and the hole's texture ratio.
+
+    Parameters
+    ----------
+    truth, result : ndarray
+        Same shape and dtype (any contract dtype; floats in [0, 1]). An alpha channel
+        is left out of the scores.
+    hole : ndarray, shape (H, W), bool
+    """
+    from . import metrics  # scipy and skimage.metrics: only when scoring
+
+    if truth.ndim == 3 and truth.shape[2] == 4:
+        truth, result = truth[..., :3], result[..., :3]
+    span = _data_range(truth)
+    return {
+        "psnr": metrics.psnr(truth, result, mask=hole, data_range=span),
+        "ssim": metrics.ssim(truth, result, mask=hole, data_range=span),
+        "l1": metrics.l1(truth, result, mask=hole, data_range=span),
+        "texture": metrics.texture_ratio(truth, result, hole),
+    }
+
+
+def _warm_up(method: str, image: np.ndarray, hole: np.ndarray, options: dict, seed: int) -> None:
+    """Fill a small crop around the hole once, so that the timed run does not include
+    Numba compilation, torch start-up or loading weights."""
+    from . import inpaint
+
+    rows, cols = np.nonzero(hole)
+    size = 48
+    top = int(np.clip(rows.min(), 0, max(0, hole.shape[0] - size)))
+    left = int(np.clip(cols.min(), 0, max(0, hole.shape[1] - size)))
+    small_hole = hole[top:top + size, left:left + size]
+    if not small_hole.any() or small_hole.all():
+        small_hole = np.zeros_like(small_hole)
+        small_hole[small_hole.shape[0] // 3: 2 * small_hole.shape[0] // 3,
+                   small_hole.shape[1] // 3: 2 * small_hole.shape[1] // 3] = True
+    small = np.ascontiguousarray(image[top:top + size, left:left + size])
+    sized = {key: (value[top:top + size, left:left + size]
+                   if isinstance(value, np.ndarray) and value.shape[:2] == hole.shape else value)
+             for key, value in options.items()}
+    with reporting(None):
+        inpaint(small, small_hole, method=method, seed=seed, **sized)
+
+
+def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 0,
+            warm_up: bool = True, progress: ProgressCallback | None = None) -> Comparison:
+    """Fill the same hole with several methods and tabulate their time and quality.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+        Any image :func:`inpaintkit.inpaint` accepts.
+    mask : ndarray, shape (H, W), bool or integer
+        Non-zero / True marks the hole; it must mark at least one pixel.
+    methods : "all", str or sequence of str
+        Registered method names (a comma-separated string works too); ``"all"``
+        (default) takes every method of :func:`inpaintkit.methods`, classical and
+        learned, in the registry's order.
+    truth : ndarray, optional
+        The complete image (shape and dtype of ``image``). With it every successful
+        row gets PSNR, SSIM and L1 over the hole pixels and the texture ratio
+        (:mod:`inpaintkit.metrics`).
+    params : dict, optional
+        Options per method, e.g. ``{"diffusion": {"variant": "tv"}}``; each name is
+        checked against the method's options before anything runs.
+    seed : int
+        Passed to every method.
+    warm_up : bool, default True
+        Fill a 48x48 crop with each method before timing it, so ``seconds`` measures
+        the fill, not the first call's Numba compilation or torch and weight loading.
+    progress : callable, optional
+        ``progress(method, stage, done, total)``, see :data:`ProgressCallback`.
+
+    Returns
+    -------
+    Comparison
+        The results and the table; failed methods have ``error`` set and no result.
+
+    Raises
+    ------
+    ValueError, TypeError
+        Before any work, for an invalid image, mask or truth, an unknown method or an
+        unknown option.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.full((40, 40, 3), 128, np.uint8); mask = np.zeros((40, 40), bool)
+    >>> mask[15:25, 15:25] = True
+    >>> table = compare(image, mask, methods="diffusion,patchmatch").table()
+    >>> [row["method"] for row in table]
+    ['diffusion', 'patchmatch']
+    """
+    from . import inpaint
+
+    image = check_image(image)
+    hole = check_mask(mask, image.shape[:2])
+    if not hole.any():
+        raise ValueError("mask marks no hole pixel: there is nothing to compare")
+    if truth is not None:
+        truth = check_image(truth, name="truth")
+        if truth.shape != image.shape or truth.dtype != image.dtype:
+            raise ValueError(
+                f"truth must have the image's shape and dtype {image.shape} {image.dtype}, "
+                f"got {truth.shape} {truth.dtype}"
+            )
+    names = _method_names(methods)
+    options_by_method = _check_params(names, params)
+    notify = progress or (lambda *args: None)
+
+    rows = []
+    for name in names:
+        spec = registry.get(name)
+        options = options_by_method[name]
+        row = MethodRun(method=name, kind=spec.kind, params=options)
+        notify(name, "start", 0.0, 1.0)
+        try:
+            if warm_up:
+                _warm_up(name, image, hole, options, seed)
+            with reporting(lambda stage, done, total, _name=name: notify(_name, stage, done, total)):
+                start = time.perf_counter()
+                result = inpaint(image, hole, method=name, seed=seed, **options)
+                row.seconds = time.perf_counter() - start
+            if isinstance(result, tuple):  # options such as return_artifact_map
+                result = result[0]
+            row.result = result
+            if truth is not None:
+                row.scores = score(truth, result, hole)
+        except Exception as exc:  # one method's failure must not stop the others
+            row.error = _one_line(exc)
+            row.result = None
+            row.seconds = None
+            notify(name, "failed", 1.0, 1.0)
+        else:
+            notify(name, "end", 1.0, 1.0)
+        rows.append(row)
+    return Comparison(image=image, mask=hole, truth=truth, rows=rows)
