@@ -207,3 +207,28 @@ def test_cli_refuses_to_write_over_inputs(files, capsys):
     code, _, err = run(["compare", str(image_path), str(inside), "-o", str(folder),
                         "-m", "diffusion"], capsys)
     assert code != 0 and "refusing to write over the input" in err
+
+
+def test_warm_up_never_fails_a_method_whose_real_run_works(tmp_path, monkeypatch):
+    """The warm-up fills its own small hole: a mask covering the image's corner (where
+    the warm-up crop lies) must not turn a working method into a failed row."""
+    module = tmp_path / "picky_methods.py"
+    module.write_text(textwrap.dedent("""
+        import numpy as np
+
+        def picky(image, mask, *, seed=0):
+            hole = np.asarray(mask, bool)
+            if hole.mean() > 0.5:
+                raise ValueError("no fully known patch left")
+            out = image.copy()
+            out[hole] = 0
+            return out
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry._METHODS, "picky",
+                        registry.MethodSpec("picky", "classical", "picky_methods:picky", "picky"))
+    image = np.full((128, 128), 90, np.uint8)
+    hole = np.zeros((128, 128), bool)
+    hole[:70, :70] = True
+    comparison = inpaintkit.compare(image, hole, methods=["picky"])
+    assert comparison["picky"].ok, comparison["picky"].error

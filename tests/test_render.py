@@ -178,6 +178,8 @@ def test_comparison_strip(comparison):
     # input, diffusion, shifted, truth (broken has no picture); 64x48 scaled to 53x40.
     assert strip.dtype == np.uint8 and strip.shape[0] == 40 + 26
     assert strip.shape[1] == 4 * (53 + 4)
+    wrapped = render.comparison_strip(comparison, height=40, columns=3)
+    assert wrapped.shape == (2 * (40 + 26), 3 * (53 + 4), 3)
 
 
 # --------------------------------------------------------------------- in a real browser

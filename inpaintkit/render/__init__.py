@@ -417,8 +417,12 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
         result = images.results.get(method)
         if result:
             body.append(_slider(images.masked, result, method))
-            body.append(_zoom_pair(images.crops.get(method), f"{method}, zoomed",
-                                   images.truth_crop, "truth, zoomed"))
+            if images.truth_crop:
+                body.append(_zoom_pair(images.crops.get(method), f"{method}, zoomed",
+                                       images.truth_crop, "truth, zoomed"))
+            else:
+                body.append(_zoom_pair(images.crops.get(method), f"{method}, zoomed",
+                                       images.masked_crop, "input, zoomed"))
         body.append("</article>")
         cards.append("".join(body))
     cards.append("</div>")
@@ -472,7 +476,7 @@ def write_page(comparison, folder, *, title: str = "inpaintkit comparison", subt
 
 
 def comparison_strip(comparison, *, methods: Sequence[str] | None = None, height: int = 200,
-                     crop: bool = False) -> np.ndarray:
+                     crop: bool = False, columns: int | None = None) -> np.ndarray:
     """One row of labelled pictures, uint8 RGB: the masked input, each result, the truth.
 
     Parameters
@@ -483,6 +487,9 @@ def comparison_strip(comparison, *, methods: Sequence[str] | None = None, height
         Height of each picture in pixels (the label band is added above).
     crop : bool
         Show the zoomed crop (:func:`crop_box`) instead of the whole image.
+    columns : int, optional
+        Wrap into rows of this many pictures (default: one row); the last row is
+        padded with white.
     """
     import cv2
 
@@ -510,4 +517,11 @@ def comparison_strip(comparison, *, methods: Sequence[str] | None = None, height
         tile[band:, 2:2 + width] = scaled
         cv2.putText(tile, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (30, 30, 30), 1, cv2.LINE_AA)
         tiles.append(tile)
-    return np.concatenate(tiles, axis=1)
+    if not columns or columns >= len(tiles):
+        return np.concatenate(tiles, axis=1)
+    rows = [np.concatenate(tiles[start:start + columns], axis=1)
+            for start in range(0, len(tiles), columns)]
+    width = max(row.shape[1] for row in rows)
+    rows = [np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0)), constant_values=255)
+            for row in rows]
+    return np.concatenate(rows, axis=0)

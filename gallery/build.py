@@ -1,0 +1,540 @@
+"""Build inpaintkit's comparison gallery: every method on curated cases, as a static site.
+
+Run from the repository root::
+
+    python gallery/build.py                 # -> gallery/out/site/index.html
+    python gallery/build.py -o site/ --cases caption,ladybird
+
+The site has an index with thumbnails, a page per case (as ``inpaintkit compare``
+writes: sliders, zoomed crops, times, scores where the truth is known) and a summary
+page with plots (PSNR and texture ratio against hole ratio per method over the six
+ratio buckets; time against image size per method). Methods come from the registry,
+so a method added to inpaintkit appears here without editing this file; a method that
+fails (e.g. missing weights) shows its one-line error.
+
+Results are cached under ``gallery/out/cache`` keyed by the method, its parameters,
+the seed, the inpaintkit version and a hash of the input image and mask, so a rebuild
+redoes only what changed (``--no-cache`` redoes everything). The README's picture,
+``gallery/strip.png``, is rewritten by each full build.
+
+The cases are made here from scikit-image's sample images and from Debian photos in
+``gallery/photos`` (see ``gallery/photos/LICENSES.md``); each page states its licence.
+Needs matplotlib for the plots: ``pip install 'inpaintkit[gallery]'``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT.parent) not in sys.path:  # run as a script from a clone without installing
+    sys.path.insert(0, str(ROOT.parent))
+
+import inpaintkit  # noqa: E402
+from inpaintkit import io, masks, registry, render  # noqa: E402
+from inpaintkit.compare import Comparison, MethodRun, score  # noqa: E402
+
+PHOTOS = ROOT / "photos"
+STRIP = ROOT / "strip.png"
+STRIP_CASE = "large-holes"
+
+SKIMAGE_CREDITS = {
+    "astronaut": "scikit-image sample 'astronaut': Eileen Collins, NASA; public domain",
+    "chelsea": "scikit-image sample 'chelsea': CC0 by Stefan van der Walt",
+    "coffee": "scikit-image sample 'coffee': CC0 by Rachel Michetti",
+    "rocket": "scikit-image sample 'rocket': SpaceX, public domain",
+    "camera": "scikit-image sample 'camera': CC0 by Lav Varshney",
+    "brick": "scikit-image sample 'brick': CC0 Textures (Bricks25), CC0",
+}
+DEBIAN_CREDITS = {
+    "dune.jpg": "Debian mate-backgrounds 'Dune': 2007 Marco Cogoni, 2008 Hylke Bons; GPL-2+",
+    "ladybird.jpg": "Debian mate-backgrounds 'LadyBird': 2008 Charles Barbin; GPL-2+",
+    "wood.jpg": "Debian mate-backgrounds 'Wood': 2008 Jean-François Fortin Tam; GPL-2+",
+}
+
+
+@dataclass
+class Case:
+    """One gallery case: the input as a user would have it, the hole, the truth if known."""
+
+    name: str
+    title: str
+    description: str
+    credit: str
+    image: np.ndarray
+    mask: np.ndarray
+    truth: np.ndarray | None = None
+    group: str = "curated"  # "curated", "bucket" (summary plots) or "size" (timing only)
+    bucket: str | None = None
+
+
+# --------------------------------------------------------------------------- the cases
+
+def _skimage(name: str) -> np.ndarray:
+    from skimage import data
+
+    return np.ascontiguousarray(getattr(data, name)())
+
+
+def _photo(name: str) -> np.ndarray:
+    return io.read_image(PHOTOS / name)
+
+
+def _resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    interpolation = cv2.INTER_AREA if width < image.shape[1] else cv2.INTER_CUBIC
+    return np.ascontiguousarray(cv2.resize(image, (width, height), interpolation=interpolation))
+
+
+def _square(image: np.ndarray, side: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    crop = min(height, width)
+    top, left = (height - crop) // 2, (width - crop) // 2
+    return _resize(image[top:top + crop, left:left + crop], side, side)
+
+
+def _painted(truth: np.ndarray, hole: np.ndarray, colour=(255, 255, 255)) -> np.ndarray:
+    """The input a user would have: the hole's pixels overwritten (so no method, and no
+    picture of the input, can show the truth through them)."""
+    image = truth.copy()
+    image[hole] = colour if image.ndim == 3 else colour[0]
+    return image
+
+
+def case_scratches() -> Case:
+    truth = _skimage("astronaut")
+    hole = masks.thin_strokes(truth.shape[:2], seed=4, count=14, max_width=3)
+    return Case("scratches", "Scratches over a portrait",
+                "Fourteen thin curved scratches (1-3 px) across a 512x512 photo: the case for "
+                "diffusion.", SKIMAGE_CREDITS["astronaut"],
+                _painted(truth, hole, (236, 234, 226)), hole, truth)
+
+
+def case_caption() -> Case:
+    truth = _photo("dune.jpg")
+    text = np.zeros(truth.shape[:2], np.uint8)
+    for line, (x, y) in (("DUNES, SARDINIA", (28, 318)), ("(c) 2007 photo archive", (30, 362))):
+        cv2.putText(text, line, (x, y), cv2.FONT_HERSHEY_DUPLEX, 1.25 if y < 340 else 0.95, 255, 3,
+                    cv2.LINE_AA)
+    hole = cv2.dilate((text > 40).astype(np.uint8), np.ones((3, 3), np.uint8), iterations=1) > 0
+    image = truth.copy()
+    image[text > 40] = (250, 250, 250)
+    return Case("caption", "A caption burnt into a photo",
+                "Two lines of white text over the grass and the sea; the mask is the text "
+                "grown by one pixel.", DEBIAN_CREDITS["dune.jpg"], image, hole, truth)
+
+
+def case_ladybird() -> Case:
+    image = _photo("ladybird.jpg")
+    hole = np.zeros(image.shape[:2], np.uint8)
+    cv2.ellipse(hole, (450, 208), (37, 33), 0, 0, 360, 1, -1)
+    cv2.ellipse(hole, (452, 236), (20, 12), 0, 0, 360, 1, -1)  # legs and head below
+    hole = cv2.dilate(hole, np.ones((5, 5), np.uint8), iterations=2) > 0
+    return Case("ladybird", "Object removal: a ladybird on a stem",
+                "Remove the ladybird: the stem must run on through the hole, the background "
+                "stay soft. There is no truth, so there are no scores: judge by eye.",
+                DEBIAN_CREDITS["ladybird.jpg"], image, hole, None)
+
+
+def case_tower() -> Case:
+    image = _skimage("camera")
+    hole = np.zeros(image.shape[:2], np.uint8)
+    tower = np.array([[404, 196], [404, 128], [414, 116], [424, 108], [436, 116], [446, 130],
+                      [446, 196]], np.int32)
+    cv2.fillPoly(hole, [tower], 1)
+    hole = cv2.dilate(hole, np.ones((3, 3), np.uint8), iterations=2) > 0
+    return Case("tower", "Object removal: a tower on the skyline (grey photo)",
+                "Remove the white tower behind the photographer: sky above, a low building "
+                "line below. A grey image; learned methods see it as RGB.",
+                SKIMAGE_CREDITS["camera"], image, hole, None)
+
+
+def case_large_holes() -> Case:
+    truth = _skimage("chelsea")
+    hole = masks.in_ratio_bucket(truth.shape[:2], 0.3, 0.4, seed=11)
+    return Case("large-holes", "Large free-form holes over a cat",
+                "Free-form strokes covering 30-40 % of the photo, the hardest standard bucket "
+                "shown here.", SKIMAGE_CREDITS["chelsea"], _painted(truth, hole), hole, truth)
+
+
+def case_facade() -> Case:
+    brick = np.ascontiguousarray(np.rot90(_skimage("brick")))  # courses horizontal
+    source = np.float32([[0, 0], [511, 0], [511, 511], [0, 511]])
+    target = np.float32([[-40, -90], [560, 10], [560, 374], [-40, 474]])
+    warp = cv2.getPerspectiveTransform(source, target)
+    truth = cv2.warpPerspective(brick, warp, (512, 384), flags=cv2.INTER_CUBIC,
+                                borderMode=cv2.BORDER_REFLECT)
+    truth = np.stack([truth] * 3, axis=2)
+    truth = np.clip(truth.astype(np.float32) * np.float32([1.0, 0.82, 0.7]), 0, 255).astype(np.uint8)
+    hole = np.zeros(truth.shape[:2], bool)
+    hole[130:250, 200:330] = True
+    return Case("facade", "A brick wall in perspective",
+                "A 120x130 px sign removed from a brick wall whose courses converge to the "
+                "right: the fill must continue the slanted mortar lines.",
+                SKIMAGE_CREDITS["brick"] + " (warped in perspective and tinted here)",
+                _painted(truth, hole, (40, 40, 40)), hole, truth)
+
+
+def case_texture() -> Case:
+    truth = _photo("wood.jpg")
+    hole = masks.object_removal(truth.shape[:2], seed=5, ratio=(0.12, 0.18))
+    return Case("texture", "Wood grain texture",
+                "A compact 12-18 % hole in weathered planks: the grain and a plank joint "
+                "must continue.", DEBIAN_CREDITS["wood.jpg"], _painted(truth, hole), hole, truth)
+
+
+CURATED = {
+    "scratches": case_scratches,
+    "caption": case_caption,
+    "ladybird": case_ladybird,
+    "tower": case_tower,
+    "large-holes": case_large_holes,
+    "facade": case_facade,
+    "texture": case_texture,
+}
+
+#: Photos of the hole-ratio benchmark (one free-form mask per bucket each), 256x256.
+BUCKET_PHOTOS = ("coffee", "rocket")
+#: Widths of the timing series (coffee, 3:2), for the time-against-size plot.
+SIZE_WIDTHS = (192, 384, 768, 1152)
+
+
+def bucket_cases() -> list[Case]:
+    cases = []
+    for index, photo in enumerate(BUCKET_PHOTOS):
+        truth = _square(_skimage(photo), 256)
+        for number, (low, high) in enumerate(masks.RATIO_BUCKETS):
+            hole = masks.in_ratio_bucket((256, 256), low, high, seed=100 * number + index)
+            label = masks.bucket_label(low, high)
+            cases.append(Case(f"bucket-{number + 1}-{photo}", f"{photo}, hole ratio {label}",
+                              f"Free-form hole covering {100 * hole.mean():.1f} % of a 256x256 "
+                              f"crop (bucket {label}).", SKIMAGE_CREDITS[photo],
+                              _painted(truth, hole), hole, truth, group="bucket", bucket=label))
+    return cases
+
+
+def size_cases() -> list[Case]:
+    photo = _skimage("coffee")
+    cases = []
+    for width in SIZE_WIDTHS:
+        height = width * 2 // 3
+        truth = _resize(photo, width, height)
+        hole = cv2.resize(masks.object_removal((400, 600), seed=3, ratio=(0.1, 0.12)).view(np.uint8),
+                          (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        cases.append(Case(f"size-{width}", f"coffee {width}x{height}", "", SKIMAGE_CREDITS["coffee"],
+                          _painted(truth, hole), hole, truth, group="size"))
+    return cases
+
+
+# ---------------------------------------------------------------------- cached compare
+
+def _digest(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def cache_key(method: str, params: dict, seed: int, image: np.ndarray, hole: np.ndarray) -> str:
+    """Method + parameters + seed + inpaintkit version + input and mask bytes."""
+    recipe = json.dumps({"method": method, "params": params, "seed": seed,
+                         "version": inpaintkit.__version__}, sort_keys=True, default=repr)
+    return hashlib.sha256((recipe + _digest(image, hole)).encode()).hexdigest()[:32]
+
+
+def run_case(case: Case, methods: list[str], cache: Path | None, *, seed: int = 0,
+             log=print) -> tuple[Comparison, int]:
+    """Compare ``methods`` on ``case``, taking results from ``cache`` where present.
+
+    Returns the comparison and how many methods actually ran.
+    """
+    cached: dict[str, MethodRun] = {}
+    keys = {name: cache_key(name, {}, seed, case.image, case.mask) for name in methods}
+    if cache is not None:
+        for name, key in keys.items():
+            path = cache / f"{key}.npz"
+            if path.is_file():
+                with np.load(path) as stored:
+                    run = MethodRun(method=name, kind=registry.get(name).kind,
+                                    result=stored["result"], seconds=float(stored["seconds"]))
+                if case.truth is not None:
+                    run.scores = score(case.truth, run.result, case.mask)
+                cached[name] = run
+    missing = [name for name in methods if name not in cached]
+    fresh: dict[str, MethodRun] = {}
+    if missing:
+        def progress(method, stage, done, total):
+            if stage in ("end", "failed"):
+                log(f"    {method:<12} {'done' if stage == 'end' else 'FAILED'}")
+
+        comparison = inpaintkit.compare(case.image, case.mask, methods=missing, truth=case.truth,
+                                        seed=seed, progress=progress)
+        for run in comparison.rows:
+            fresh[run.method] = run
+            if cache is not None and run.ok:  # failures are cheap: always retried
+                cache.mkdir(parents=True, exist_ok=True)
+                target = cache / f"{keys[run.method]}.npz"
+                temporary = target.with_suffix(".tmp.npz")
+                np.savez_compressed(temporary, result=run.result, seconds=run.seconds)
+                temporary.replace(target)
+    rows = [cached.get(name) or fresh[name] for name in methods]
+    hole = case.mask.astype(bool)
+    return Comparison(image=case.image, mask=hole, truth=case.truth, rows=rows), len(missing)
+
+
+# ---------------------------------------------------------------------------- the site
+
+def _thumbnail(case: Case, path: Path) -> None:
+    view = render.masked_view(case.image, case.mask)
+    height = 200
+    width = int(round(view.shape[1] * height / view.shape[0]))
+    io.write_image(path, cv2.resize(view[..., :3], (width, height), interpolation=cv2.INTER_AREA))
+
+
+def _case_notes(case: Case) -> str:
+    import html
+
+    return (f"{html.escape(case.description)}<br><span class=\"credits\">Image: "
+            f"{html.escape(case.credit)}.</span>")
+
+
+def _summary_plots(records: list[dict], site: Path, methods: list[str]) -> list[tuple[str, str]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plots = []
+    buckets = [masks.bucket_label(lo, hi) for lo, hi in masks.RATIO_BUCKETS]
+    centres = [100 * (lo + hi) / 2 for lo, hi in masks.RATIO_BUCKETS]
+    styles = {}
+    cmap = plt.get_cmap("tab10")
+    for index, name in enumerate(methods):
+        kind = registry.get(name).kind
+        styles[name] = {"color": cmap(index % 10), "linestyle": "-" if kind == "classical" else "--",
+                        "marker": "o" if kind == "classical" else "s"}
+    for metric, heading, filename, note in (
+            ("psnr", "PSNR over the hole (dB)", "psnr-vs-hole.png", "higher is better"),
+            ("texture", "texture ratio (fill detail / truth detail)", "texture-vs-hole.png",
+             "1 = as detailed as the truth")):
+        figure, axes = plt.subplots(figsize=(7.2, 4.4), dpi=110)
+        for name in methods:
+            xs, ys = [], []
+            for centre, bucket in zip(centres, buckets):
+                values = [r[metric] for r in records if r["group"] == "bucket" and r["bucket"] == bucket
+                          and r["method"] == name and r.get(metric) is not None
+                          and math.isfinite(r[metric])]
+                if values:
+                    xs.append(centre)
+                    ys.append(float(np.mean(values)))
+            if xs:
+                axes.plot(xs, ys, label=name, linewidth=1.8, markersize=5, **styles[name])
+        if metric == "texture":
+            axes.axhline(1.0, color="0.4", linewidth=1, linestyle=":")
+        axes.set_xticks(centres, buckets)
+        axes.set_xlabel("hole ratio bucket (% of the image)")
+        axes.set_ylabel(heading)
+        axes.set_title(f"{heading.split(' (')[0]} against hole ratio ({note}); "
+                       f"mean of {len(BUCKET_PHOTOS)} photos", fontsize=10)
+        axes.grid(True, color="0.9")
+        axes.legend(fontsize=8, ncol=2, frameon=False)
+        figure.tight_layout()
+        figure.savefig(site / filename)
+        plt.close(figure)
+        plots.append((filename, f"{heading} against the hole ratio, per method "
+                                f"(solid: classical, dashed: learned)"))
+
+    figure, axes = plt.subplots(figsize=(7.2, 4.4), dpi=110)
+    for name in methods:
+        points = sorted((r["pixels"], r["seconds"]) for r in records
+                        if r["group"] == "size" and r["method"] == name and r.get("seconds"))
+        if points:
+            axes.plot(*zip(*points), label=name, linewidth=1.8, markersize=5, **styles[name])
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("image size (pixels)")
+    axes.set_ylabel("time (s)")
+    axes.set_title("Time against image size (about 11 % hole; lower is better)", fontsize=10)
+    axes.grid(True, which="both", color="0.92")
+    axes.legend(fontsize=8, ncol=2, frameon=False)
+    figure.tight_layout()
+    figure.savefig(site / "time-vs-size.png")
+    plt.close(figure)
+    plots.append(("time-vs-size.png", "Time against image size per method, log scales "
+                                      "(CPU; after warm-up, so no compilation or model loading)"))
+    return plots
+
+
+def _bucket_table(records: list[dict], methods: list[str]) -> str:
+    buckets = [masks.bucket_label(lo, hi) for lo, hi in masks.RATIO_BUCKETS]
+    head = "".join(f"<th>{b}</th>" for b in buckets)
+    lines = ['<table class="scores"><thead><tr><th>method</th><th class="kind">kind</th>'
+             f"{head}</tr></thead><tbody>"]
+    best = {}
+    for bucket in buckets:
+        means = {}
+        for name in methods:
+            values = [r["psnr"] for r in records if r["group"] == "bucket" and r["bucket"] == bucket
+                      and r["method"] == name and r.get("psnr") is not None and math.isfinite(r["psnr"])]
+            if values:
+                means[name] = float(np.mean(values))
+        best[bucket] = means
+    for name in methods:
+        cells = []
+        for bucket in buckets:
+            value = best[bucket].get(name)
+            top = max(best[bucket].values()) if best[bucket] else None
+            css = ' class="best"' if value is not None and value == top else ""
+            cells.append(f"<td{css}>{'&ndash;' if value is None else f'{value:.2f}'}</td>")
+        lines.append(f"<tr><td>{name}</td><td class=\"kind\">{registry.get(name).kind}</td>"
+                     f"{''.join(cells)}</tr>")
+    lines.append("</tbody></table>")
+    return "\n".join(lines)
+
+
+def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | None = None,
+          cache: Path | None, seed: int = 0, summary: bool = True, log=print) -> Path:
+    """Build the site into ``out``; returns the index page's path."""
+    import html
+
+    started = time.perf_counter()
+    methods = methods or registry.names()
+    out.mkdir(parents=True, exist_ok=True)
+    render.copy_static(out)
+    (out / "thumbs").mkdir(exist_ok=True)
+    chosen = list(CURATED) if cases is None else cases
+    unknown = [name for name in chosen if name not in CURATED]
+    if unknown:
+        raise SystemExit(f"build.py: error: unknown case {unknown[0]!r}; cases: {', '.join(CURATED)}")
+    all_cases = [CURATED[name]() for name in chosen]
+    if summary:
+        all_cases += bucket_cases() + size_cases()
+
+    records, cards, bucket_cards = [], [], []
+    ran_total = 0
+    for number, case in enumerate(all_cases, 1):
+        log(f"[{number}/{len(all_cases)}] {case.name} ({case.image.shape[1]}x{case.image.shape[0]}, "
+            f"{100 * case.mask.mean():.1f} % hole)")
+        comparison, ran = run_case(case, methods, cache, seed=seed, log=log)
+        ran_total += ran
+        for row in comparison.rows:
+            records.append({"case": case.name, "group": case.group, "bucket": case.bucket,
+                            "pixels": int(case.mask.size), "method": row.method,
+                            "seconds": row.seconds, "error": row.error, **row.scores})
+        if case.group == "size":
+            continue
+        page_dir = out / "cases" / case.name
+        render.write_page(comparison, page_dir, title=case.title, static="../../static",
+                          nav=[("gallery", "../../index.html"), ("summary", "../../summary.html")],
+                          notes=_case_notes(case))
+        _thumbnail(case, out / "thumbs" / f"{case.name}.png")
+        ok = [row for row in comparison.rows if row.ok]
+        best = comparison.best().get("psnr", [])
+        facts = (f"{case.image.shape[1]}&times;{case.image.shape[0]}, "
+                 f"{100 * case.mask.mean():.1f} % hole"
+                 + (f"; best PSNR: {html.escape(', '.join(best))}" if best else "; no truth")
+                 + (f"; {len(comparison.rows) - len(ok)} failed" if len(ok) < len(comparison.rows) else ""))
+        card = (f'<a class="thumb" href="cases/{case.name}/index.html">'
+                f'<img src="thumbs/{case.name}.png" alt="{html.escape(case.title)}">'
+                f"<strong>{html.escape(case.title)}</strong><span>{facts}</span></a>")
+        (cards if case.group == "curated" else bucket_cards).append(card)
+        if case.name == STRIP_CASE and cases is None:
+            strip = render.comparison_strip(comparison, height=150, columns=5)
+            io.write_image(STRIP, strip)
+            log(f"    wrote {STRIP}")
+
+    (out / "records.json").write_text(json.dumps(records, indent=1, default=float))
+    credits = sorted({case.credit for case in all_cases})
+    body = ['<p class="note">Every method of inpaintkit on the same holes, classical and learned '
+            '(the learned ones with the small weights that ship with inpaintkit, trained on a CPU; '
+            'see their model cards). Open a case to compare the results with sliders and zoomed '
+            'crops. <a href="summary.html">The summary</a> plots quality against hole size and '
+            'time against image size.</p>',
+            "<h2>Curated cases</h2>", f'<div class="thumbs">{"".join(cards)}</div>']
+    if bucket_cards:
+        body += ["<h2>Hole-ratio benchmark</h2>",
+                 '<p class="note">The six standard hole-ratio buckets on two photos; these feed the '
+                 'summary plots.</p>', f'<div class="thumbs">{"".join(bucket_cards)}</div>']
+    body += ["<h2>Image credits</h2>", '<ul class="credits">'
+             + "".join(f"<li>{html.escape(c)}</li>" for c in credits) + "</ul>"]
+    index = out / "index.html"
+    render.write_text(index, render.site_html(
+        title="inpaintkit gallery", body="\n".join(body), static="static",
+        subtitle=f"{len(methods)} methods on {len(cards) + len(bucket_cards)} cases",
+        nav=[("summary", "summary.html")]))
+
+    if summary:
+        plots = _summary_plots(records, out, methods)
+        figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}">'
+                          f"<figcaption>{html.escape(caption)}</figcaption></figure>"
+                          for name, caption in plots)
+        failed = sorted({(r["method"], r["error"]) for r in records if r["error"]})
+        failures = ("".join(f"<li><strong>{html.escape(m)}</strong>: {html.escape(e)}</li>"
+                            for m, e in failed))
+        body = ['<p class="note">Scores are over the hole pixels, as on the case pages. '
+                'Times are one run each on this machine\'s CPU after a warm-up call.</p>',
+                f'<div class="plots">{figures}</div>',
+                "<h2>Mean PSNR (dB) per hole-ratio bucket</h2>", _bucket_table(records, methods)]
+        if failures:
+            body += ["<h2>Methods that failed</h2>", f'<ul class="credits">{failures}</ul>']
+        render.write_text(out / "summary.html", render.site_html(
+            title="inpaintkit gallery: summary", body="\n".join(body), static="static",
+            subtitle=f"{len(methods)} methods, {len(BUCKET_PHOTOS) * len(masks.RATIO_BUCKETS)} "
+                     "hole-ratio cases, "
+                     f"{len(SIZE_WIDTHS)} image sizes",
+            nav=[("gallery", "index.html")]))
+    log(f"built {index} in {time.perf_counter() - started:.0f} s ({ran_total} method runs, "
+        f"the rest from the cache)")
+    return index
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-o", "--out", type=Path, default=ROOT / "out" / "site",
+                        help="site folder (default: gallery/out/site)")
+    parser.add_argument("--cases", help=f"comma-separated curated cases (default all: "
+                                        f"{', '.join(CURATED)})")
+    parser.add_argument("--methods", help="comma-separated methods (default: every registered one)")
+    parser.add_argument("--no-summary", action="store_true",
+                        help="skip the hole-ratio and timing series and the summary page")
+    parser.add_argument("--cache", type=Path, default=ROOT / "out" / "cache",
+                        help="result cache folder (default: gallery/out/cache)")
+    parser.add_argument("--no-cache", action="store_true", help="recompute every result")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    methods = None
+    if args.methods:
+        methods = [name.strip() for name in args.methods.split(",") if name.strip()]
+        try:
+            for name in methods:
+                registry.get(name)
+        except ValueError as exc:
+            parser.error(str(exc))
+    if not args.no_summary:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            parser.error("the summary plots need matplotlib: pip install 'inpaintkit[gallery]' "
+                         "(or pass --no-summary)")
+    cases = [name.strip() for name in args.cases.split(",")] if args.cases else None
+    index = build(args.out, cases=cases, methods=methods,
+                  cache=None if args.no_cache else args.cache, seed=args.seed,
+                  summary=not args.no_summary)
+    print(f"open {index.resolve().as_uri()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

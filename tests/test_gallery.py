@@ -1,0 +1,64 @@
+"""gallery/build.py: a small build writes the index and a case page; the cache is reused."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BUILD = Path(__file__).resolve().parents[1] / "gallery" / "build.py"
+
+
+@pytest.fixture(scope="module")
+def build():
+    spec = importlib.util.spec_from_file_location("gallery_build", BUILD)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gallery_build"] = module  # dataclasses look their module up there
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        sys.modules.pop("gallery_build", None)
+
+
+def test_cases_have_credits_and_sane_holes(build):
+    for name, make in build.CURATED.items():
+        case = make()
+        assert case.credit and case.description, name
+        assert case.mask.shape == case.image.shape[:2] and 0.005 < case.mask.mean() < 0.6, name
+        if case.truth is not None:
+            assert case.truth.shape == case.image.shape
+            # The input's hole is painted over: the truth cannot show through it.
+            assert not np.array_equal(case.image[case.mask], case.truth[case.mask]), name
+    for photo in (BUILD.parent / "photos").glob("*.jpg"):
+        assert photo.name in (BUILD.parent / "photos" / "LICENSES.md").read_text()
+
+
+def test_cache_key_follows_method_params_and_input(build):
+    image = np.zeros((8, 8), np.uint8)
+    hole = np.zeros((8, 8), bool)
+    hole[2:4, 2:4] = True
+    key = build.cache_key("diffusion", {}, 0, image, hole)
+    assert key == build.cache_key("diffusion", {}, 0, image.copy(), hole.copy())
+    assert key != build.cache_key("patchmatch", {}, 0, image, hole)
+    assert key != build.cache_key("diffusion", {"variant": "tv"}, 0, image, hole)
+    assert key != build.cache_key("diffusion", {}, 1, image, hole)
+    other = image.copy()
+    other[0, 0] = 1
+    assert key != build.cache_key("diffusion", {}, 0, other, hole)
+
+
+def test_small_build_and_rebuild_from_cache(build, tmp_path):
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    lines = []
+    index = build.build(site, cases=["tower"], methods=["diffusion"], cache=cache, summary=False,
+                        log=lines.append)
+    assert index.is_file() and (site / "cases" / "tower" / "index.html").is_file()
+    assert (site / "cases" / "tower" / "images" / "result-diffusion.png").is_file()
+    assert 'href="cases/tower/index.html"' in index.read_text()
+    assert "(1 method runs" in lines[-1]
+    lines.clear()
+    build.build(site, cases=["tower"], methods=["diffusion"], cache=cache, summary=False,
+                log=lines.append)
+    assert "(0 method runs" in lines[-1]
