@@ -232,3 +232,11 @@ def test_warm_up_never_fails_a_method_whose_real_run_works(tmp_path, monkeypatch
     hole[:70, :70] = True
     comparison = inpaintkit.compare(image, hole, methods=["picky"])
     assert comparison["picky"].ok, comparison["picky"].error
+
+
+def test_repeat_keeps_the_shortest_time(case, broken_method):
+    image, hole, _ = case
+    comparison = inpaintkit.compare(image, hole, methods=["copycat"], repeat=3, warm_up=False)
+    assert comparison["copycat"].ok and comparison["copycat"].seconds > 0
+    with pytest.raises(ValueError, match="repeat"):
+        inpaintkit.compare(image, hole, methods=["copycat"], repeat=0)

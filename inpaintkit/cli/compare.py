@@ -105,13 +105,15 @@ def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, 
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
               help="Run each method once on a small crop first, so the times shown exclude "
                    "compilation and model loading.")
+@click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
+              help="Fill this many times per method and show the shortest time.")
 @click.option("--overwrite", is_flag=True, help="Replace a page already in DIR.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the progress bars on or off (default: on a terminal).")
 def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path | None,
             params: tuple[str, ...], title: str | None, seed: int, invert_mask: bool,
-            warm_up: bool, overwrite: bool, quiet: bool, progress: bool | None) -> None:
+            warm_up: bool, repeat: int, overwrite: bool, quiet: bool, progress: bool | None) -> None:
     """Fill IMAGE's hole with several methods and write a page comparing them.
 
     MASK is any image of IMAGE's size whose non-black pixels mark the hole; without
@@ -205,7 +207,7 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
         try:
             comparison = inpaintkit.compare(pixels, hole, methods=names, truth=complete,
                                             params=options, seed=seed, warm_up=warm_up,
-                                            progress=display)
+                                            repeat=repeat, progress=display)
         finally:
             display.close()
         out.mkdir(exist_ok=True)
