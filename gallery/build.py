@@ -485,9 +485,12 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}">'
                           f"<figcaption>{html.escape(caption)}</figcaption></figure>"
                           for name, caption in plots)
-        failed = sorted({(r["method"], r["error"]) for r in records if r["error"]})
-        failures = ("".join(f"<li><strong>{html.escape(m)}</strong>: {html.escape(e)}</li>"
-                            for m, e in failed))
+        failed: dict[tuple[str, str], list[str]] = {}
+        for r in records:
+            if r["error"]:
+                failed.setdefault((r["method"], r["error"]), []).append(r["case"])
+        failures = "".join(f"<li><strong>{html.escape(m)}</strong> on {html.escape(', '.join(c))}: "
+                           f"{html.escape(e)}</li>" for (m, e), c in sorted(failed.items()))
         body = ['<p class="note">Scores are over the hole pixels, as on the case pages. '
                 'Times are one run each on this machine\'s CPU after a warm-up call.</p>',
                 f'<div class="plots">{figures}</div>',

@@ -62,3 +62,26 @@ def test_small_build_and_rebuild_from_cache(build, tmp_path):
     build.build(site, cases=["tower"], methods=["diffusion"], cache=cache, summary=False,
                 log=lines.append)
     assert "(0 method runs" in lines[-1]
+
+
+def test_summary_plots_and_bucket_table(build, tmp_path):
+    pytest.importorskip("matplotlib")
+    from inpaintkit import masks
+
+    records = []
+    for number, (low, high) in enumerate(masks.RATIO_BUCKETS):
+        for method, psnr in (("diffusion", 30.0 - number), ("patchmatch", 29.0 - number)):
+            records.append({"group": "bucket", "bucket": masks.bucket_label(low, high),
+                            "method": method, "psnr": psnr, "texture": 0.5, "seconds": 1.0,
+                            "pixels": 65536, "error": None, "case": "x"})
+    for pixels in (1e4, 1e5, 1e6):
+        for method in ("diffusion", "patchmatch"):
+            records.append({"group": "size", "bucket": None, "method": method, "pixels": pixels,
+                            "seconds": pixels / 1e5, "error": None, "case": "y"})
+    plots = build._summary_plots(records, tmp_path, ["diffusion", "patchmatch"])
+    assert [name for name, _ in plots] == ["psnr-vs-hole.png", "texture-vs-hole.png", "time-vs-size.png"]
+    for name, _ in plots:
+        assert (tmp_path / name).stat().st_size > 5_000
+    table = build._bucket_table(records, ["diffusion", "patchmatch"])
+    assert table.count('class="best"') == len(masks.RATIO_BUCKETS)
+    assert '<td class="best">30.00</td>' in table
