@@ -247,24 +247,27 @@ def _digest(*arrays: np.ndarray) -> str:
 
 
 def cache_key(method: str, params: dict, seed: int, image: np.ndarray, hole: np.ndarray, *,
-              repeat: int = 1) -> str:
+              repeat: int = 1, threads: int | None = None) -> str:
     """Method + parameters + seed + inpaintkit version + input and mask bytes (+ the
-    number of timed repeats, which changes the time stored)."""
+    number of timed repeats and the thread count, which change the time stored)."""
     recipe = {"method": method, "params": params, "seed": seed, "version": inpaintkit.__version__}
     if repeat != 1:
         recipe["repeat"] = repeat
+    if threads is not None:
+        recipe["threads"] = threads
     recipe = json.dumps(recipe, sort_keys=True, default=repr)
     return hashlib.sha256((recipe + _digest(image, hole)).encode()).hexdigest()[:32]
 
 
 def run_case(case: Case, methods: list[str], cache: Path | None, *, seed: int = 0,
-             repeat: int = 1, log=print) -> tuple[Comparison, int]:
+             repeat: int = 1, threads: int | None = None, log=print) -> tuple[Comparison, int]:
     """Compare ``methods`` on ``case``, taking results from ``cache`` where present.
 
     Returns the comparison and how many methods actually ran.
     """
     cached: dict[str, MethodRun] = {}
-    keys = {name: cache_key(name, {}, seed, case.image, case.mask, repeat=repeat) for name in methods}
+    keys = {name: cache_key(name, {}, seed, case.image, case.mask, repeat=repeat, threads=threads)
+            for name in methods}
     if cache is not None:
         for name, key in keys.items():
             path = cache / f"{key}.npz"
@@ -407,11 +410,28 @@ def _bucket_table(records: list[dict], methods: list[str]) -> str:
     return "\n".join(lines)
 
 
+def set_threads(threads: int) -> None:
+    """Limit Numba's and (when installed) torch's threads: on a machine shared with other
+    jobs, fewer threads than cores give steadier times (torch's thread pool degrades
+    badly when its cores are busy)."""
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.set_num_threads(threads)
+
+
 def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | None = None,
-          cache: Path | None, seed: int = 0, summary: bool = True, log=print) -> Path:
+          cache: Path | None, seed: int = 0, summary: bool = True, threads: int | None = None,
+          log=print) -> Path:
     """Build the site into ``out``; returns the index page's path."""
     import html
 
+    if threads is not None:
+        set_threads(threads)
     started = time.perf_counter()
     methods = methods or registry.names()
     out.mkdir(parents=True, exist_ok=True)
@@ -425,13 +445,14 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
     if summary:
         all_cases += bucket_cases() + size_cases()
 
+    pages = [case.name for case in all_cases if case.group != "size"]
     records, cards, bucket_cards = [], [], []
     ran_total = 0
     for number, case in enumerate(all_cases, 1):
         log(f"[{number}/{len(all_cases)}] {case.name} ({case.image.shape[1]}x{case.image.shape[0]}, "
             f"{100 * case.mask.mean():.1f} % hole)")
         # The timing series takes the best of two runs: steadier on a busy machine.
-        comparison, ran = run_case(case, methods, cache, seed=seed,
+        comparison, ran = run_case(case, methods, cache, seed=seed, threads=threads,
                                    repeat=2 if case.group == "size" else 1, log=log)
         ran_total += ran
         for row in comparison.rows:
@@ -441,8 +462,13 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         if case.group == "size":
             continue
         page_dir = out / "cases" / case.name
-        render.write_page(comparison, page_dir, title=case.title, static="../../static",
-                          nav=[("gallery", "../../index.html"), ("summary", "../../summary.html")],
+        nav = [("gallery", "../../index.html"), ("summary", "../../summary.html")]
+        position = pages.index(case.name)
+        if position > 0:
+            nav.append(("\u2190 previous case", f"../{pages[position - 1]}/index.html"))
+        if position + 1 < len(pages):
+            nav.append(("next case \u2192", f"../{pages[position + 1]}/index.html"))
+        render.write_page(comparison, page_dir, title=case.title, static="../../static", nav=nav,
                           notes=_case_notes(case))
         _thumbnail(case, out / "thumbs" / f"{case.name}.png")
         ok = [row for row in comparison.rows if row.ok]
@@ -522,7 +548,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="result cache folder (default: gallery/out/cache)")
     parser.add_argument("--no-cache", action="store_true", help="recompute every result")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="threads for Numba and torch (default: one per core); 1 gives "
+                             "steadier times on a machine busy with other jobs")
     args = parser.parse_args(argv)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads must be at least 1, got {args.threads}")
     methods = None
     if args.methods:
         methods = [name.strip() for name in args.methods.split(",") if name.strip()]
@@ -540,7 +571,7 @@ def main(argv: list[str] | None = None) -> int:
     cases = [name.strip() for name in args.cases.split(",")] if args.cases else None
     index = build(args.out, cases=cases, methods=methods,
                   cache=None if args.no_cache else args.cache, seed=args.seed,
-                  summary=not args.no_summary)
+                  summary=not args.no_summary, threads=args.threads)
     print(f"open {index.resolve().as_uri()}")
     return 0
 

@@ -236,6 +236,14 @@ def test_page_in_headless_chromium(page, tmp_path):
             slider.send_keys(Keys.ARROW_RIGHT)
         moved = clip()
         assert moved != before and float(slider.get_attribute("value")) > 50
+        # "Move all sliders together" (on by default) carried the other results along...
+        other = driver.find_element(By.CSS_SELECTOR, "#m-shifted figure.ba .ba-after")
+        other_clip = lambda: driver.execute_script("return getComputedStyle(arguments[0]).clipPath", other)
+        assert other_clip() == moved
+        # ...and, unticked, leaves them where they are.
+        driver.find_element(By.ID, "sync-sliders").click()
+        slider.send_keys(Keys.ARROW_LEFT)
+        assert clip() != moved and other_clip() == moved
 
         shot = tmp_path / "compare-page.png"
         driver.save_screenshot(str(shot))

@@ -430,6 +430,8 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
     sections.append('<p class="note">Drag on a picture or move its slider: left of the line is '
                     'the input, right of it the result. The zoomed crops show the deepest part '
                     'of the hole at full resolution.</p>')
+    sections.append('<p class="sync"><label><input type="checkbox" id="sync-sliders" checked> '
+                    'move all sliders together</label></p>')
     sections.append("\n".join(cards))
     return site_html(title=title, subtitle=subtitle, static=static, nav=nav,
                      body="\n".join(sections))

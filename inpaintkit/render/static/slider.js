@@ -18,6 +18,28 @@
     figure.style.setProperty("--split", percent);
   }
 
+  // With the "move all sliders together" box ticked, one slider moves every other.
+  function syncing() {
+    var box = document.getElementById("sync-sliders");
+    return box !== null && box.checked;
+  }
+
+  function spread(source, value) {
+    if (!syncing()) {
+      return;
+    }
+    var figures = document.querySelectorAll("figure.ba");
+    for (var i = 0; i < figures.length; i++) {
+      if (figures[i] !== source) {
+        var range = figures[i].querySelector(".ba-range");
+        if (range) {
+          range.value = value;
+        }
+        setSplit(figures[i], value);
+      }
+    }
+  }
+
   function attach(figure) {
     var range = figure.querySelector(".ba-range");
     var frame = figure.querySelector(".ba-frame");
@@ -26,6 +48,7 @@
     }
     range.addEventListener("input", function () {
       setSplit(figure, range.value);
+      spread(figure, range.value);
     });
     // Dragging on the picture moves the split too.
     var dragging = false;
@@ -37,6 +60,7 @@
       var value = Math.round(1000 * (event.clientX - box.left) / box.width) / 10;
       range.value = value;
       setSplit(figure, range.value);
+      spread(figure, range.value);
     }
     frame.addEventListener("pointerdown", function (event) {
       dragging = true;
