@@ -53,7 +53,7 @@ class MethodRun:
     Attributes
     ----------
     method : str
-        The registered method name (also the row's label).
+        The registered method name.
     kind : {"classical", "learned"}
     params : dict
         The options passed (beyond the defaults).
@@ -66,6 +66,9 @@ class MethodRun:
     scores : dict
         ``psnr``, ``ssim``, ``l1``, ``texture`` over the hole pixels, when a truth was
         given and the method succeeded; empty otherwise.
+    name : str
+        The row's name: the method's, or the label given with it (e.g. ``"gl (paper)"``
+        for a second ``gl`` row with other weights); unique within a comparison.
     """
 
     method: str
@@ -75,14 +78,20 @@ class MethodRun:
     seconds: float | None = None
     error: str | None = None
     scores: dict[str, float] = field(default_factory=dict)
+    name: str = ""
+
+    def __post_init__(self):
+        if not self.name:
+            self.name = self.method
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def as_dict(self) -> dict[str, Any]:
-        """The row without the image: method, kind, params, seconds, error and scores."""
-        row = {"method": self.method, "kind": self.kind, "params": dict(self.params),
+        """The row without the image: name, method, kind, params, seconds, error, scores."""
+        row = {"name": self.name, "method": self.method, "kind": self.kind,
+               "params": dict(self.params),
                "seconds": self.seconds, "error": self.error}
         for name in METRICS:
             row[name] = self.scores.get(name)
@@ -110,20 +119,21 @@ class Comparison:
     truth: np.ndarray | None
     rows: list[MethodRun]
 
-    def __getitem__(self, method: str) -> MethodRun:
+    def __getitem__(self, name: str) -> MethodRun:
         for row in self.rows:
-            if row.method == method:
+            if row.name == name:
                 return row
-        raise KeyError(f"no method {method!r} in this comparison; it has {', '.join(self.methods)}")
+        raise KeyError(f"no row {name!r} in this comparison; it has {', '.join(self.methods)}")
 
     @property
     def methods(self) -> list[str]:
-        return [row.method for row in self.rows]
+        """The rows' names, in order (the method names unless labels were given)."""
+        return [row.name for row in self.rows]
 
     @property
     def results(self) -> dict[str, np.ndarray]:
-        """Method name -> filled image, for the methods that succeeded."""
-        return {row.method: row.result for row in self.rows if row.result is not None}
+        """Row name -> filled image, for the methods that succeeded."""
+        return {row.name: row.result for row in self.rows if row.result is not None}
 
     @property
     def hole_ratio(self) -> float:
@@ -145,13 +155,13 @@ def best_methods(table: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
     Parameters
     ----------
     table : iterable of dict
-        Rows as :meth:`Comparison.table` gives them (``method``, ``seconds`` and the
-        :data:`METRICS` keys; missing or None values are skipped).
+        Rows as :meth:`Comparison.table` gives them (``name`` or else ``method``,
+        ``seconds`` and the :data:`METRICS` keys; missing or None values are skipped).
 
     Returns
     -------
     dict
-        Column -> list of method names. Ties share the mark; columns where no row has
+        Column -> list of row names. Ties share the mark; columns where no row has
         a finite value are left out. Texture ratio: closest to 1 on a log scale.
     """
     columns = {"seconds": "min", **{name: rule for name, (_, rule) in METRICS.items()}}
@@ -162,7 +172,7 @@ def best_methods(table: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
         for row in rows:
             value = row.get(column)
             if value is not None and not math.isnan(value):
-                values[row["method"]] = _goodness(float(value), rule)
+                values[row.get("name") or row["method"]] = _goodness(float(value), rule)
         if values:
             top = max(values.values())
             marked[column] = [name for name, good in values.items()
@@ -182,44 +192,58 @@ def _goodness(value: float, rule: str) -> float:
     return -abs(math.log(value))
 
 
-def _method_names(methods) -> list[str]:
+def _entries(methods) -> list[tuple[str, str, dict[str, Any]]]:
+    """``methods`` as (row name, registered method, options) triples, checked."""
     if methods is None or (isinstance(methods, str) and methods == "all"):
-        return registry.names()
+        return [(name, name, {}) for name in registry.names()]
     if isinstance(methods, str):
         methods = [part.strip() for part in methods.split(",") if part.strip()]
-    names = list(methods)
-    if not names:
+    entries = []
+    for item in methods:
+        if isinstance(item, str):
+            entries.append((item, item, {}))
+        elif isinstance(item, tuple) and len(item) in (2, 3) and all(isinstance(v, str) for v in item[:2]):
+            options = dict(item[2]) if len(item) == 3 else {}
+            entries.append((item[0], item[1], options))
+        else:
+            raise TypeError(
+                f"methods must hold method names or (name, method[, params]) tuples, got {item!r}"
+            )
+    if not entries:
         raise ValueError("methods is empty: name at least one method, or pass 'all'")
-    for name in names:
-        if not isinstance(name, str):
-            raise TypeError(f"methods must be method names (str), got {name!r}")
-        registry.get(name)  # ValueError listing the valid names
+    names = [name for name, _, _ in entries]
+    for name, method, _ in entries:
+        registry.get(method)  # ValueError listing the valid names
+        if not name.strip():
+            raise ValueError(f"the row name for method {method!r} is empty")
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
-        raise ValueError(f"method {duplicated[0]!r} is listed twice")
-    return names
+        raise ValueError(f"method {duplicated[0]!r} is listed twice; give the second a name, "
+                         f"e.g. ({duplicated[0]!r} + ' (paper)', {duplicated[0]!r}, {{...}})")
+    return entries
 
 
-def _check_params(names: list[str], params) -> dict[str, dict[str, Any]]:
+def _check_params(entries, params) -> dict[str, dict[str, Any]]:
     params = dict(params or {})
-    for method, options in params.items():
-        if method not in names:
+    names = [name for name, _, _ in entries]
+    for name, options in params.items():
+        if name not in names:
             raise ValueError(
-                f"params given for {method!r}, which is not among the compared methods "
+                f"params given for {name!r}, which is not among the compared methods "
                 f"({', '.join(names)})"
             )
         if not isinstance(options, Mapping):
-            raise TypeError(f"params[{method!r}] must be a dict of options, got {options!r}")
+            raise TypeError(f"params[{name!r}] must be a dict of options, got {options!r}")
     checked = {}
-    for method in names:
-        options = dict(params.get(method, {}))
+    for name, method, base in entries:
+        options = {**base, **dict(params.get(name, {}))}
         if options:
             spec = registry.get(method)
             try:
                 registry.check_params(spec, options)
             except ImportError:
                 pass  # the method cannot load: its row will say so
-        checked[method] = options
+        checked[name] = options
     return checked
 
 
@@ -295,17 +319,19 @@ def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 
         Any image :func:`inpaintkit.inpaint` accepts.
     mask : ndarray, shape (H, W), bool or integer
         Non-zero / True marks the hole; it must mark at least one pixel.
-    methods : "all", str or sequence of str
+    methods : "all", str or sequence
         Registered method names (a comma-separated string works too); ``"all"``
         (default) takes every method of :func:`inpaintkit.methods`, classical and
-        learned, in the registry's order.
+        learned, in the registry's order. An item may also be a tuple
+        ``(name, method)`` or ``(name, method, params)`` to compare one method twice,
+        e.g. ``("gl (paper)", "gl", {"weights": "completionnet_places2.t7"})``.
     truth : ndarray, optional
         The complete image (shape and dtype of ``image``). With it every successful
         row gets PSNR, SSIM and L1 over the hole pixels and the texture ratio
         (:mod:`inpaintkit.metrics`).
     params : dict, optional
-        Options per method, e.g. ``{"diffusion": {"variant": "tv"}}``; each name is
-        checked against the method's options before anything runs.
+        Options per row name, e.g. ``{"diffusion": {"variant": "tv"}}``; each option
+        is checked against the method's options before anything runs.
     seed : int
         Passed to every method.
     warm_up : bool, default True
@@ -316,7 +342,7 @@ def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 
         methods are deterministic for a seed); more repeats give steadier times on a
         busy machine.
     progress : callable, optional
-        ``progress(method, stage, done, total)``, see :data:`ProgressCallback`.
+        ``progress(name, stage, done, total)``, see :data:`ProgressCallback`.
 
     Returns
     -------
@@ -353,24 +379,24 @@ def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 
             )
     if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
         raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
-    names = _method_names(methods)
-    options_by_method = _check_params(names, params)
+    entries = _entries(methods)
+    options_by_name = _check_params(entries, params)
     notify = progress or (lambda *args: None)
 
     rows = []
-    for name in names:
-        spec = registry.get(name)
-        options = options_by_method[name]
-        row = MethodRun(method=name, kind=spec.kind, params=options)
+    for name, method, _ in entries:
+        spec = registry.get(method)
+        options = options_by_name[name]
+        row = MethodRun(method=method, kind=spec.kind, params=options, name=name)
         notify(name, "start", 0.0, 1.0)
         try:
             if warm_up:
-                _warm_up(name, image, hole, options, seed)
+                _warm_up(method, image, hole, options, seed)
             times = []
             with reporting(lambda stage, done, total, _name=name: notify(_name, stage, done, total)):
                 for _ in range(int(repeat)):
                     start = time.perf_counter()
-                    result = inpaint(image, hole, method=name, seed=seed, **options)
+                    result = inpaint(image, hole, method=method, seed=seed, **options)
                     times.append(time.perf_counter() - start)
             row.seconds = min(times)
             if isinstance(result, tuple):  # options such as return_artifact_map

@@ -103,6 +103,9 @@ def test_learned_without_weights_is_a_failed_row(case):
     ({"methods": ["nope"]}, "unknown method 'nope'"),
     ({"methods": []}, "methods is empty"),
     ({"methods": ["diffusion", "diffusion"]}, "listed twice"),
+    ({"methods": ["diffusion", ("diffusion", "diffusion", {"variant": "tv"})]}, "listed twice"),
+    ({"methods": [("tv", "nope")]}, "unknown method 'nope'"),
+    ({"methods": [("tv", "diffusion", {"bogus": 1})]}, "unknown parameter 'bogus'"),
     ({"methods": ["diffusion"], "params": {"diffusion": {"bogus": 1}}}, "unknown parameter 'bogus'"),
     ({"methods": ["diffusion"], "params": {"patchmatch": {"patch_size": 5}}}, "not among the compared"),
 ])
@@ -141,7 +144,7 @@ def test_best_methods_rules():
 
 def test_method_run_as_dict_has_every_column():
     row = MethodRun(method="m", kind="learned", error="no weights")
-    assert row.as_dict() == {"method": "m", "kind": "learned", "params": {}, "seconds": None,
+    assert row.as_dict() == {"name": "m", "method": "m", "kind": "learned", "params": {}, "seconds": None,
                              "error": "no weights", "psnr": None, "ssim": None, "l1": None,
                              "texture": None}
 
@@ -190,6 +193,9 @@ def test_cli_writes_the_page(files, capsys, broken_method):
     (["-p", "patchmatch.patch_size=5"], "not compared"),
     (["-p", "diffusion.bogus=1"], "unknown parameter 'bogus'"),
     (["-m", "diffusion,nope"], "unknown method 'nope'"),
+    (["-m", "diffusion,diffusion"], "twice"),
+    (["-m", "a.b=diffusion"], "must not contain '.'"),
+    (["-m", "=diffusion"], "NAME=METHOD"),
 ])
 def test_cli_user_errors_are_one_line(files, capsys, extra, message):
     folder, image_path, mask_path, _ = files
@@ -240,3 +246,29 @@ def test_repeat_keeps_the_shortest_time(case, broken_method):
     assert comparison["copycat"].ok and comparison["copycat"].seconds > 0
     with pytest.raises(ValueError, match="repeat"):
         inpaintkit.compare(image, hole, methods=["copycat"], repeat=0)
+
+
+def test_one_method_twice_under_two_names(case):
+    image, hole, truth = case
+    comparison = inpaintkit.compare(
+        image, hole, truth=truth, warm_up=False,
+        methods=["diffusion", ("diffusion (harmonic)", "diffusion", {"variant": "harmonic"})],
+        params={"diffusion (harmonic)": {"iterations": 500}})
+    assert comparison.methods == ["diffusion", "diffusion (harmonic)"]
+    second = comparison["diffusion (harmonic)"]
+    assert second.method == "diffusion" and second.params == {"variant": "harmonic", "iterations": 500}
+    assert second.ok and not np.array_equal(second.result, comparison["diffusion"].result)
+    assert {row["name"] for row in comparison.table()} == set(comparison.methods)
+    assert set(sum(comparison.best().values(), [])) <= set(comparison.methods)
+
+
+def test_cli_names_a_second_row_of_a_method(files, capsys):
+    folder, image_path, mask_path, truth_path = files
+    out = folder / "named"
+    code, _, err = run(["compare", str(image_path), str(mask_path), "-o", str(out), "--truth",
+                        str(truth_path), "-m", "diffusion,harm=diffusion", "-p",
+                        "harm.variant=harmonic", "--no-warm-up", "-q"], capsys)
+    assert code == 0 and err == ""
+    html = (out / "index.html").read_text()
+    assert 'data-method="diffusion"' in html and 'data-method="harm"' in html
+    assert (out / "images" / "result-harm.png").is_file()

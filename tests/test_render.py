@@ -257,3 +257,16 @@ def test_page_in_headless_chromium(page, tmp_path):
         assert errors == []
     finally:
         driver.quit()
+
+
+def test_rows_with_names_get_their_own_pictures(fake_methods, tmp_path):
+    image = np.full((32, 40, 3), 100, np.uint8)
+    hole = np.zeros((32, 40), bool)
+    hole[10:20, 10:30] = True
+    comparison = inpaintkit.compare(image, hole, warm_up=False,
+                                    methods=["shifted", ("shifted more", "shifted", {"offset": 60})])
+    page = render.write_page(comparison, tmp_path)
+    html = page.read_text()
+    assert (tmp_path / "images" / "result-shifted.png").is_file()
+    assert (tmp_path / "images" / "result-shifted-more.png").is_file()
+    assert 'data-method="shifted more"' in html and 'id="m-shifted-more"' in html

@@ -70,6 +70,32 @@ class _MethodBars:
                 self._bar = None
 
 
+def _parse_methods(text: str) -> dict[str, str]:
+    """``--methods`` as row name -> registered method (``NAME=METHOD`` names a row)."""
+    from inpaintkit import registry
+
+    if text.strip() == "all":
+        return {name: name for name in registry.names()}
+    rows: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, sep, method = item.partition("=")
+        name, method = name.strip(), (method.strip() if sep else name.strip())
+        if not name or not method:
+            raise click.ClickException(f"--methods: {item!r} must be METHOD or NAME=METHOD")
+        if "." in name:
+            raise click.ClickException(f"--methods: the row name {name!r} must not contain '.'")
+        registry.get(method)  # ValueError listing the valid methods
+        if name in rows:
+            raise click.ClickException(f"--methods lists {name!r} twice; name the second "
+                                       f"NAME={method}")
+        rows[name] = method
+    if not rows:
+        raise click.ClickException("--methods is empty: name at least one method, or all")
+    return rows
+
+
 def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, list[str]]:
     grouped: dict[str, list[str]] = {}
     for item in items:
@@ -93,7 +119,10 @@ def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, 
 @click.option("-o", "--output", "out", required=True, type=click.Path(path_type=Path),
               help="Folder for the page: DIR/index.html, DIR/images/, DIR/static/.")
 @click.option("-m", "--methods", default="all", show_default=True,
-              help="Comma-separated method names, or all (every method of 'inpaintkit methods').")
+              help="Comma-separated method names, or all (every method of 'inpaintkit "
+                   "methods'). NAME=METHOD adds a second row of a method under its own name, "
+                   "whose options -p NAME.KEY=VALUE sets, e.g. -m diffusion,tv=diffusion "
+                   "-p tv.variant=tv.")
 @click.option("-t", "--truth", type=click.Path(path_type=Path),
               help="The complete image: adds PSNR, SSIM, L1 and texture ratio over the hole.")
 @click.option("-p", "--param", "params", multiple=True, metavar="METHOD.KEY=VALUE",
@@ -146,22 +175,18 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
         raise click.ClickException(f"output folder's parent does not exist: {out.parent}")
 
     with user_errors():
-        names = (registry.names() if methods.strip() == "all"
-                 else [name.strip() for name in methods.split(",") if name.strip()])
-        if not names:
-            raise click.ClickException("--methods is empty: name at least one method, or all")
-        for name in names:
-            registry.get(name)
+        rows = _parse_methods(methods)
+        names = list(rows)
         grouped = _parse_method_params(params, names)
         options: dict[str, dict] = {}
         mask_files: list[Path] = []
         for name, items in grouped.items():
-            spec = registry.get(name)
+            spec = registry.get(rows[name])
             try:
                 defaults = spec.params()
             except ImportError as exc:
                 raise click.ClickException(f"--param for {name}: {exc}") from None
-            parsed = parse_params(tuple(items), defaults, name)
+            parsed = parse_params(tuple(items), defaults, rows[name])
             for key, value in parsed.items():
                 if key.startswith("return_") and value:
                     raise click.ClickException(
@@ -205,7 +230,8 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
                        f"{100.0 * hole.mean():.1f} % hole)", err=True)
         start = time.perf_counter()
         try:
-            comparison = inpaintkit.compare(pixels, hole, methods=names, truth=complete,
+            entries = [name if rows[name] == name else (name, rows[name]) for name in names]
+            comparison = inpaintkit.compare(pixels, hole, methods=entries, truth=complete,
                                             params=options, seed=seed, warm_up=warm_up,
                                             repeat=repeat, progress=display)
         finally:

@@ -71,9 +71,9 @@ class PageImages:
     masked : str
         The input with its hole painted.
     results : dict
-        Method -> the filled image.
+        Row name (the method's, or its label) -> the filled image.
     crops : dict
-        Method -> the zoomed crop of the filled image around the hole.
+        Row name -> the zoomed crop of the filled image around the hole.
     masked_crop : str
         The same crop of the masked input.
     truth, truth_crop : str, optional
@@ -192,8 +192,8 @@ def write_images(comparison, folder, *, prefix: str = "images") -> PageImages:
         if row.result is None:
             continue
         shown = display_image(row.result)
-        urls.results[row.method] = save(f"result-{_slug(row.method)}.png", shown)
-        urls.crops[row.method] = save(f"crop-{_slug(row.method)}.png", _crop(shown, box))
+        urls.results[row.name] = save(f"result-{_slug(row.name)}.png", shown)
+        urls.crops[row.name] = save(f"crop-{_slug(row.name)}.png", _crop(shown, box))
     return urls
 
 
@@ -292,7 +292,7 @@ def _table_html(table: list[Mapping[str, Any]], has_truth: bool) -> str:
     head += [f"<th>{_esc(METRICS[name][0])}</th>" for name in metric_columns]
     lines = ['<table class="scores">', "<thead><tr>" + "".join(head) + "</tr></thead>", "<tbody>"]
     for row in table:
-        method = row["method"]
+        method = row.get("name") or row["method"]
         name_cell = f'<td><a href="#m-{_esc(_slug(method))}">{_esc(method)}</a></td>'
         kind_cell = f'<td class="kind">{_esc(row.get("kind", ""))}</td>'
         if row.get("error"):
@@ -353,8 +353,9 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
     ----------
     table : iterable of dict
         One row per method, as :meth:`~inpaintkit.compare.Comparison.table` gives
-        them: ``method``, ``kind``, ``params``, ``seconds``, ``error`` and the metric
-        keys. Rows with ``error`` are shown failed, with the error.
+        them: ``name`` (optional, default ``method``), ``method``, ``kind``,
+        ``params``, ``seconds``, ``error`` and the metric keys. Rows with ``error`` are
+        shown failed, with the error.
     images : PageImages
         URLs of the images; a successful method without a result URL is shown
         without pictures.
@@ -396,7 +397,7 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
     cards.append("".join(input_card))
 
     for row in table:
-        method = row["method"]
+        method = row.get("name") or row["method"]
         anchor = f"m-{_slug(method)}"
         params = _params_text(row.get("params"))
         head = (f'<h3>{_esc(method)} <span class="kind">{_esc(row.get("kind", ""))}</span></h3>')
@@ -497,7 +498,7 @@ def comparison_strip(comparison, *, methods: Sequence[str] | None = None, height
 
     box = crop_box(comparison.mask) if crop else None
     panels = [("input", masked_view(comparison.image, comparison.mask))]
-    chosen = methods if methods is not None else [row.method for row in comparison.rows]
+    chosen = methods if methods is not None else [row.name for row in comparison.rows]
     for name in chosen:
         row = comparison[name]
         if row.result is not None:
