@@ -259,43 +259,69 @@ def cache_key(method: str, params: dict, seed: int, image: np.ndarray, hole: np.
     return hashlib.sha256((recipe + _digest(image, hole)).encode()).hexdigest()[:32]
 
 
-def run_case(case: Case, methods: list[str], cache: Path | None, *, seed: int = 0,
-             repeat: int = 1, threads: int | None = None, log=print) -> tuple[Comparison, int]:
+def weights_digest(path: Path) -> str:
+    """A hash of a weights file (or of every file in a weights folder), for cache keys."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        digest.update(file.name.encode())
+        with open(file, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+Entry = tuple  # (row name, registered method, params): see inpaintkit.compare
+
+
+def run_case(case: Case, methods: list, cache: Path | None, *, seed: int = 0,
+             repeat: int = 1, threads: int | None = None, digests: dict | None = None,
+             log=print) -> tuple[Comparison, int]:
     """Compare ``methods`` on ``case``, taking results from ``cache`` where present.
 
-    Returns the comparison and how many methods actually ran.
+    ``methods`` holds method names or (name, method, params) entries; ``digests`` maps
+    a weights path to its :func:`weights_digest`, so new weights at the same path
+    miss the cache. Returns the comparison and how many methods actually ran.
     """
+    entries = [item if isinstance(item, tuple) else (item, item, {}) for item in methods]
+    digests = digests or {}
     cached: dict[str, MethodRun] = {}
-    keys = {name: cache_key(name, {}, seed, case.image, case.mask, repeat=repeat, threads=threads)
-            for name in methods}
+    keys = {}
+    for name, method, params in entries:
+        keyed = {key: (f"{value} ({digests[value]})" if isinstance(value, str) and value in digests
+                       else value) for key, value in params.items()}
+        keys[name] = cache_key(method, keyed, seed, case.image, case.mask, repeat=repeat,
+                               threads=threads)
     if cache is not None:
-        for name, key in keys.items():
-            path = cache / f"{key}.npz"
+        for name, method, params in entries:
+            path = cache / f"{keys[name]}.npz"
             if path.is_file():
                 with np.load(path) as stored:
-                    run = MethodRun(method=name, kind=registry.get(name).kind,
-                                    result=stored["result"], seconds=float(stored["seconds"]))
+                    run = MethodRun(method=method, kind=registry.get(method).kind, params=params,
+                                    result=stored["result"], seconds=float(stored["seconds"]),
+                                    name=name)
                 if case.truth is not None:
                     run.scores = score(case.truth, run.result, case.mask)
                 cached[name] = run
-    missing = [name for name in methods if name not in cached]
+    missing = [entry for entry in entries if entry[0] not in cached]
     fresh: dict[str, MethodRun] = {}
     if missing:
-        def progress(method, stage, done, total):
+        def progress(name, stage, done, total):
             if stage in ("end", "failed"):
-                log(f"    {method:<12} {'done' if stage == 'end' else 'FAILED'}")
+                log(f"    {name:<12} {'done' if stage == 'end' else 'FAILED'}")
 
         comparison = inpaintkit.compare(case.image, case.mask, methods=missing, truth=case.truth,
                                         seed=seed, repeat=repeat, progress=progress)
         for run in comparison.rows:
-            fresh[run.method] = run
+            fresh[run.name] = run
             if cache is not None and run.ok:  # failures are cheap: always retried
                 cache.mkdir(parents=True, exist_ok=True)
-                target = cache / f"{keys[run.method]}.npz"
+                target = cache / f"{keys[run.name]}.npz"
                 temporary = target.with_suffix(".tmp.npz")
                 np.savez_compressed(temporary, result=run.result, seconds=run.seconds)
                 temporary.replace(target)
-    rows = [cached.get(name) or fresh[name] for name in methods]
+    rows = [cached.get(name) or fresh[name] for name, _, _ in entries]
     hole = case.mask.astype(bool)
     return Comparison(image=case.image, mask=hole, truth=case.truth, rows=rows), len(missing)
 
@@ -316,7 +342,8 @@ def _case_notes(case: Case) -> str:
             f"{html.escape(case.credit)}.</span>")
 
 
-def _summary_plots(records: list[dict], site: Path, methods: list[str]) -> list[tuple[str, str]]:
+def _summary_plots(records: list[dict], site: Path, kinds: dict[str, str]) -> list[tuple[str, str]]:
+    """Write the three plots into ``site``; ``kinds``: row name -> "classical"/"learned"."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -327,8 +354,9 @@ def _summary_plots(records: list[dict], site: Path, methods: list[str]) -> list[
     centres = [100 * (lo + hi) / 2 for lo, hi in masks.RATIO_BUCKETS]
     styles = {}
     cmap = plt.get_cmap("tab10")
+    methods = list(kinds)
     for index, name in enumerate(methods):
-        kind = registry.get(name).kind
+        kind = kinds[name]
         styles[name] = {"color": cmap(index % 10), "linestyle": "-" if kind == "classical" else "--",
                         "marker": "o" if kind == "classical" else "s"}
     for metric, heading, filename, note in (
@@ -383,7 +411,8 @@ def _summary_plots(records: list[dict], site: Path, methods: list[str]) -> list[
     return plots
 
 
-def _bucket_table(records: list[dict], methods: list[str]) -> str:
+def _bucket_table(records: list[dict], kinds: dict[str, str]) -> str:
+    methods = list(kinds)
     buckets = [masks.bucket_label(lo, hi) for lo, hi in masks.RATIO_BUCKETS]
     head = "".join(f"<th>{b}</th>" for b in buckets)
     lines = ['<table class="scores"><thead><tr><th>method</th><th class="kind">kind</th>'
@@ -404,7 +433,7 @@ def _bucket_table(records: list[dict], methods: list[str]) -> str:
             top = max(best[bucket].values()) if best[bucket] else None
             css = ' class="best"' if value is not None and value == top else ""
             cells.append(f"<td{css}>{'&ndash;' if value is None else f'{value:.2f}'}</td>")
-        lines.append(f"<tr><td>{name}</td><td class=\"kind\">{registry.get(name).kind}</td>"
+        lines.append(f"<tr><td>{name}</td><td class=\"kind\">{kinds[name]}</td>"
                      f"{''.join(cells)}</tr>")
     lines.append("</tbody></table>")
     return "\n".join(lines)
@@ -426,14 +455,26 @@ def set_threads(threads: int) -> None:
 
 def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | None = None,
           cache: Path | None, seed: int = 0, summary: bool = True, threads: int | None = None,
-          log=print) -> Path:
-    """Build the site into ``out``; returns the index page's path."""
+          weights: list[tuple[str, Path]] = (), log=print) -> Path:
+    """Build the site into ``out``; returns the index page's path.
+
+    ``weights``: (method, path) pairs, each adding a row ``"METHOD (file stem)"`` that
+    runs the method with those weights (e.g. a published release), beside the row
+    with the shipped ones.
+    """
     import html
 
     if threads is not None:
         set_threads(threads)
     started = time.perf_counter()
-    methods = methods or registry.names()
+    methods = list(methods or registry.names())
+    digests = {}
+    for method, path in weights:
+        registry.get(method)
+        digests[str(path)] = weights_digest(path)
+        methods.append((f"{method} ({Path(path).stem})", method, {"weights": str(path)}))
+    kinds = {(item[0] if isinstance(item, tuple) else item):
+             registry.get(item[1] if isinstance(item, tuple) else item).kind for item in methods}
     out.mkdir(parents=True, exist_ok=True)
     render.copy_static(out)
     (out / "thumbs").mkdir(exist_ok=True)
@@ -452,12 +493,12 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         log(f"[{number}/{len(all_cases)}] {case.name} ({case.image.shape[1]}x{case.image.shape[0]}, "
             f"{100 * case.mask.mean():.1f} % hole)")
         # The timing series takes the best of two runs: steadier on a busy machine.
-        comparison, ran = run_case(case, methods, cache, seed=seed, threads=threads,
+        comparison, ran = run_case(case, methods, cache, seed=seed, threads=threads, digests=digests,
                                    repeat=2 if case.group == "size" else 1, log=log)
         ran_total += ran
         for row in comparison.rows:
             records.append({"case": case.name, "group": case.group, "bucket": case.bucket,
-                            "pixels": int(case.mask.size), "method": row.method,
+                            "pixels": int(case.mask.size), "method": row.name,
                             "seconds": row.seconds, "error": row.error, **row.scores})
         if case.group == "size":
             continue
@@ -507,7 +548,7 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         nav=[("summary", "summary.html")]))
 
     if summary:
-        plots = _summary_plots(records, out, methods)
+        plots = _summary_plots(records, out, kinds)
         figures = "".join(f'<figure><img src="{name}" alt="{html.escape(caption)}">'
                           f"<figcaption>{html.escape(caption)}</figcaption></figure>"
                           for name, caption in plots)
@@ -520,7 +561,7 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         body = ['<p class="note">Scores are over the hole pixels, as on the case pages. '
                 'Times are one run each on this machine\'s CPU after a warm-up call.</p>',
                 f'<div class="plots">{figures}</div>',
-                "<h2>Mean PSNR (dB) per hole-ratio bucket</h2>", _bucket_table(records, methods)]
+                "<h2>Mean PSNR (dB) per hole-ratio bucket</h2>", _bucket_table(records, kinds)]
         if failures:
             body += ["<h2>Methods that failed</h2>", f'<ul class="credits">{failures}</ul>']
         render.write_text(out / "summary.html", render.site_html(
@@ -547,6 +588,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / "out" / "cache",
                         help="result cache folder (default: gallery/out/cache)")
     parser.add_argument("--no-cache", action="store_true", help="recompute every result")
+    parser.add_argument("--weights", action="append", default=[], metavar="METHOD=PATH",
+                        help="also run METHOD with these weights (e.g. a published release), "
+                             "as its own row; repeatable")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for Numba and torch (default: one per core); 1 gives "
@@ -568,10 +612,22 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             parser.error("the summary plots need matplotlib: pip install 'inpaintkit[gallery]' "
                          "(or pass --no-summary)")
+    weights = []
+    for item in args.weights:
+        method, sep, path = item.partition("=")
+        if not sep or not method.strip() or not path.strip():
+            parser.error(f"--weights must look like METHOD=PATH, got {item!r}")
+        try:
+            registry.get(method.strip())
+        except ValueError as exc:
+            parser.error(str(exc))
+        if not Path(path).exists():
+            parser.error(f"--weights {method}: no such file or folder: {path}")
+        weights.append((method.strip(), Path(path)))
     cases = [name.strip() for name in args.cases.split(",")] if args.cases else None
     index = build(args.out, cases=cases, methods=methods,
                   cache=None if args.no_cache else args.cache, seed=args.seed,
-                  summary=not args.no_summary, threads=args.threads)
+                  summary=not args.no_summary, threads=args.threads, weights=weights)
     print(f"open {index.resolve().as_uri()}")
     return 0
 

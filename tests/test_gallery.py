@@ -64,6 +64,19 @@ def test_small_build_and_rebuild_from_cache(build, tmp_path):
     assert "(0 method runs" in lines[-1]
 
 
+def test_extra_weights_make_their_own_row_and_cache_key(build, tmp_path):
+    """--weights METHOD=PATH adds a row; a corrupt file fails that row with one line."""
+    bogus = tmp_path / "pconv_release.pth"
+    bogus.write_bytes(b"not a checkpoint")
+    site, lines = tmp_path / "site", []
+    build.build(site, cases=["tower"], methods=["diffusion"], cache=tmp_path / "cache",
+                summary=False, weights=[("pconv", bogus)], log=lines.append)
+    html = (site / "cases" / "tower" / "index.html").read_text()
+    assert 'data-method="pconv (pconv_release)"' in html
+    assert 'class="failed" data-method="pconv (pconv_release)"' in html
+    assert build.weights_digest(bogus) != build.weights_digest(BUILD)
+
+
 def test_summary_plots_and_bucket_table(build, tmp_path):
     pytest.importorskip("matplotlib")
     from inpaintkit import masks
@@ -78,10 +91,11 @@ def test_summary_plots_and_bucket_table(build, tmp_path):
         for method in ("diffusion", "patchmatch"):
             records.append({"group": "size", "bucket": None, "method": method, "pixels": pixels,
                             "seconds": pixels / 1e5, "error": None, "case": "y"})
-    plots = build._summary_plots(records, tmp_path, ["diffusion", "patchmatch"])
+    kinds = {"diffusion": "classical", "patchmatch": "classical"}
+    plots = build._summary_plots(records, tmp_path, kinds)
     assert [name for name, _ in plots] == ["psnr-vs-hole.png", "texture-vs-hole.png", "time-vs-size.png"]
     for name, _ in plots:
         assert (tmp_path / name).stat().st_size > 5_000
-    table = build._bucket_table(records, ["diffusion", "patchmatch"])
+    table = build._bucket_table(records, kinds)
     assert table.count('class="best"') == len(masks.RATIO_BUCKETS)
     assert '<td class="best">30.00</td>' in table
