@@ -407,7 +407,8 @@ def _summary_plots(records: list[dict], site: Path, kinds: dict[str, str]) -> li
     figure.savefig(site / "time-vs-size.png")
     plt.close(figure)
     plots.append(("time-vs-size.png", "Time against image size per method, log scales "
-                                      "(CPU, best of two runs after a warm-up: no compilation or model loading)"))
+                                      "(CPU, Numba and torch on one thread unless --threads says otherwise; best of "
+                                      "two runs after a warm-up: no compilation or model loading)"))
     return plots
 
 
@@ -559,7 +560,9 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         failures = "".join(f"<li><strong>{html.escape(m)}</strong> on {html.escape(', '.join(c))}: "
                            f"{html.escape(e)}</li>" for (m, e), c in sorted(failed.items()))
         body = ['<p class="note">Scores are over the hole pixels, as on the case pages. '
-                'Times are one run each on this machine\'s CPU after a warm-up call.</p>',
+                'Times were taken on the CPU of the machine that built this page, after a '
+                'warm-up call (no compilation or model loading); the time series takes the '
+                'best of two runs.</p>',
                 f'<div class="plots">{figures}</div>',
                 "<h2>Mean PSNR (dB) per hole-ratio bucket</h2>", _bucket_table(records, kinds)]
         if failures:
@@ -592,9 +595,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also run METHOD with these weights (e.g. a published release), "
                              "as its own row; repeatable")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None,
-                        help="threads for Numba and torch (default: one per core); 1 gives "
-                             "steadier times on a machine busy with other jobs")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for Numba and torch (default 1: steady, comparable times, "
+                             "and no thread contention on a busy machine)")
     args = parser.parse_args(argv)
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be at least 1, got {args.threads}")
