@@ -267,7 +267,7 @@ def test_cli_names_a_second_row_of_a_method(files, capsys):
     out = folder / "named"
     code, _, err = run(["compare", str(image_path), str(mask_path), "-o", str(out), "--truth",
                         str(truth_path), "-m", "diffusion,harm=diffusion", "-p",
-                        "harm.variant=harmonic", "--no-warm-up", "-q"], capsys)
+                        "harm.variant=harmonic", "--no-warm-up", "--threads", "1", "-q"], capsys)
     assert code == 0 and err == ""
     html = (out / "index.html").read_text()
     assert 'data-method="diffusion"' in html and 'data-method="harm"' in html

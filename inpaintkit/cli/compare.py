@@ -70,6 +70,19 @@ class _MethodBars:
                 self._bar = None
 
 
+def _set_threads(threads: int, *, learned: bool) -> None:
+    """Limit Numba's threads, and torch's when a learned method will run."""
+    import numba
+
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    if learned:
+        try:
+            import torch
+        except ImportError:  # the learned rows will say so
+            return
+        torch.set_num_threads(threads)
+
+
 def _parse_methods(text: str) -> dict[str, str]:
     """``--methods`` as row name -> registered method (``NAME=METHOD`` names a row)."""
     from inpaintkit import registry
@@ -136,13 +149,16 @@ def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, 
                    "compilation and model loading.")
 @click.option("--repeat", default=1, show_default=True, type=click.IntRange(min=1),
               help="Fill this many times per method and show the shortest time.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Threads for Numba and torch (default: their own, one per core); 1 gives "
+                   "steadier times on a machine busy with other jobs.")
 @click.option("--overwrite", is_flag=True, help="Replace a page already in DIR.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the progress bars on or off (default: on a terminal).")
 def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path | None,
             params: tuple[str, ...], title: str | None, seed: int, invert_mask: bool,
-            warm_up: bool, repeat: int, overwrite: bool, quiet: bool, progress: bool | None) -> None:
+            warm_up: bool, repeat: int, threads: int | None, overwrite: bool, quiet: bool, progress: bool | None) -> None:
     """Fill IMAGE's hole with several methods and write a page comparing them.
 
     MASK is any image of IMAGE's size whose non-black pixels mark the hole; without
@@ -221,6 +237,8 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
                     f"with {pixels.shape[2] if pixels.ndim == 3 else 1}: they must match"
                 )
 
+        if threads is not None:
+            _set_threads(threads, learned=any(registry.get(m).kind == "learned" for m in rows.values()))
         show_bars = sys.stderr.isatty() if progress is None else progress
         display = _MethodBars(bars=bool(show_bars) and not quiet, quiet=quiet,
                               width=max(len(name) for name in names))
