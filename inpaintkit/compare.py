@@ -28,7 +28,8 @@ from . import registry
 from ._image import check_image, check_mask
 from ._progress import reporting
 
-__all__ = ["compare", "Comparison", "MethodRun", "METRICS", "ProgressCallback", "best_methods", "score"]
+__all__ = ["compare", "Comparison", "MethodRun", "METRICS", "ProgressCallback", "best_methods",
+           "score"]
 
 #: The quality columns, in table order: name -> (heading, which value is best).
 #: ``"max"`` / ``"min"``: highest / lowest; ``"one"``: closest to 1 (texture ratio:
@@ -202,7 +203,8 @@ def _entries(methods) -> list[tuple[str, str, dict[str, Any]]]:
     for item in methods:
         if isinstance(item, str):
             entries.append((item, item, {}))
-        elif isinstance(item, tuple) and len(item) in (2, 3) and all(isinstance(v, str) for v in item[:2]):
+        elif (isinstance(item, tuple) and len(item) in (2, 3)
+              and all(isinstance(value, str) for value in item[:2])):
             options = dict(item[2]) if len(item) == 3 else {}
             entries.append((item[0], item[1], options))
         else:
@@ -335,8 +337,9 @@ def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 
     seed : int
         Passed to every method.
     warm_up : bool, default True
-        Fill a small hole in a 64x64 crop with each method before timing it, so ``seconds`` measures
-        the fill, not the first call's Numba compilation or torch and weight loading.
+        Fill a small hole in a 64x64 crop with each method before timing it, so
+        ``seconds`` measures the fill, not the first call's Numba compilation or torch
+        and weight loading.
     repeat : int, default 1
         Fill this many times and report the shortest time (the results are the same:
         methods are deterministic for a seed); more repeats give steadier times on a
@@ -393,7 +396,10 @@ def compare(image, mask, *, methods="all", truth=None, params=None, seed: int = 
             if warm_up:
                 _warm_up(method, image, hole, options, seed)
             times = []
-            with reporting(lambda stage, done, total, _name=name: notify(_name, stage, done, total)):
+            def relay(stage, done, total, _name=name):
+                notify(_name, stage, done, total)
+
+            with reporting(relay):
                 for _ in range(int(repeat)):
                     start = time.perf_counter()
                     result = inpaint(image, hole, method=method, seed=seed, **options)

@@ -43,7 +43,8 @@ class _MethodBars:
                     from tqdm import tqdm
 
                     self._bar = tqdm(total=100, desc=method.ljust(self.width), file=sys.stderr,
-                                     leave=False, bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
+                                     leave=False,
+                                     bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}")
                     if self._ticker is None:
                         self._ticker = threading.Thread(target=self._tick, daemon=True)
                         self._ticker.start()
@@ -59,7 +60,8 @@ class _MethodBars:
                 return
             if self._bar is not None and total > 0:
                 self._bar.n = min(100.0, 100.0 * done / total)
-                self._bar.set_description_str(f"{method.ljust(self.width)} ({stage})", refresh=False)
+                self._bar.set_description_str(f"{method.ljust(self.width)} ({stage})",
+                                              refresh=False)
                 self._bar.refresh()
 
     def close(self) -> None:
@@ -142,7 +144,8 @@ def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, 
               help="A method option, repeatable, e.g. --param diffusion.variant=tv or "
                    "--param gl.weights=completionnet_places2.t7.")
 @click.option("--title", default=None, help="Page title (default: the image's file name).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed for every method.")
+@click.option("--seed", default=0, show_default=True, type=int,
+              help="Random seed for every method.")
 @click.option("--invert-mask", is_flag=True, help="Treat the mask's black pixels as the hole.")
 @click.option("--warm-up/--no-warm-up", default=True, show_default=True,
               help="Run each method once on a small crop first, so the times shown exclude "
@@ -158,7 +161,8 @@ def _parse_method_params(items: tuple[str, ...], names: list[str]) -> dict[str, 
               help="Force the progress bars on or off (default: on a terminal).")
 def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path | None,
             params: tuple[str, ...], title: str | None, seed: int, invert_mask: bool,
-            warm_up: bool, repeat: int, threads: int | None, overwrite: bool, quiet: bool, progress: bool | None) -> None:
+            warm_up: bool, repeat: int, threads: int | None, overwrite: bool, quiet: bool,
+            progress: bool | None) -> None:
     """Fill IMAGE's hole with several methods and write a page comparing them.
 
     MASK is any image of IMAGE's size whose non-black pixels mark the hole; without
@@ -186,7 +190,8 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
             if source.resolve().is_relative_to((out / written).resolve()):
                 raise click.ClickException(f"refusing to write over the input file {source}")
     if (out / "index.html").exists() and not overwrite:
-        raise click.ClickException(f"{out / 'index.html'} exists; pass --overwrite to replace the page")
+        raise click.ClickException(
+            f"{out / 'index.html'} exists; pass --overwrite to replace the page")
     if not out.parent.is_dir() and str(out.parent):
         raise click.ClickException(f"output folder's parent does not exist: {out.parent}")
 
@@ -238,7 +243,8 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
                 )
 
         if threads is not None:
-            _set_threads(threads, learned=any(registry.get(m).kind == "learned" for m in rows.values()))
+            learned = any(registry.get(method).kind == "learned" for method in rows.values())
+            _set_threads(threads, learned=learned)
         show_bars = sys.stderr.isatty() if progress is None else progress
         display = _MethodBars(bars=bool(show_bars) and not quiet, quiet=quiet,
                               width=max(len(name) for name in names))
@@ -255,7 +261,8 @@ def command(image: Path, mask: Path | None, out: Path, methods: str, truth: Path
         finally:
             display.close()
         out.mkdir(exist_ok=True)
-        page = render.write_page(comparison, out, title=title or f"{image.name}: inpainting methods compared")
+        page = render.write_page(comparison, out,
+                                 title=title or f"{image.name}: inpainting methods compared")
     if not quiet:
         failed = [row.method for row in comparison.rows if not row.ok]
         note = f"; failed: {', '.join(failed)}" if failed else ""

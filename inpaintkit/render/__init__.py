@@ -122,7 +122,8 @@ def masked_view(image: np.ndarray, mask: np.ndarray, *, opacity: float = 0.6) ->
     return shown
 
 
-def crop_box(mask: np.ndarray, *, min_side: int = 64, margin: float = 0.35) -> tuple[int, int, int, int]:
+def crop_box(mask: np.ndarray, *, min_side: int = 64,
+             margin: float = 0.35) -> tuple[int, int, int, int]:
     """A square-ish window over the most telling part of the hole: ``(top, left, height, width)``.
 
     The window is centred on the connected hole region that holds the pixel farthest
@@ -298,14 +299,16 @@ def _table_html(table: list[Mapping[str, Any]], has_truth: bool) -> str:
         if row.get("error"):
             span = 1 + len(metric_columns)
             lines.append(f'<tr class="failed" data-method="{_esc(method)}">{name_cell}{kind_cell}'
-                         f'<td class="error" colspan="{span}">failed: {_esc(row["error"])}</td></tr>')
+                         f'<td class="error" colspan="{span}">failed: {_esc(row["error"])}'
+                         '</td></tr>')
             continue
         cells = []
         for column in ["seconds", *metric_columns]:
             marked = method in best.get(column, ())
             css = ' class="best"' if marked else ""
             cells.append(f'<td{css} data-column="{column}">{_number(row.get(column), column)}</td>')
-        lines.append(f'<tr data-method="{_esc(method)}">{name_cell}{kind_cell}{"".join(cells)}</tr>')
+        lines.append(f'<tr data-method="{_esc(method)}">{name_cell}{kind_cell}'
+                     f'{"".join(cells)}</tr>')
     lines.append("</tbody></table>")
     legend = ("&#9733; marks the best value of each column. Scores are over the hole pixels: "
               "PSNR and SSIM higher is better, L1 lower is better, texture ratio (detail in the "
@@ -333,7 +336,8 @@ def _slider(before: str, after: str, method: str, *, left: str = "input") -> str
     )
 
 
-def _zoom_pair(first: str | None, first_caption: str, second: str | None, second_caption: str) -> str:
+def _zoom_pair(first: str | None, first_caption: str, second: str | None,
+               second_caption: str) -> str:
     parts = []
     for url, caption in ((first, first_caption), (second, second_caption)):
         if url:
@@ -384,11 +388,13 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
     sections.append(_table_html(table, has_truth))
 
     cards = ['<div class="cards">']
-    input_card = ['<article class="card" id="input"><h3>Input <span class="kind">hole in magenta</span></h3>']
+    input_card = ['<article class="card" id="input">'
+                  '<h3>Input <span class="kind">hole in magenta</span></h3>']
     if images.truth:
         input_card.append('<p class="facts">slide to compare with the truth</p>')
         input_card.append(_slider(images.masked, images.truth, "truth"))
-        input_card.append(_zoom_pair(images.masked_crop, "input, zoomed", images.truth_crop, "truth, zoomed"))
+        input_card.append(_zoom_pair(images.masked_crop, "input, zoomed",
+                                     images.truth_crop, "truth, zoomed"))
     else:
         input_card.append('<p class="facts">&nbsp;</p>')
         input_card.append(f'<img src="{_esc(images.masked)}" alt="input with the hole marked">')
@@ -438,7 +444,8 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
                      body="\n".join(sections))
 
 
-def write_page(comparison, folder, *, title: str = "inpaintkit comparison", subtitle: str | None = None,
+def write_page(comparison, folder, *, title: str = "inpaintkit comparison",
+               subtitle: str | None = None,
                static: str | None = None, nav: Sequence[tuple[str, str]] = (),
                notes: str = "") -> Path:
     """Write ``folder/index.html`` with its images (and, by default, its static files).
@@ -518,7 +525,8 @@ def comparison_strip(comparison, *, methods: Sequence[str] | None = None, height
         scaled = cv2.resize(picture, (width, height), interpolation=interpolation)
         tile = np.full((height + band, width + 4, 3), 255, np.uint8)
         tile[band:, 2:2 + width] = scaled
-        cv2.putText(tile, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (30, 30, 30), 1, cv2.LINE_AA)
+        cv2.putText(tile, label, (6, 19), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (30, 30, 30), 1,
+                    cv2.LINE_AA)
         tiles.append(tile)
     if not columns or columns >= len(tiles):
         return np.concatenate(tiles, axis=1)
