@@ -174,7 +174,8 @@ def case_facade() -> Case:
     truth = cv2.warpPerspective(brick, warp, (512, 384), flags=cv2.INTER_CUBIC,
                                 borderMode=cv2.BORDER_REFLECT)
     truth = np.stack([truth] * 3, axis=2)
-    truth = np.clip(truth.astype(np.float32) * np.float32([1.0, 0.82, 0.7]), 0, 255).astype(np.uint8)
+    tint = np.float32([1.0, 0.82, 0.7])  # brick red
+    truth = np.clip(truth.astype(np.float32) * tint, 0, 255).astype(np.uint8)
     hole = np.zeros(truth.shape[:2], bool)
     hole[130:250, 200:330] = True
     return Case("facade", "A brick wall in perspective",
@@ -228,10 +229,11 @@ def size_cases() -> list[Case]:
     for width in SIZE_WIDTHS:
         height = width * 2 // 3
         truth = _resize(photo, width, height)
-        hole = cv2.resize(masks.object_removal((400, 600), seed=3, ratio=(0.1, 0.12)).view(np.uint8),
-                          (width, height), interpolation=cv2.INTER_NEAREST) > 0
-        cases.append(Case(f"size-{width}", f"coffee {width}x{height}", "", SKIMAGE_CREDITS["coffee"],
-                          _painted(truth, hole), hole, truth, group="size"))
+        base = masks.object_removal((400, 600), seed=3, ratio=(0.1, 0.12)).view(np.uint8)
+        hole = cv2.resize(base, (width, height), interpolation=cv2.INTER_NEAREST) > 0
+        cases.append(Case(f"size-{width}", f"coffee {width}x{height}", "",
+                          SKIMAGE_CREDITS["coffee"], _painted(truth, hole), hole, truth,
+                          group="size"))
     return cases
 
 
@@ -357,8 +359,9 @@ def _summary_plots(records: list[dict], site: Path, kinds: dict[str, str]) -> li
     methods = list(kinds)
     for index, name in enumerate(methods):
         kind = kinds[name]
-        styles[name] = {"color": cmap(index % 10), "linestyle": "-" if kind == "classical" else "--",
-                        "marker": "o" if kind == "classical" else "s"}
+        classical = kind == "classical"
+        styles[name] = {"color": cmap(index % 10), "linestyle": "-" if classical else "--",
+                        "marker": "o" if classical else "s"}
     for metric, heading, filename, note in (
             ("psnr", "PSNR over the hole (dB)", "psnr-vs-hole.png", "higher is better"),
             ("texture", "texture ratio (fill detail / truth detail)", "texture-vs-hole.png",
@@ -367,7 +370,8 @@ def _summary_plots(records: list[dict], site: Path, kinds: dict[str, str]) -> li
         for name in methods:
             xs, ys = [], []
             for centre, bucket in zip(centres, buckets):
-                values = [r[metric] for r in records if r["group"] == "bucket" and r["bucket"] == bucket
+                values = [r[metric] for r in records
+                          if r["group"] == "bucket" and r["bucket"] == bucket
                           and r["method"] == name and r.get(metric) is not None
                           and math.isfinite(r[metric])]
                 if values:
@@ -407,8 +411,9 @@ def _summary_plots(records: list[dict], site: Path, kinds: dict[str, str]) -> li
     figure.savefig(site / "time-vs-size.png")
     plt.close(figure)
     plots.append(("time-vs-size.png", "Time against image size per method, log scales "
-                                      "(CPU, Numba and torch on one thread unless --threads says otherwise; best of "
-                                      "two runs after a warm-up: no compilation or model loading)"))
+                                      "(CPU, Numba and torch on one thread unless --threads "
+                                      "says otherwise; best of two runs after a warm-up: no "
+                                      "compilation or model loading)"))
     return plots
 
 
@@ -422,8 +427,9 @@ def _bucket_table(records: list[dict], kinds: dict[str, str]) -> str:
     for bucket in buckets:
         means = {}
         for name in methods:
-            values = [r["psnr"] for r in records if r["group"] == "bucket" and r["bucket"] == bucket
-                      and r["method"] == name and r.get("psnr") is not None and math.isfinite(r["psnr"])]
+            values = [r["psnr"] for r in records
+                      if r["group"] == "bucket" and r["bucket"] == bucket and r["method"] == name
+                      and r.get("psnr") is not None and math.isfinite(r["psnr"])]
             if values:
                 means[name] = float(np.mean(values))
         best[bucket] = means
@@ -482,7 +488,8 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
     chosen = list(CURATED) if cases is None else cases
     unknown = [name for name in chosen if name not in CURATED]
     if unknown:
-        raise SystemExit(f"build.py: error: unknown case {unknown[0]!r}; cases: {', '.join(CURATED)}")
+        raise SystemExit(f"build.py: error: unknown case {unknown[0]!r}; "
+                         f"cases: {', '.join(CURATED)}")
     all_cases = [CURATED[name]() for name in chosen]
     if summary:
         all_cases += bucket_cases() + size_cases()
@@ -491,11 +498,13 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
     records, cards, bucket_cards = [], [], []
     ran_total = 0
     for number, case in enumerate(all_cases, 1):
-        log(f"[{number}/{len(all_cases)}] {case.name} ({case.image.shape[1]}x{case.image.shape[0]}, "
+        log(f"[{number}/{len(all_cases)}] {case.name} "
+            f"({case.image.shape[1]}x{case.image.shape[0]}, "
             f"{100 * case.mask.mean():.1f} % hole)")
         # The timing series takes the best of two runs: steadier on a busy machine.
-        comparison, ran = run_case(case, methods, cache, seed=seed, threads=threads, digests=digests,
-                                   repeat=2 if case.group == "size" else 1, log=log)
+        comparison, ran = run_case(case, methods, cache, seed=seed, threads=threads,
+                                   digests=digests, repeat=2 if case.group == "size" else 1,
+                                   log=log)
         ran_total += ran
         for row in comparison.rows:
             records.append({"case": case.name, "group": case.group, "bucket": case.bucket,
@@ -518,7 +527,8 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
         facts = (f"{case.image.shape[1]}&times;{case.image.shape[0]}, "
                  f"{100 * case.mask.mean():.1f} % hole"
                  + (f"; best PSNR: {html.escape(', '.join(best))}" if best else "; no truth")
-                 + (f"; {len(comparison.rows) - len(ok)} failed" if len(ok) < len(comparison.rows) else ""))
+                 + (f"; {len(comparison.rows) - len(ok)} failed"
+                    if len(ok) < len(comparison.rows) else ""))
         card = (f'<a class="thumb" href="cases/{case.name}/index.html">'
                 f'<img src="thumbs/{case.name}.png" alt="{html.escape(case.title)}">'
                 f"<strong>{html.escape(case.title)}</strong><span>{facts}</span></a>")
@@ -538,8 +548,8 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
             "<h2>Curated cases</h2>", f'<div class="thumbs">{"".join(cards)}</div>']
     if bucket_cards:
         body += ["<h2>Hole-ratio benchmark</h2>",
-                 '<p class="note">The six standard hole-ratio buckets on two photos; these feed the '
-                 'summary plots.</p>', f'<div class="thumbs">{"".join(bucket_cards)}</div>']
+                 '<p class="note">The six standard hole-ratio buckets on two photos; these feed '
+                 'the summary plots.</p>', f'<div class="thumbs">{"".join(bucket_cards)}</div>']
     body += ["<h2>Image credits</h2>", '<ul class="credits">'
              + "".join(f"<li>{html.escape(c)}</li>" for c in credits) + "</ul>"]
     index = out / "index.html"
