@@ -474,6 +474,8 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
     if threads is not None:
         set_threads(threads)
     started = time.perf_counter()
+    # The README's strip is the full default build's: a partial build leaves it alone.
+    full_build = cases is None and methods is None and not weights
     methods = list(methods or registry.names())
     digests = {}
     for method, path in weights:
@@ -533,7 +535,7 @@ def build(out: Path, *, cases: list[str] | None = None, methods: list[str] | Non
                 f'<img src="thumbs/{case.name}.png" alt="{html.escape(case.title)}">'
                 f"<strong>{html.escape(case.title)}</strong><span>{facts}</span></a>")
         (cards if case.group == "curated" else bucket_cards).append(card)
-        if case.name == STRIP_CASE and cases is None:
+        if case.name == STRIP_CASE and full_build:
             strip = render.comparison_strip(comparison, height=150, columns=5)
             io.write_image(STRIP, strip)
             log(f"    wrote {STRIP}")
