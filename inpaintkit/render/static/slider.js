@@ -7,6 +7,7 @@
  *   </figure>
  * The "after" image lies over the "before" one and is clipped with CSS clip-path so
  * that the part right of the split shows the result, the part left of it the input.
+ * Figures are wired on load; for figures added later, call window.inpaintkitAttachSliders().
  */
 (function () {
   "use strict";
@@ -43,9 +44,10 @@
   function attach(figure) {
     var range = figure.querySelector(".ba-range");
     var frame = figure.querySelector(".ba-frame");
-    if (!range || !frame) {
+    if (!range || !frame || figure.getAttribute("data-ba-ready") === "1") {
       return;
     }
+    figure.setAttribute("data-ba-ready", "1");
     range.addEventListener("input", function () {
       setSplit(figure, range.value);
       spread(figure, range.value);
@@ -89,6 +91,9 @@
       attach(figures[i]);
     }
   }
+
+  // Pages that add figures later (the web UI) call this again; it skips wired ones.
+  window.inpaintkitAttachSliders = init;
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", init);
