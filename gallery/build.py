@@ -42,7 +42,7 @@ if str(ROOT.parent) not in sys.path:  # run as a script from a clone without ins
 
 import inpaintkit  # noqa: E402
 from inpaintkit import io, masks, registry, render  # noqa: E402
-from inpaintkit.compare import Comparison, MethodRun, score  # noqa: E402
+from inpaintkit.comparison import Comparison, MethodRun, score  # noqa: E402
 
 PHOTOS = ROOT / "photos"
 STRIP = ROOT / "strip.png"
@@ -274,7 +274,7 @@ def weights_digest(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-Entry = tuple  # (row name, registered method, params): see inpaintkit.compare
+Entry = tuple  # (row name, registered method, params): see inpaintkit.comparison
 
 
 def run_case(case: Case, methods: list, cache: Path | None, *, seed: int = 0,

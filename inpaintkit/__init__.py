@@ -17,7 +17,6 @@ import numpy as np
 
 from . import registry
 from ._image import check_image, check_mask
-from .compare import compare  # the function shadows the module name, as tqdm.tqdm does
 
 __version__ = "0.1.0"
 
@@ -139,6 +138,7 @@ def __getattr__(name: str):
         "inpaint_patchmatch": "inpaintkit.algorithms.patchmatch",
         "patchmatch_nnf": "inpaintkit.algorithms.patchmatch",
         "inpaint_criminisi": "inpaintkit.algorithms.criminisi",
+        "compare": "inpaintkit.comparison",
     }
     if name in lazy:
         import importlib

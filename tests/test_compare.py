@@ -9,7 +9,7 @@ import pytest
 import inpaintkit
 from inpaintkit import io, registry
 from inpaintkit.cli import main
-from inpaintkit.compare import Comparison, MethodRun, best_methods
+from inpaintkit.comparison import Comparison, MethodRun, best_methods
 
 
 @pytest.fixture()

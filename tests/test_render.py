@@ -12,7 +12,7 @@ import pytest
 
 import inpaintkit
 from inpaintkit import registry, render
-from inpaintkit.compare import best_methods
+from inpaintkit.comparison import best_methods
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

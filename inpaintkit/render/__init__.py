@@ -7,7 +7,7 @@ copied next to it, and every image is a local file. The before/after slider is a
 
 Two levels of API:
 
-- :func:`write_page` takes a :class:`~inpaintkit.compare.Comparison` and writes a
+- :func:`write_page` takes a :class:`~inpaintkit.comparison.Comparison` and writes a
   folder: ``index.html``, ``images/`` (PNG) and ``static/``.
 - :func:`page_html` takes the table (list of row dicts, as
   :meth:`Comparison.table` gives them) and the image URLs, and returns the HTML, for
@@ -285,7 +285,7 @@ def site_html(*, title: str, body: str, subtitle: str = "", static: str = "stati
 
 
 def _table_html(table: list[Mapping[str, Any]], has_truth: bool) -> str:
-    from ..compare import METRICS, best_methods
+    from ..comparison import METRICS, best_methods
 
     best = best_methods(table)
     metric_columns = list(METRICS) if has_truth else []
@@ -356,7 +356,7 @@ def page_html(table: Iterable[Mapping[str, Any]], images: PageImages, *, title: 
     Parameters
     ----------
     table : iterable of dict
-        One row per method, as :meth:`~inpaintkit.compare.Comparison.table` gives
+        One row per method, as :meth:`~inpaintkit.comparison.Comparison.table` gives
         them: ``name`` (optional, default ``method``), ``method``, ``kind``,
         ``params``, ``seconds``, ``error`` and the metric keys. Rows with ``error`` are
         shown failed, with the error.
