@@ -27,6 +27,7 @@ __all__ = [
     "inpaint_patchmatch",
     "inpaint_criminisi",
     "patchmatch_nnf",
+    "compare",
     "__version__",
 ]
 
@@ -148,6 +149,7 @@ def __getattr__(name: str):
         "inpaint_patchmatch": "inpaintkit.algorithms.patchmatch",
         "patchmatch_nnf": "inpaintkit.algorithms.patchmatch",
         "inpaint_criminisi": "inpaintkit.algorithms.criminisi",
+        "compare": "inpaintkit.comparison",
     }
     if name in lazy:
         import importlib
