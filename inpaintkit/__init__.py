@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import registry
-from ._image import check_image, check_mask
+from ._image import check_image, check_mask, check_memory
 
 __version__ = "0.1.0"
 
@@ -108,7 +108,10 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
         Seed for the methods that draw random numbers; the same seed gives the same
         result.
     **params
-        The method's keyword options (see ``methods()``).
+        The method's keyword options (see ``methods()``). A key may be scoped to a
+        method, ``**{"patchmatch.patch_size": 9}``: it is used only when that method
+        runs (useful with ``"auto"``). Under ``"auto"``, an unscoped option that the
+        picked method does not take is dropped with a ``UserWarning``.
 
     Returns
     -------
@@ -121,13 +124,18 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
         For an unknown method or parameter (listing the valid ones) and for invalid
         images or masks.
     """
+    requested = method
     if method == "auto":
         image = check_image(image)
         method = choose_method(check_mask(mask, image.shape[:2]))
         logger.info("method 'auto' picked %r", method)
     spec = registry.get(method)
-    registry.check_params(spec, params)
-    return spec.load()(image, mask, seed=seed, **params)
+    params = registry.resolve_params(requested, method, params)
+    function = spec.load()
+    image = check_image(image)
+    check_memory(method, image.shape, image.dtype,
+                 int(np.count_nonzero(check_mask(mask, image.shape[:2]))))
+    return function(image, mask, seed=seed, **params)
 
 
 def __getattr__(name: str):

@@ -16,6 +16,7 @@ Rules (see DESIGN.md, "The public contract"):
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
@@ -23,9 +24,44 @@ import numpy as np
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
-#: Largest image accepted, in pixels (about 16k x 16k). Larger inputs are refused up
-#: front rather than failing deep inside a method with an out-of-memory error.
-MAX_PIXELS = 1 << 28
+#: Largest image accepted by default, in pixels (500 megapixels, e.g. 22000 x 22000).
+#: Larger inputs are refused up front (files from their header, before decoding)
+#: rather than failing deep inside a method with an out-of-memory error. The
+#: ``INPAINTKIT_MAX_PIXELS`` environment variable (or ``--max-pixels``) overrides it.
+MAX_PIXELS = 500_000_000
+
+#: Environment variable that overrides :data:`MAX_PIXELS`.
+MAX_PIXELS_ENV = "INPAINTKIT_MAX_PIXELS"
+
+
+def parse_pixel_count(text, *, name: str = "max_pixels") -> int:
+    """A pixel count from an int or a text such as ``"500000000"``, ``"500M"``, ``"2G"``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value received, for anything but a positive count.
+    """
+    if isinstance(text, (int, np.integer)) and not isinstance(text, (bool, np.bool_)):
+        number = int(text)
+    else:
+        raw = str(text).strip().upper().replace("_", "")
+        scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(raw[-1:], 1)
+        digits = raw[:-1] if scale > 1 else raw
+        try:
+            number = int(round(float(digits) * scale))
+        except ValueError:
+            raise ValueError(f"{name} must be a pixel count such as 500000000 or 500M, "
+                             f"got {text!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be a positive pixel count, got {text!r}")
+    return number
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: ``INPAINTKIT_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    return parse_pixel_count(value, name=MAX_PIXELS_ENV) if value else MAX_PIXELS
 
 
 def _dtype_names() -> str:
@@ -57,6 +93,14 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
     if not isinstance(image, np.ndarray):
         if image is None:
             raise TypeError(f"{name} must be an array, got None")
+        if isinstance(image, (list, tuple)):
+            kind = type(image).__name__
+            raise TypeError(
+                f"{name} is a Python {kind}, not an image array; convert it with "
+                f"numpy.asarray({name}, dtype=numpy.uint8) (or float32 in [0, 1]) first"
+            )
+        if not hasattr(image, "__array__") and not hasattr(image, "__array_interface__"):
+            raise TypeError(f"{name} must be a NumPy array, got {type(image).__name__}")
         image = np.asarray(image)
     if image.dtype not in SUPPORTED_DTYPES:
         raise TypeError(
@@ -72,10 +116,11 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {image.shape}")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+    limit = max_pixels()
+    if image.shape[0] * image.shape[1] > limit:
         raise ValueError(
-            f"{name} is too large: {image.shape[0]}x{image.shape[1]} pixels, "
-            f"the limit is {MAX_PIXELS} pixels"
+            f"{name} is too large: {image.shape[1]}x{image.shape[0]} pixels, "
+            f"the limit is {limit} pixels (set {MAX_PIXELS_ENV} to raise it)"
         )
     return image
 
@@ -241,3 +286,62 @@ def check_has_hole(prepared: Prepared, *, mask_name: str = "mask") -> bool:
                       UserWarning, stacklevel=3)
         return False
     return True
+
+
+#: Working memory of each method beyond its input and output, in bytes per image
+#: pixel and per hole pixel, measured with ``bench/limits.py`` (peak RSS at 2k and 4k
+#: a side, RGB uint8, rounded up). Methods not listed get the ``None`` row.
+MEMORY_COST: dict[str | None, tuple[float, float]] = {
+    "diffusion": (60.0, 600.0),
+    "patchmatch": (200.0, 200.0),
+    "criminisi": (200.0, 50.0),
+    None: (400.0, 0.0),
+}
+
+
+def estimate_memory(method: str, shape, dtype, hole_pixels: int) -> int:
+    """An upper estimate, in bytes, of the memory ``method`` needs for this input.
+
+    The input and the output copy, plus the method's working memory from
+    :data:`MEMORY_COST` (per image pixel and per hole pixel).
+    """
+    pixels = int(shape[0]) * int(shape[1])
+    image_bytes = pixels * (int(shape[2]) if len(shape) == 3 else 1) * np.dtype(dtype).itemsize
+    per_pixel, per_hole = MEMORY_COST.get(method, MEMORY_COST[None])
+    return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the smaller of the system's available
+    memory and the cgroup's remaining limit; ``None`` where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit_file:
+            limit = limit_file.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as current_file:
+                limits.append(int(limit) - int(current_file.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def check_memory(method: str, shape, dtype, hole_pixels: int) -> None:
+    """Raise ``MemoryError`` before starting when ``method`` would need more memory
+    than the machine has left (see :func:`estimate_memory`)."""
+    need = estimate_memory(method, shape, dtype, hole_pixels)
+    have = available_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"not enough memory: {method} on a {shape[1]}x{shape[0]} image needs about "
+            f"{need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB is available; use a smaller "
+            "image or crop around the hole"
+        )
