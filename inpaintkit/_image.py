@@ -16,9 +16,12 @@ Rules (see DESIGN.md, "The public contract"):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import warnings
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -58,10 +61,33 @@ def parse_pixel_count(text, *, name: str = "max_pixels") -> int:
     return number
 
 
+_pixel_limit: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "inpaintkit_pixel_limit", default=None)
+
+
 def max_pixels() -> int:
-    """The pixel limit in force: ``INPAINTKIT_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
+    """The pixel limit in force: the innermost :func:`pixel_limit`, else
+    ``INPAINTKIT_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
+    override = _pixel_limit.get()
+    if override is not None:
+        return override
     value = os.environ.get(MAX_PIXELS_ENV, "").strip()
     return parse_pixel_count(value, name=MAX_PIXELS_ENV) if value else MAX_PIXELS
+
+
+@contextlib.contextmanager
+def pixel_limit(limit: int | None) -> Iterator[None]:
+    """Use ``limit`` as :func:`max_pixels` inside the block (``None``: no change)."""
+    token = _pixel_limit.set(limit if limit is None else int(limit))
+    try:
+        yield
+    finally:
+        _pixel_limit.reset(token)
+
+
+def describe_pixels(count: int) -> str:
+    """``"500 MP"`` for large counts, ``"1000 pixels"`` for small ones."""
+    return f"{count / 1e6:.0f} MP" if count >= 10**7 else f"{count} pixels"
 
 
 def _dtype_names() -> str:
@@ -120,7 +146,7 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
     if image.shape[0] * image.shape[1] > limit:
         raise ValueError(
             f"{name} is too large: {image.shape[1]}x{image.shape[0]} pixels, "
-            f"the limit is {limit} pixels (set {MAX_PIXELS_ENV} to raise it)"
+            f"the limit is {describe_pixels(limit)} (set {MAX_PIXELS_ENV} to raise it)"
         )
     return image
 
@@ -342,6 +368,10 @@ def check_memory(method: str, shape, dtype, hole_pixels: int) -> None:
     if have is not None and need > have:
         raise MemoryError(
             f"not enough memory: {method} on a {shape[1]}x{shape[0]} image needs about "
-            f"{need / 2**30:.1f} GiB, {have / 2**30:.1f} GiB is available; use a smaller "
-            "image or crop around the hole"
+            f"{_bytes(need)}, {_bytes(have)} is available; use a smaller image or crop "
+            "around the hole"
         )
+
+
+def _bytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"

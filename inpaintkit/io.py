@@ -16,7 +16,9 @@ WebP...) are read by Pillow. Arrays are RGB(A), channels last, in the file's own
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import logging
 import os
 import struct
 import tempfile
@@ -28,7 +30,7 @@ import cv2
 import imageio.v3 as iio
 import numpy as np
 
-from ._image import check_image, max_pixels as _default_max_pixels
+from ._image import check_image, describe_pixels, max_pixels as _default_max_pixels
 
 __all__ = ["read_image", "read_mask", "write_image", "alpha_hole", "image_header",
            "check_output_path", "ImageHeader", "WRITE_FORMATS"]
@@ -148,13 +150,25 @@ def _jpeg_header(path: Path, size: int) -> ImageHeader:
             stream.seek(length - 2, os.SEEK_CUR)
 
 
+@contextlib.contextmanager
+def _quiet_tifffile():
+    """tifffile logs its complaints about damaged files; ours is the one message."""
+    tiff_logger = logging.getLogger("tifffile")
+    previous = tiff_logger.level
+    tiff_logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        tiff_logger.setLevel(previous)
+
+
 def _tiff_header(path: Path) -> ImageHeader:
     import tifffile
 
     try:
-        with tifffile.TiffFile(path) as tif:
+        with _quiet_tifffile(), tifffile.TiffFile(path) as tif:
             if not tif.pages:
-                raise _Unreadable("the TIFF file holds no image")
+                raise _Unreadable("the TIFF file holds no image (it may be cut short)")
             page = tif.pages[0]
             height, width = int(page.imagelength), int(page.imagewidth)
     except _Unreadable:
@@ -226,7 +240,7 @@ def _check_size(header: ImageHeader, path: Path, what: str, limit: int | None) -
     if header.pixels > limit:
         raise ValueError(
             f"{what} {path} is too large: its header says {header.width}x{header.height} "
-            f"pixels ({header.pixels / 1e6:.0f} MP), the limit is {limit / 1e6:.0f} MP "
+            f"pixels ({describe_pixels(header.pixels)}), the limit is {describe_pixels(limit)} "
             "(raise it with --max-pixels or INPAINTKIT_MAX_PIXELS); nothing was decoded"
         )
 
@@ -243,7 +257,8 @@ def _decode(path: Path, header: ImageHeader) -> np.ndarray:
         return array
     if header.format == "TIFF":
         try:
-            return iio.imread(path, plugin="tifffile", index=0)
+            with _quiet_tifffile():
+                return iio.imread(path, plugin="tifffile", index=0)
         except Exception:
             raise _Unreadable("the TIFF file is damaged or cut short (its image data "
                               "cannot be decoded)") from None

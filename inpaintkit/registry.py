@@ -35,6 +35,11 @@ class MethodSpec:
 
     def load(self) -> Callable[..., Any]:
         module_name, func_name = self.target.split(":")
+        for required in _REQUIRES.get(self.kind, ()):
+            if _missing(required):
+                raise ImportError(
+                    f"method {self.name!r} needs {required!r}, which is not installed; "
+                    f"install it with pip install 'inpaintkit[{self.kind}]'")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # a missing optional dependency
@@ -61,6 +66,23 @@ class MethodSpec:
 
 
 _METHODS: dict[str, MethodSpec] = {}
+
+#: Packages each kind of method needs, checked (without importing them) before the
+#: method's module is loaded, so a missing one names the extra to install.
+_REQUIRES = {"learned": ("torch",)}
+
+
+def _missing(module: str) -> bool:
+    """Whether ``module`` cannot be imported (found without importing it)."""
+    import sys
+    from importlib.util import find_spec
+
+    if module in sys.modules:
+        return sys.modules[module] is None
+    try:
+        return find_spec(module) is None
+    except (ImportError, ValueError):
+        return True
 
 
 def register(name: str, kind: str, target: str, description: str) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 import click
 import numpy as np
@@ -52,18 +54,17 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
     """
     import inpaintkit
     from inpaintkit import io, registry
-    from inpaintkit._image import parse_pixel_count
+    from inpaintkit._image import check_memory
 
-    with interruptible(), user_errors():
+    with interruptible(), user_errors(), _limit(max_pixels):
         inputs = [image] + ([mask] if mask is not None else [])
         check_output(out, inputs, overwrite)
         io.check_output_path(out)
-        limit = None if max_pixels is None else parse_pixel_count(max_pixels, name="--max-pixels")
         if method != "auto":
             registry.get(method)
         options = parse_scoped_params(params, method)
-        pixels = io.read_image(image, max_pixels=limit)
-        hole = (io.read_mask(mask, pixels.shape[:2], max_pixels=limit) if mask is not None
+        pixels = io.read_image(image)
+        hole = (io.read_mask(mask, pixels.shape[:2]) if mask is not None
                 else io.alpha_hole(pixels))
         if invert_mask:
             hole = ~hole
@@ -84,7 +85,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                       if key.endswith("_mask") and isinstance(value, str)}
         check_not_input(out, list(mask_files.values()))
         for key, path in mask_files.items():
-            options[key] = io.read_mask(path, pixels.shape[:2], max_pixels=limit)
+            options[key] = io.read_mask(path, pixels.shape[:2])
         extras = [key for key, value in options.items() if key.startswith("return_") and value]
         if extras:
             raise click.ClickException(
@@ -96,6 +97,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                 f"{out} is JPEG, which cannot store the alpha channel of {image}; "
                 "write PNG or TIFF instead")
         spec.load()  # a missing optional dependency is reported before the work
+        check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)))
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
         display = ProgressDisplay(f"filling with {chosen}", force=bool(progress))
@@ -113,3 +115,14 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             err=True,
         )
 
+
+
+@contextlib.contextmanager
+def _limit(text: str | None) -> Iterator[None]:
+    """--max-pixels for the whole command: the header checks and the array checks."""
+    from inpaintkit._image import parse_pixel_count, pixel_limit
+
+    with user_errors():
+        limit = None if text is None else parse_pixel_count(text, name="--max-pixels")
+    with pixel_limit(limit):
+        yield
