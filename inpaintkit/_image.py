@@ -151,8 +151,12 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
     return image
 
 
-def check_mask(mask, shape: tuple[int, int], *, name: str = "mask") -> np.ndarray:
+def check_mask(mask, shape: tuple[int, int], *, name: str = "mask",
+               copy: bool = True) -> np.ndarray:
     """Validate ``mask`` and return it as a C-contiguous bool (H, W) array, True = hole.
+
+    With ``copy=False`` a C-contiguous bool mask is returned as it is (not to be
+    modified); other masks are converted either way.
 
     Raises
     ------
@@ -174,6 +178,8 @@ def check_mask(mask, shape: tuple[int, int], *, name: str = "mask") -> np.ndarra
             f"{name} has shape {mask.shape} but the image is {tuple(shape)}; "
             "the mask must be (H, W) and match the image"
         )
+    if not copy and mask.dtype == np.bool_ and mask.flags.c_contiguous:
+        return mask
     return np.ascontiguousarray(mask != 0)
 
 
@@ -325,15 +331,23 @@ MEMORY_COST: dict[str | None, tuple[float, float]] = {
 }
 
 
-def estimate_memory(method: str, shape, dtype, hole_pixels: int) -> int:
+def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
+                    windowed: bool = False) -> int:
     """An upper estimate, in bytes, of the memory ``method`` needs for this input.
 
     The input and the output copy, plus the method's working memory from
-    :data:`MEMORY_COST` (per image pixel and per hole pixel).
+    :data:`MEMORY_COST` (per image pixel and per hole pixel). With ``windowed``
+    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask.
     """
     pixels = int(shape[0]) * int(shape[1])
     image_bytes = pixels * (int(shape[2]) if len(shape) == 3 else 1) * np.dtype(dtype).itemsize
     per_pixel, per_hole = MEMORY_COST.get(method, MEMORY_COST[None])
+    if windowed:
+        from ._windows import CORE, MIN_MARGIN
+
+        window = (CORE + 2 * MIN_MARGIN) ** 2
+        return int(2 * image_bytes + pixels + per_pixel * window
+                   + per_hole * min(int(hole_pixels), window))
     return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
 
 
@@ -360,10 +374,11 @@ def available_memory() -> int | None:
     return min(limits) if limits else None
 
 
-def check_memory(method: str, shape, dtype, hole_pixels: int) -> None:
+def check_memory(method: str, shape, dtype, hole_pixels: int, *,
+                 windowed: bool = False) -> None:
     """Raise ``MemoryError`` before starting when ``method`` would need more memory
     than the machine has left (see :func:`estimate_memory`)."""
-    need = estimate_memory(method, shape, dtype, hole_pixels)
+    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed)
     have = available_memory()
     if have is not None and need > have:
         raise MemoryError(

@@ -351,3 +351,45 @@ def test_memory_estimate_refuses_before_starting(monkeypatch, folder, capsys):
                           folder / "out.png"], capsys)[::2])
     assert "not enough memory" in line
     assert not (folder / "out.png").exists()
+
+
+def test_large_images_filled_by_windows_match_one_global_fill(monkeypatch):
+    import cv2
+
+    from inpaintkit import _windows
+    from inpaintkit.algorithms.diffusion import inpaint_diffusion
+
+    rng = np.random.default_rng(0)
+    image = _photo((300, 320, 3))
+    canvas = np.zeros((300, 320), np.uint8)
+    for _ in range(5):
+        points = rng.integers(0, 300, (2, 2))
+        cv2.line(canvas, tuple(map(int, points[0])), tuple(map(int, points[1])), 1,
+                 int(rng.integers(2, 7)))
+    canvas[140:170, 150:175] = 1  # one deeper blob: its window grows
+    hole = canvas.view(bool)
+    monkeypatch.setattr(_windows, "MIN_PIXELS", 1000)
+    monkeypatch.setattr(_windows, "CORE", 64)
+    calls = []
+    real = _windows.fill
+    monkeypatch.setattr(_windows, "fill", lambda *a, **k: calls.append(1) or real(*a, **k))
+    for variant in ("tension", "biharmonic", "telea"):
+        windowed = inpaintkit.inpaint(image, hole, method="diffusion", variant=variant)
+        whole = inpaint_diffusion(image, hole, variant=variant)
+        assert np.array_equal(windowed, whole), variant
+    assert len(calls) == 3
+    inpaintkit.inpaint(image, hole, method="diffusion", variant="tv")  # not local: global
+    assert len(calls) == 3
+
+
+def test_auto_choice_by_erosion_matches_the_distance_transform():
+    import cv2
+
+    rng = np.random.default_rng(2)
+    for trial in range(60):
+        shape = tuple(rng.integers(10, 60, 2))
+        hole = rng.random(shape) < rng.uniform(0.3, 0.995)
+        depth = cv2.distanceTransform(hole.view(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        deep = np.count_nonzero(depth[hole] > inpaintkit.THIN_HOLE_RADIUS) / hole.sum()
+        expected = "diffusion" if deep < inpaintkit.DEEP_HOLE_FRACTION else "patchmatch"
+        assert inpaintkit.choose_method(hole) == expected
