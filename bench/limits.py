@@ -1,7 +1,9 @@
 """Peak memory and time of every method on large photos (2k to 16k pixels a side).
 
 Each case runs in its own process, so its peak resident memory (``ru_maxrss``) is
-its own: the photo is synthesised there (a skimage.data photo enlarged with OpenCV),
+its own. It includes the interpreter, the libraries, the photo and the mask;
+"above inputs" is the peak less the resident size once they exist. The photo is
+synthesised there (a skimage.data photo enlarged with OpenCV),
 a hole drawn (``scratch``: thin strokes over 0.5 % of the pixels; ``hole5``: one
 blob of 5 %), the memory estimate of :func:`inpaintkit._image.check_memory` asked
 first (a case the machine cannot hold is refused before it starts, as
@@ -94,14 +96,15 @@ def _row(record: dict) -> str:
     name = record["method"] + (f"->{chosen}" if chosen != record["method"] else "")
     if status == "ok":
         ratio = record["peak_rss_mb"] / record["image_mb"]
+        work = record["peak_rss_mb"] - record["inputs_rss_mb"]
         return (f"| {size} | {record['hole']} | {name} | {record['seconds']:.1f} | "
-                f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {record['estimate_mb']:.0f} | "
-                f"{'yes' if record['known_exact'] else 'NO'} |")
+                f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {work:.0f} | "
+                f"{record['estimate_mb']:.0f} | {'yes' if record['known_exact'] else 'NO'} |")
     if status == "refused":
         return (f"| {size} | {record['hole']} | {name} | refused before starting: estimate "
-                f"{record['estimate_mb']:.0f} MB > available {record['available_mb']:.0f} MB | | | | |")
+                f"{record['estimate_mb']:.0f} MB > available {record['available_mb']:.0f} MB | | | | | |")
     detail = record.get("error", f"over {record.get('seconds', 0):.0f} s")
-    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | |"
+    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | | |"
 
 
 def main(argv=None) -> None:
@@ -114,8 +117,9 @@ def main(argv=None) -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="Seconds per case.")
     parser.add_argument("--json", help="Also append each record to this JSON-lines file.")
     args = parser.parse_args(argv)
-    print("| size | hole | method | seconds | peak RSS MB | RSS / image | estimate MB | known exact |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| size | hole | method | seconds | peak RSS MB | RSS / image | above inputs MB "
+          "| estimate MB | known exact |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for hole in args.holes:
             for method in args.methods:

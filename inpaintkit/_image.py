@@ -3,7 +3,7 @@
 Every method goes through :func:`prepare` and :meth:`Prepared.finish`; no method
 re-implements validation, dtype handling, alpha handling or compositing.
 
-Rules (see DESIGN.md, "The public contract"):
+Rules (see docs/ARCHITECTURE.md, "Rules every part keeps"):
 
 - ``image`` is (H, W) or (H, W, C) with C in 1, 3, 4; dtype uint8, uint16, float32 or
   float64, floats in [0, 1].

@@ -393,3 +393,16 @@ def test_auto_choice_by_erosion_matches_the_distance_transform():
         deep = np.count_nonzero(depth[hole] > inpaintkit.THIN_HOLE_RADIUS) / hole.sum()
         expected = "diffusion" if deep < inpaintkit.DEEP_HOLE_FRACTION else "patchmatch"
         assert inpaintkit.choose_method(hole) == expected
+
+
+def test_rgba_to_jpeg_is_refused_before_the_fill(folder, capsys, monkeypatch):
+    image = np.dstack([_photo(), np.full((32, 40), 255, np.uint8)])
+    image[12:16, 5:35, 3] = 0
+    io.write_image(folder / "cutout.png", image)
+
+    def no_fill(*args, **kwargs):
+        raise AssertionError("the fill ran before the output format was checked")
+
+    monkeypatch.setattr(inpaintkit, "inpaint", no_fill)
+    line = one_line(*run(["fill", folder / "cutout.png", "-o", folder / "out.jpg"], capsys)[::2])
+    assert "JPEG, which cannot store the alpha channel" in line
