@@ -185,3 +185,33 @@ def test_invalid_inputs_name_the_argument(name):
     with pytest.raises(ValueError, match="unknown parameter 'no_such_option'"):
         inpaintkit.inpaint(np.zeros((16, 16)), np.eye(16, dtype=bool), method=name,
                            no_such_option=1)
+
+
+@pytest.mark.parametrize("name", registry.names())
+def test_small_images_are_filled_or_refused_with_a_value_error(name):
+    """Below 16 px a side a method may refuse, but only with a ValueError that says so,
+    never a torch or Numba error."""
+    _available(name)
+
+    @settings(max_examples=max(20, EXAMPLES // 5), deadline=None, derandomize=True,
+              database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.integers(1, 15), st.integers(1, 64), st.booleans(), st.integers(0, 2**31 - 1))
+    def check(height, width, transpose, seed):
+        if transpose:
+            height, width = width, height
+        rng = np.random.default_rng(seed)
+        image = rng.random((height, width, 3)).astype(np.float32)
+        mask = rng.random((height, width)) < 0.3
+        if mask.all():
+            mask.flat[0] = False
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = inpaintkit.inpaint(image, mask, method=name)
+        except ValueError as exc:
+            assert "image" in str(exc) or "patch_size" in str(exc), str(exc)
+            return
+        assert out.shape == image.shape and np.array_equal(out[~mask], image[~mask])
+        assert not np.isnan(out).any()
+
+    check()
