@@ -321,14 +321,19 @@ def check_has_hole(prepared: Prepared, *, mask_name: str = "mask") -> bool:
 
 
 #: Working memory of each method beyond its input and output, in bytes per image
-#: pixel and per hole pixel, measured with ``bench/limits.py`` (peak RSS at 2k and 4k
-#: a side, RGB uint8, rounded up). Methods not listed get the ``None`` row.
+#: pixel and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
+#: and the inputs', RGB uint8 at 2000^2 and 8000^2, rounded up): diffusion's direct
+#: solver grows with the hole, the patch methods and the networks with the image.
+#: Methods not listed get the ``None`` row.
 MEMORY_COST: dict[str | None, tuple[float, float]] = {
-    "diffusion": (60.0, 600.0),
-    "patchmatch": (200.0, 200.0),
-    "criminisi": (200.0, 50.0),
-    None: (400.0, 0.0),
+    "diffusion": (60.0, 3000.0),
+    "patchmatch": (280.0, 0.0),
+    "criminisi": (240.0, 0.0),
+    None: (200.0, 0.0),
 }
+
+#: What importing a method's libraries costs (Numba, SciPy; torch for learned ones).
+IMPORT_COST = {"classical": 150 * 2**20, "learned": 300 * 2**20}
 
 
 def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
@@ -349,6 +354,21 @@ def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
         return int(2 * image_bytes + pixels + per_pixel * window
                    + per_hole * min(int(hole_pixels), window))
     return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
+
+
+def _import_cost(method: str) -> int:
+    """Memory the method's libraries will take if not imported yet."""
+    import sys
+
+    from . import registry
+
+    try:
+        kind = registry.get(method).kind
+    except ValueError:
+        return 0
+    if kind == "learned":
+        return 0 if "torch" in sys.modules else IMPORT_COST["learned"]
+    return 0 if "numba" in sys.modules else IMPORT_COST["classical"]
 
 
 def available_memory() -> int | None:
@@ -379,6 +399,7 @@ def check_memory(method: str, shape, dtype, hole_pixels: int, *,
     """Raise ``MemoryError`` before starting when ``method`` would need more memory
     than the machine has left (see :func:`estimate_memory`)."""
     need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed)
+    need += _import_cost(method)
     have = available_memory()
     if have is not None and need > have:
         raise MemoryError(
