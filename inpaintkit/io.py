@@ -195,12 +195,14 @@ def _other_header(path: Path, first: bytes) -> ImageHeader:
             f"it starts with the bytes {shown})") from None
 
 
-def image_header(path) -> ImageHeader:
+def image_header(path, *, what: str = "image") -> ImageHeader:
     """Read an image file's format and size from its header, without decoding it.
 
     Parameters
     ----------
     path : str or Path
+    what : str
+        What the file is, for messages ("image", "mask").
 
     Returns
     -------
@@ -213,11 +215,11 @@ def image_header(path) -> ImageHeader:
     ValueError
         For an empty, cut or damaged file, or one that is not an image, in plain words.
     """
-    path = _check_readable(path, "image")
+    path = _check_readable(path, what)
     try:
         return _header(path)
     except _Unreadable as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
+        raise ValueError(f"cannot read {what} {path}: {exc}") from None
 
 
 def _header(path: Path) -> ImageHeader:

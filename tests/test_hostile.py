@@ -406,3 +406,16 @@ def test_rgba_to_jpeg_is_refused_before_the_fill(folder, capsys, monkeypatch):
     monkeypatch.setattr(inpaintkit, "inpaint", no_fill)
     line = one_line(*run(["fill", folder / "cutout.png", "-o", folder / "out.jpg"], capsys)[::2])
     assert "JPEG, which cannot store the alpha channel" in line
+
+
+def test_memory_refusal_before_decoding_for_a_named_method(folder, capsys, monkeypatch):
+    from inpaintkit import _image
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("decoded before the memory check")
+
+    monkeypatch.setattr(_image, "available_memory", lambda: 1000)
+    monkeypatch.setattr(io, "read_image", no_reading)
+    line = one_line(*run(["fill", folder / "photo.png", folder / "mask.png", "-o",
+                          folder / "out.png", "-m", "patchmatch"], capsys)[::2])
+    assert "not enough memory: patchmatch on a 40x32 image" in line

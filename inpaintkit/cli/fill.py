@@ -53,7 +53,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
     checked first.
     """
     import inpaintkit
-    from inpaintkit import io, registry
+    from inpaintkit import _windows, io, registry
     from inpaintkit._image import check_memory
 
     with interruptible(), user_errors(), _limit(max_pixels):
@@ -63,6 +63,13 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         if method != "auto":
             registry.get(method)
         options = parse_scoped_params(params, method)
+        if method != "auto":
+            # The least the method can need (one 8-bit channel, no hole), from the header:
+            # a machine that cannot hold even that is told before anything is decoded.
+            header = io.image_header(image)
+            check_memory(method, (header.height, header.width), np.uint8, 0,
+                         windowed=_windows.worth_it(method, (header.height, header.width),
+                                                    options))
         pixels = io.read_image(image)
         hole = (io.read_mask(mask, pixels.shape[:2]) if mask is not None
                 else io.alpha_hole(pixels))
@@ -97,7 +104,8 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                 f"{out} is JPEG, which cannot store the alpha channel of {image}; "
                 "write PNG or TIFF instead")
         spec.load()  # a missing optional dependency is reported before the work
-        check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)))
+        check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)),
+                     windowed=_windows.worth_it(chosen, pixels.shape, options))
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
         display = ProgressDisplay(f"filling with {chosen}", force=bool(progress))
