@@ -17,6 +17,7 @@ import numpy as np
 
 from . import _windows, registry
 from ._image import check_image, check_mask, check_memory
+from ._validate import check_int
 
 __version__ = "0.1.0"
 
@@ -131,6 +132,7 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
         For an unknown method or parameter (listing the valid ones) and for invalid
         images or masks.
     """
+    seed = check_int("seed", seed, low=0)  # one rule for every method
     requested = method
     if method == "auto":
         image = check_image(image)

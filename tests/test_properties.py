@@ -182,6 +182,10 @@ def test_invalid_inputs_name_the_argument(name):
         with pytest.raises(error) as info:
             inpaintkit.inpaint(make_image(), make_mask(), method=name)
         assert argument in str(info.value), (name, str(info.value))
+    for seed in (-1, 1.5, "1", None):
+        with pytest.raises((ValueError, TypeError), match="seed"):
+            inpaintkit.inpaint(np.zeros((16, 16)), np.eye(16, dtype=bool), method=name,
+                               seed=seed)
     with pytest.raises(ValueError, match="unknown parameter 'no_such_option'"):
         inpaintkit.inpaint(np.zeros((16, 16)), np.eye(16, dtype=bool), method=name,
                            no_such_option=1)
