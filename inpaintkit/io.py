@@ -249,8 +249,8 @@ def _check_size(header: ImageHeader, path: Path, what: str, limit: int | None) -
 
 def _decode(path: Path, header: ImageHeader) -> np.ndarray:
     if header.format == "PNG":
-        data = np.fromfile(path, dtype=np.uint8)
-        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+        # Straight from the file: no second copy of the compressed bytes in memory.
+        array = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if array is None:
             raise _Unreadable("the PNG file is damaged (its image data cannot be decoded)")
         if array.ndim == 3:
