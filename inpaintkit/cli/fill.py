@@ -61,7 +61,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         check_output(out, inputs, overwrite)
         io.check_output_path(out)
         if method != "auto":
-            registry.get(method)
+            registry.get(method).load()  # unknown or not installed: said before reading
         options = parse_scoped_params(params, method)
         if method != "auto":
             # The least the method can need (one 8-bit channel, no hole), from the header:
@@ -103,7 +103,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             raise click.ClickException(
                 f"{out} is JPEG, which cannot store the alpha channel of {image}; "
                 "write PNG or TIFF instead")
-        spec.load()  # a missing optional dependency is reported before the work
+        spec.load()  # what auto picked: a missing dependency is reported before the work
         check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)),
                      windowed=_windows.worth_it(chosen, pixels.shape, options))
         if method == "auto" and not quiet:
