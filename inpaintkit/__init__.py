@@ -131,6 +131,9 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
     ValueError
         For an unknown method or parameter (listing the valid ones) and for invalid
         images or masks.
+    MemoryError
+        Before starting, when the method's estimated memory exceeds what the machine
+        has left (see ``inpaintkit._image.estimate_memory``).
     """
     seed = check_int("seed", seed, low=0)  # one rule for every method
     requested = method
@@ -143,9 +146,9 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
     function = spec.load()
     image = check_image(image)
     hole = check_mask(mask, image.shape[:2], copy=False)
-    windowed = _windows.worth_it(method, image.shape, params)
-    check_memory(method, image.shape, image.dtype, int(np.count_nonzero(hole)),
-                 windowed=windowed)
+    hole_pixels = int(np.count_nonzero(hole))
+    windowed = hole_pixels > 0 and _windows.worth_it(method, image.shape, params)
+    check_memory(method, image.shape, image.dtype, hole_pixels, windowed=windowed)
     if windowed:  # large images, local methods: memory grows with a window, not the image
         return _windows.fill(function, image, hole, seed=seed, **params)
     return function(image, mask, seed=seed, **params)
