@@ -104,7 +104,7 @@ def test_header_bombs_are_refused_before_decoding(folder, capsys, make):
     code, _, err = run(["fill", bomb, folder / "mask.png", "-o", folder / "out.png"], capsys)
     line = one_line(code, err)
     assert "too large" in line and "nothing was decoded" in line, line
-    assert time.perf_counter() - start < 5
+    assert time.perf_counter() - start < 20  # decoding 10 gigapixels would take far longer
     assert not (folder / "out.png").exists()
 
 
