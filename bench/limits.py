@@ -51,7 +51,7 @@ mask = canvas.view(bool)  # 0/1 bytes: the same memory, no copy
 chosen = inpaintkit.choose_method(mask) if method == "auto" else method
 from inpaintkit import _windows
 need = estimate_memory(chosen, image.shape, image.dtype, int(np.count_nonzero(mask)),
-                       windowed=_windows.worth_it(chosen, image.shape))
+                       windowed=_windows.worth_it(chosen, image.shape, None, mask))
 have = available_memory()
 record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen,
           "hole_fraction": np.count_nonzero(mask) / mask.size, "image_mb": image.nbytes / 2**20,

@@ -147,7 +147,7 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params) -> np
     image = check_image(image)
     hole = check_mask(mask, image.shape[:2], copy=False)
     hole_pixels = int(np.count_nonzero(hole))
-    windowed = hole_pixels > 0 and _windows.worth_it(method, image.shape, params)
+    windowed = hole_pixels > 0 and _windows.worth_it(method, image.shape, params, hole)
     check_memory(method, image.shape, image.dtype, hole_pixels, windowed=windowed)
     if windowed:  # large images, local methods: memory grows with a window, not the image
         return _windows.fill(function, image, hole, seed=seed, **params)

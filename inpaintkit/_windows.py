@@ -40,12 +40,28 @@ LOCAL_METHODS = {"diffusion": ("variant", {"tension", "harmonic", "biharmonic", 
                                            "coherence"}, "tension")}
 
 
-def worth_it(method: str, shape, params: dict[str, Any] | None = None) -> bool:
-    """Whether ``method`` with ``params`` on an image of ``shape`` is filled by windows."""
+#: Holes deeper than this (chessboard distance to a known pixel, in pixels) would need
+#: windows of the whole image: such masks are filled in one piece, and estimated so.
+MAX_DEPTH = 64
+
+
+def worth_it(method: str, shape, params: dict[str, Any] | None = None,
+             hole: np.ndarray | None = None) -> bool:
+    """Whether ``method`` with ``params`` on an image of ``shape`` is filled by windows.
+
+    With ``hole`` given, also whether its windows stay small: no hole pixel lies
+    deeper than :data:`MAX_DEPTH` (one erosion, a byte per pixel).
+    """
     if method not in LOCAL_METHODS or int(shape[0]) * int(shape[1]) < MIN_PIXELS:
         return False
     option, local_values, default = LOCAL_METHODS[method]
-    return (params or {}).get(option, default) in local_values
+    if (params or {}).get(option, default) not in local_values:
+        return False
+    if hole is None:
+        return True
+    square = np.ones((2 * MAX_DEPTH + 1, 2 * MAX_DEPTH + 1), np.uint8)
+    deep = cv2.erode(hole.view(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+    return cv2.countNonZero(deep) == 0
 
 
 def _depth(hole: np.ndarray) -> int:

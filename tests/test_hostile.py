@@ -419,3 +419,22 @@ def test_memory_refusal_before_decoding_for_a_named_method(folder, capsys, monke
     line = one_line(*run(["fill", folder / "photo.png", folder / "mask.png", "-o",
                           folder / "out.png", "-m", "patchmatch"], capsys)[::2])
     assert "not enough memory: patchmatch on a 40x32 image" in line
+
+
+def test_deep_holes_are_not_windowed_and_estimated_whole(monkeypatch):
+    from inpaintkit import _image, _windows
+
+    monkeypatch.setattr(_windows, "MIN_PIXELS", 1000)
+    monkeypatch.setattr(_windows, "MAX_DEPTH", 4)
+    thin = np.zeros((60, 60), bool)
+    thin[30:33, 5:55] = True
+    deep = np.zeros((60, 60), bool)
+    deep[10:50, 10:50] = True
+    assert _windows.worth_it("diffusion", deep.shape, {}, thin)
+    assert not _windows.worth_it("diffusion", deep.shape, {}, deep)
+    # The estimate for a deep hole is the one-piece estimate, so it can refuse.
+    monkeypatch.setattr(_image, "available_memory", lambda: 4 * 2**20)
+    monkeypatch.setattr(_image, "IMPORT_COST", {"classical": 0, "learned": 0})
+    monkeypatch.setitem(_image.MEMORY_COST, "diffusion", (60.0, 3000.0))
+    with pytest.raises(MemoryError, match="not enough memory: diffusion"):
+        inpaintkit.inpaint(np.zeros((60, 60, 3), np.uint8), deep, method="diffusion")
