@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-# numpy and the image contract are imported inside the functions: `inpaintkit --help`
-# and `inpaintkit methods` then start without them.
+# numpy, the image contract and the windowing are imported inside the functions:
+# `inpaintkit --help` and `inpaintkit methods` then start without them.
 from . import registry
 
 __version__ = "0.1.0"
@@ -61,21 +61,22 @@ def choose_method(mask) -> str:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     import cv2  # lazy, and lighter to import than scipy.ndimage
 
-    from ._image import check_mask, hole_regions
+    from ._image import check_mask
 
-    hole = check_mask(mask, mask.shape)
-    # Exact Euclidean distance from each hole pixel to the nearest known pixel, on
-    # crops around each group of holes (a crop's margin of known pixels is wider than
-    # the radius, so "deeper than the radius" is decided exactly).
-    deep = total = 0
-    for box, own in hole_regions(hole, int(np.ceil(THIN_HOLE_RADIUS)) + 1):
-        depth = cv2.distanceTransform(hole[box].view(np.uint8), cv2.DIST_L2,
-                                      cv2.DIST_MASK_PRECISE)[own]
-        deep += np.count_nonzero(depth > THIN_HOLE_RADIUS)
-        total += depth.size
-    if total == 0:
+    hole = check_mask(mask, mask.shape, copy=False)
+    if not hole.any():
         return "diffusion"
-    return "diffusion" if deep / total < DEEP_HOLE_FRACTION else "patchmatch"
+    # A hole pixel is deeper than THIN_HOLE_RADIUS when no known pixel lies within that
+    # Euclidean distance: an erosion by that disc (outside the image counts as hole)
+    # finds them, as the exact distance transform would, with a byte per pixel of
+    # memory instead of four.
+    radius = int(THIN_HOLE_RADIUS)
+    yy, xx = np.mgrid[-radius:radius + 1, -radius:radius + 1]
+    disc = (yy * yy + xx * xx <= THIN_HOLE_RADIUS ** 2).astype(np.uint8)
+    deep_pixels = cv2.countNonZero(cv2.erode(hole.view(np.uint8), disc,
+                                             borderType=cv2.BORDER_CONSTANT, borderValue=1))
+    deep = deep_pixels / np.count_nonzero(hole)
+    return "diffusion" if deep < DEEP_HOLE_FRACTION else "patchmatch"
 
 
 def methods() -> list[dict[str, Any]]:
@@ -118,7 +119,10 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
         Seed for the methods that draw random numbers; the same seed gives the same
         result.
     **params
-        The method's keyword options (see ``methods()``).
+        The method's keyword options (see ``methods()``). A key may be scoped to a
+        method, ``**{"patchmatch.patch_size": 9}``: it is used only when that method
+        runs (useful with ``"auto"``). Under ``"auto"``, an unscoped option that the
+        picked method does not take is dropped with a ``UserWarning``.
 
     Returns
     -------
@@ -130,16 +134,33 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
     ValueError
         For an unknown method or parameter (listing the valid ones) and for invalid
         images or masks.
+    MemoryError
+        Before starting, when the method's estimated memory exceeds what the machine
+        has left (see ``inpaintkit._image.estimate_memory``).
     """
-    if method == "auto":
-        from ._image import check_image, check_mask
+    import numpy as np
 
+    from . import _windows
+    from ._image import check_image, check_mask, check_memory
+    from ._validate import check_int
+
+    seed = check_int("seed", seed, low=0)  # one rule for every method
+    requested = method
+    if method == "auto":
         image = check_image(image)
-        method = choose_method(check_mask(mask, image.shape[:2]))
+        method = choose_method(check_mask(mask, image.shape[:2], copy=False))
         logger.info("method 'auto' picked %r", method)
     spec = registry.get(method)
-    registry.check_params(spec, params)
-    return spec.load()(image, mask, seed=seed, **params)
+    params = registry.resolve_params(requested, method, params)
+    function = spec.load()
+    image = check_image(image)
+    hole = check_mask(mask, image.shape[:2], copy=False)
+    hole_pixels = int(np.count_nonzero(hole))
+    windowed = hole_pixels > 0 and _windows.worth_it(method, image.shape, params, hole)
+    check_memory(method, image.shape, image.dtype, hole_pixels, windowed=windowed)
+    if windowed:  # large images, local methods: memory grows with a window, not the image
+        return _windows.fill(function, image, hole, seed=seed, **params)
+    return function(image, mask, seed=seed, **params)
 
 
 def __getattr__(name: str):

@@ -3,7 +3,7 @@
 Every method goes through :func:`prepare` and :meth:`Prepared.finish`; no method
 re-implements validation, dtype handling, alpha handling or compositing.
 
-Rules (see DESIGN.md, "The public contract"):
+Rules (see docs/ARCHITECTURE.md, "Rules every part keeps"):
 
 - ``image`` is (H, W) or (H, W, C) with C in 1, 3, 4; dtype uint8, uint16, float32 or
   float64, floats in [0, 1].
@@ -16,16 +16,78 @@ Rules (see DESIGN.md, "The public contract"):
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import os
 import warnings
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
 
-#: Largest image accepted, in pixels (about 16k x 16k). Larger inputs are refused up
-#: front rather than failing deep inside a method with an out-of-memory error.
-MAX_PIXELS = 1 << 28
+#: Largest image accepted by default, in pixels (500 megapixels, e.g. 22000 x 22000).
+#: Larger inputs are refused up front (files from their header, before decoding)
+#: rather than failing deep inside a method with an out-of-memory error. The
+#: ``INPAINTKIT_MAX_PIXELS`` environment variable (or ``--max-pixels``) overrides it.
+MAX_PIXELS = 500_000_000
+
+#: Environment variable that overrides :data:`MAX_PIXELS`.
+MAX_PIXELS_ENV = "INPAINTKIT_MAX_PIXELS"
+
+
+def parse_pixel_count(text, *, name: str = "max_pixels") -> int:
+    """A pixel count from an int or a text such as ``"500000000"``, ``"500M"``, ``"2G"``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value received, for anything but a positive count.
+    """
+    if isinstance(text, (int, np.integer)) and not isinstance(text, (bool, np.bool_)):
+        number = int(text)
+    else:
+        raw = str(text).strip().upper().replace("_", "")
+        scale = {"K": 10**3, "M": 10**6, "G": 10**9}.get(raw[-1:], 1)
+        digits = raw[:-1] if scale > 1 else raw
+        try:
+            number = int(round(float(digits) * scale))
+        except ValueError:
+            raise ValueError(f"{name} must be a pixel count such as 500000000 or 500M, "
+                             f"got {text!r}") from None
+    if number < 1:
+        raise ValueError(f"{name} must be a positive pixel count, got {text!r}")
+    return number
+
+
+_pixel_limit: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "inpaintkit_pixel_limit", default=None)
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: the innermost :func:`pixel_limit`, else
+    ``INPAINTKIT_MAX_PIXELS`` if set, else :data:`MAX_PIXELS`."""
+    override = _pixel_limit.get()
+    if override is not None:
+        return override
+    value = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    return parse_pixel_count(value, name=MAX_PIXELS_ENV) if value else MAX_PIXELS
+
+
+@contextlib.contextmanager
+def pixel_limit(limit: int | None) -> Iterator[None]:
+    """Use ``limit`` as :func:`max_pixels` inside the block (``None``: no change)."""
+    token = _pixel_limit.set(limit if limit is None else int(limit))
+    try:
+        yield
+    finally:
+        _pixel_limit.reset(token)
+
+
+def describe_pixels(count: int) -> str:
+    """``"500 MP"`` for large counts, ``"1000 pixels"`` for small ones."""
+    return f"{count / 1e6:.0f} MP" if count >= 10**7 else f"{count} pixels"
 
 
 def _dtype_names() -> str:
@@ -57,6 +119,14 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
     if not isinstance(image, np.ndarray):
         if image is None:
             raise TypeError(f"{name} must be an array, got None")
+        if isinstance(image, (list, tuple)):
+            kind = type(image).__name__
+            raise TypeError(
+                f"{name} is a Python {kind}, not an image array; convert it with "
+                f"numpy.asarray({name}, dtype=numpy.uint8) (or float32 in [0, 1]) first"
+            )
+        if not hasattr(image, "__array__") and not hasattr(image, "__array_interface__"):
+            raise TypeError(f"{name} must be a NumPy array, got {type(image).__name__}")
         image = np.asarray(image)
     if image.dtype not in SUPPORTED_DTYPES:
         raise TypeError(
@@ -72,16 +142,21 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name} is empty: shape {image.shape}")
-    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+    limit = max_pixels()
+    if image.shape[0] * image.shape[1] > limit:
         raise ValueError(
-            f"{name} is too large: {image.shape[0]}x{image.shape[1]} pixels, "
-            f"the limit is {MAX_PIXELS} pixels"
+            f"{name} is too large: {image.shape[1]}x{image.shape[0]} pixels, "
+            f"the limit is {describe_pixels(limit)} (set {MAX_PIXELS_ENV} to raise it)"
         )
     return image
 
 
-def check_mask(mask, shape: tuple[int, int], *, name: str = "mask") -> np.ndarray:
+def check_mask(mask, shape: tuple[int, int], *, name: str = "mask",
+               copy: bool = True) -> np.ndarray:
     """Validate ``mask`` and return it as a C-contiguous bool (H, W) array, True = hole.
+
+    With ``copy=False`` a C-contiguous bool mask is returned as it is (not to be
+    modified); other masks are converted either way.
 
     Raises
     ------
@@ -103,6 +178,8 @@ def check_mask(mask, shape: tuple[int, int], *, name: str = "mask") -> np.ndarra
             f"{name} has shape {mask.shape} but the image is {tuple(shape)}; "
             "the mask must be (H, W) and match the image"
         )
+    if not copy and mask.dtype == np.bool_ and mask.flags.c_contiguous:
+        return mask
     return np.ascontiguousarray(mask != 0)
 
 
@@ -329,3 +406,96 @@ def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) ->
             group[r0 - top:r1 - top, c0 - left:c1 - left]
         regions.append((box, own))
     return regions
+
+#: Working memory of each method beyond its input and output, in bytes per image
+#: pixel and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
+#: and the inputs', RGB uint8 at 2000^2 to 8000^2, rounded up; patchmatch took 17.8 GB
+#: above its inputs at 8000^2 with a 5 % hole, 278 B a pixel): diffusion's direct
+#: solver grows with the hole, the patch methods and the networks with the image.
+#: Methods not listed get the ``None`` row.
+MEMORY_COST: dict[str | None, tuple[float, float]] = {
+    "diffusion": (60.0, 3000.0),
+    "patchmatch": (300.0, 0.0),
+    "criminisi": (240.0, 0.0),
+    None: (200.0, 0.0),
+}
+
+#: What importing a method's libraries costs (Numba, SciPy; torch for learned ones).
+IMPORT_COST = {"classical": 150 * 2**20, "learned": 300 * 2**20}
+
+
+def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
+                    windowed: bool = False) -> int:
+    """An upper estimate, in bytes, of the memory ``method`` needs for this input.
+
+    The input and the output copy, plus the method's working memory from
+    :data:`MEMORY_COST` (per image pixel and per hole pixel). With ``windowed``
+    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask.
+    """
+    pixels = int(shape[0]) * int(shape[1])
+    image_bytes = pixels * (int(shape[2]) if len(shape) == 3 else 1) * np.dtype(dtype).itemsize
+    per_pixel, per_hole = MEMORY_COST.get(method, MEMORY_COST[None])
+    if windowed:
+        from ._windows import CORE, MIN_MARGIN
+
+        window = (CORE + 2 * MIN_MARGIN) ** 2
+        return int(2 * image_bytes + pixels + per_pixel * window
+                   + per_hole * min(int(hole_pixels), window))
+    return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
+
+
+def _import_cost(method: str) -> int:
+    """Memory the method's libraries will take if not imported yet."""
+    import sys
+
+    from . import registry
+
+    try:
+        kind = registry.get(method).kind
+    except ValueError:
+        return 0
+    if kind == "learned":
+        return 0 if "torch" in sys.modules else IMPORT_COST["learned"]
+    return 0 if "numba" in sys.modules else IMPORT_COST["classical"]
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the smaller of the system's available
+    memory and the cgroup's remaining limit; ``None`` where neither is known."""
+    limits = []
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    limits.append(int(line.split()[1]) * 1024)
+                    break
+    except OSError:
+        pass
+    try:
+        with open("/sys/fs/cgroup/memory.max") as limit_file:
+            limit = limit_file.read().strip()
+        if limit != "max":
+            with open("/sys/fs/cgroup/memory.current") as current_file:
+                limits.append(int(limit) - int(current_file.read().strip()))
+    except (OSError, ValueError):
+        pass
+    return min(limits) if limits else None
+
+
+def check_memory(method: str, shape, dtype, hole_pixels: int, *,
+                 windowed: bool = False) -> None:
+    """Raise ``MemoryError`` before starting when ``method`` would need more memory
+    than the machine has left (see :func:`estimate_memory`)."""
+    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed)
+    need += _import_cost(method)
+    have = available_memory()
+    if have is not None and need > have:
+        raise MemoryError(
+            f"not enough memory: {method} on a {shape[1]}x{shape[0]} image needs about "
+            f"{_bytes(need)}, {_bytes(have)} is available; use a smaller image or crop "
+            "around the hole"
+        )
+
+
+def _bytes(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB" if count >= 2**30 else f"{count / 2**20:.0f} MiB"

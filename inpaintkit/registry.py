@@ -37,6 +37,11 @@ class MethodSpec:
 
     def load(self) -> Callable[..., Any]:
         module_name, func_name = self.target.split(":")
+        for required in _REQUIRES.get(self.kind, ()):
+            if _missing(required):
+                raise ImportError(
+                    f"method {self.name!r} needs {required!r}, which is not installed; "
+                    f"install it with pip install 'inpaintkit[{self.kind}]'")
         try:
             module = importlib.import_module(module_name)
         except ImportError as exc:  # a missing optional dependency
@@ -107,6 +112,23 @@ def _static_params(target: str) -> dict[str, Any] | None:
 
 _METHODS: dict[str, MethodSpec] = {}
 
+#: Packages each kind of method needs, checked (without importing them) before the
+#: method's module is loaded, so a missing one names the extra to install.
+_REQUIRES = {"learned": ("torch",)}
+
+
+def _missing(module: str) -> bool:
+    """Whether ``module`` cannot be imported (found without importing it)."""
+    import sys
+    from importlib.util import find_spec
+
+    if module in sys.modules:
+        return sys.modules[module] is None
+    try:
+        return find_spec(module) is None
+    except (ImportError, ValueError):
+        return True
+
 
 def register(name: str, kind: str, target: str, description: str) -> None:
     """Add a method to the table (used below and by plugins)."""
@@ -157,3 +179,81 @@ def check_params(spec: MethodSpec, params: dict[str, Any]) -> None:
         raise ValueError(
             f"unknown parameter {unknown[0]!r} for method {spec.name!r}; valid parameters: {listed}"
         )
+
+
+def _takes(name: str, key: str) -> bool:
+    try:
+        return key in get(name).params()
+    except ImportError:
+        return False
+
+
+def resolve_params(requested: str, chosen: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The options ``chosen`` receives from ``params``, checked the same way for every caller.
+
+    A key may be scoped to a method, ``"patchmatch.patch_size"``: it applies only when
+    that method runs, and is checked against that method's options whichever runs, so
+    ``method="auto"`` with scoped options succeeds or fails the same way for every
+    mask. An unscoped key under ``requested == "auto"`` must be an option of some
+    method; when the method auto picked does not take it, it is dropped with a
+    ``UserWarning`` that says so. Under a named method, unscoped keys must be its own.
+
+    Parameters
+    ----------
+    requested : str
+        The method the caller asked for (``"auto"`` or a name).
+    chosen : str
+        The method that runs.
+    params : dict
+        The caller's options, scoped or not.
+
+    Returns
+    -------
+    dict
+        The options for ``chosen``, unscoped.
+
+    Raises
+    ------
+    ValueError
+        For an unknown method scope or an option no method (or not the named one) takes,
+        listing the valid names.
+    """
+    import warnings
+
+    spec = get(chosen)
+    used: dict[str, Any] = {}
+    unscoped = {}
+    for key, value in params.items():
+        scope, dot, name = str(key).rpartition(".")
+        if not dot:
+            unscoped[key] = value
+            continue
+        if scope not in _METHODS:
+            valid = ", ".join(_METHODS)
+            raise ValueError(f"parameter {key!r} is scoped to an unknown method {scope!r}; "
+                             f"valid methods: {valid}")
+        check_params(get(scope), {name: value})
+        if scope == chosen:
+            used[name] = value
+        elif requested != "auto":
+            warnings.warn(f"parameter {key!r} is ignored: it is for {scope!r} and the method "
+                          f"is {chosen!r}", UserWarning, stacklevel=3)
+    if requested != "auto":
+        check_params(spec, unscoped)
+        return {**unscoped, **used}
+    own = spec.params()
+    for key, value in unscoped.items():
+        if key in own:
+            used.setdefault(key, value)
+            continue
+        # Classical methods first: checking a learned one imports torch.
+        takers = [name for name in sorted(_METHODS, key=lambda n: _METHODS[n].kind != "classical")
+                  if name != chosen and _takes(name, key)]
+        if not takers:
+            raise ValueError(f"unknown parameter {key!r}: no method takes it; see "
+                             "'inpaintkit methods' for each method's options")
+        warnings.warn(
+            f"parameter {key!r} is not used: method auto picked {chosen!r}, which does not "
+            f"take it; write {takers[0]}.{key}=... to give it to {takers[0]!r} only",
+            UserWarning, stacklevel=3)
+    return used

@@ -470,12 +470,13 @@ def test_bad_patch_size_errors(patch_size, message):
     assert "patch_size" in str(info.value) and str(patch_size) in str(info.value)
 
 
-def test_no_source_patch_error():
+def test_no_source_patch_is_filled_by_diffusion_first():
     image = make_image(np.uint8, "rgb")
     mask = np.zeros(image.shape[:2], bool)
     mask[:, ::8] = True  # every 9x9 patch touches the hole
-    with pytest.raises(ValueError, match="no fully known 9x9 source patch"):
-        inpaint_criminisi(image, mask)
+    out, order = inpaint_criminisi(image, mask, return_fill_order=True)
+    assert np.array_equal(out[~mask], image[~mask])
+    assert (order == -1).all()  # one-pixel columns: all filled by diffusion
 
 
 def test_option_errors():

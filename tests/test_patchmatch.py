@@ -802,7 +802,6 @@ def test_registry_and_inpaint_entry_point():
         ({"coarse_fill": "diffusion"}, ValueError, "coarse_fill must be one of"),
         ({"final_vote": "median"}, ValueError, "final_vote must be one of"),
         ({"source_mask": np.zeros((5, 5), bool)}, ValueError, "source_mask has shape"),
-        ({"patch_size": 21}, ValueError, "no fully known 21x21 patch"),
     ],
 )
 def test_completion_bad_parameters(kwargs, error, text):

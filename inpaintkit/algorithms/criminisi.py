@@ -13,6 +13,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, prepare
 from . import _criminisi_kernels as _k
+from ._prefill import fill_without_sources
 
 COLOR_SPACES = ("lab", "rgb")
 
@@ -171,12 +172,15 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     ------
     ValueError
         For an even, too small or too large ``patch_size``, an invalid
-        ``search_window`` or ``blend_radius``, an unknown ``color_space``, or a mask
-        that leaves no fully known ``patch_size`` patch to copy from.
+        ``search_window`` or ``blend_radius``, or an unknown ``color_space``.
 
     Notes
     -----
     Sources are the patches fully known in the input (the paper's source region).
+    Where the mask leaves none (dust or dead pixels scattered at 20-50 % density),
+    the hole pixels nearest the known ones are first filled by diffusion until a
+    fully known patch exists (logged on the ``inpaintkit`` logger; their
+    ``fill_order`` is -1), and exemplars fill the rest.
     After each fill only the neighbourhood of the patch is updated (front, smoothed
     mask and normals, isophotes, confidences and priorities); the front is a heap.
     Ties (equal priorities, equal SSDs at equal distance) go to the lower of a seeded
@@ -214,10 +218,24 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     # Source centres: the whole patch inside the image and known in the input.
     valid = ndimage.minimum_filter(known.view(np.uint8), size=patch_size, mode="constant", cval=0)
     if not valid.any():
-        raise ValueError(
-            f"the mask leaves no fully known {patch_size}x{patch_size} source patch anywhere "
-            "in the image; use a smaller patch_size or a smaller hole"
-        )
+        # Scattered specks can leave no fully known patch: diffusion fills the pixels
+        # nearest the known ones first (see _prefill), exemplars the rest.
+        def has_source(usable):
+            return bool(ndimage.minimum_filter(usable.view(np.uint8), size=patch_size,
+                                               mode="constant", cval=0).any())
+
+        def empty_rest(filled):
+            if return_fill_order:
+                return filled, np.full(prep.mask.shape, -1, np.int32)
+            return filled
+
+        return fill_without_sources(
+            image, prep.mask, exclude=None, method="criminisi", has_source=has_source,
+            empty_rest=empty_rest,
+            fill_rest=lambda filled, rest: inpaint_criminisi(
+                filled, rest, patch_size=patch_size, search_window=search_window,
+                color_space=color_space, blend_radius=blend_radius,
+                return_fill_order=return_fill_order, seed=seed))
     if search_window is None:
         window = 2 * patch_size
     elif search_window == "full":

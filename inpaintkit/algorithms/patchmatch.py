@@ -21,6 +21,7 @@ from .. import _progress
 from .._image import check_has_hole, check_mask, prepare
 from . import _patchmatch_kernels as _k
 from ._jit import run_strided, threads
+from ._prefill import fill_without_sources
 from .diffusion import harmonic_fill, poisson_fill
 
 __all__ = ["patchmatch_nnf", "inpaint_patchmatch"]
@@ -616,6 +617,11 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     source_mask : ndarray, shape (H, W), bool or integer, optional
         Non-zero pixels are never copied from (e.g. other objects to remove); only
         ``mask`` pixels are filled.
+
+        Where the mask (and ``source_mask``) leave no fully known patch, e.g. dust
+        or dead pixels scattered at 20-50 % density, the hole pixels nearest the
+        known ones are first filled by diffusion until a fully known patch exists
+        (logged on the ``inpaintkit`` logger); the rest is filled as above.
     seed : int, default 0
         Seed of the randomized search; the same seed gives the same result.
 
@@ -668,10 +674,16 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     r = patch_size // 2
     hole = prep.mask
     if not _source_ok(~hole & ~exclude, r).any():
-        raise ValueError(
-            f"no fully known {patch_size}x{patch_size} patch to copy from: the mask "
-            "(and source_mask) leave none; use a smaller patch_size"
-        )
+        # Scattered specks can leave no fully known patch: diffusion fills the pixels
+        # nearest the known ones first (see _prefill), patches the rest.
+        return fill_without_sources(
+            image, hole, exclude=exclude, method="patchmatch",
+            has_source=lambda valid: bool(_source_ok(valid, r).any()),
+            fill_rest=lambda filled, rest: inpaint_patchmatch(
+                filled, rest, patch_size=patch_size, iterations=iterations,
+                nnf_iterations=nnf_iterations, texture_weight=texture_weight,
+                coarse_fill=coarse_fill, final_vote=final_vote, source_mask=source_mask,
+                seed=seed))
 
     # Colour plus weighted texture channels travel together through the pyramid,
     # the search and the voting; only the colour is returned.

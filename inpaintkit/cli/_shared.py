@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import os
+import signal
 import sys
 import threading
 import time
@@ -16,7 +17,7 @@ import click
 from .._progress import reporting
 
 #: Exceptions that mean "the user asked for something wrong"; they become one line.
-USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError, MemoryError)
 
 
 @contextlib.contextmanager
@@ -70,6 +71,86 @@ def parse_params(items: tuple[str, ...], defaults: dict[str, Any], method: str) 
         except ValueError as exc:
             raise click.ClickException(f"--param {key}: {exc}") from None
     return params
+
+
+def parse_scoped_params(items: tuple[str, ...], method: str) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` items, where KEY may be scoped as ``METHOD.KEY``.
+
+    Every key is checked before any file is read: a scoped key against its method's
+    options; an unscoped one against ``method``'s, or under ``auto`` against every
+    method's (see :func:`inpaintkit.registry.resolve_params`, which later picks the
+    options of the method that runs). Values are converted guided by the default.
+    """
+    from .. import registry
+
+    params: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise click.ClickException(f"--param must look like KEY=VALUE, got {item!r}")
+        scope, dot, name = key.rpartition(".")
+        if dot:
+            owners = [scope]
+        elif method != "auto":
+            owners = [method]
+        else:
+            owners = [spec_name for spec_name in sorted(
+                registry.names(), key=lambda n: registry.get(n).kind != "classical")]
+        default, found, last_error = None, False, None
+        for owner in owners:
+            try:
+                defaults = registry.get(owner).params()
+            except ValueError as exc:  # unknown method scope
+                raise click.ClickException(f"--param {key}: {exc}") from None
+            except ImportError as exc:
+                last_error = exc
+                continue
+            if name in defaults:
+                default, found = defaults[name], True
+                break
+            if len(owners) == 1:
+                valid = ", ".join(defaults) or "none"
+                raise click.ClickException(
+                    f"unknown parameter {name!r} for method {owner!r}; valid parameters: {valid}")
+        if not found:
+            if last_error is not None and len(owners) == 1:
+                raise click.ClickException(str(last_error))
+            raise click.ClickException(
+                f"unknown parameter {key!r}: no method takes it; see 'inpaintkit methods'")
+        try:
+            params[key] = _coerce(value, default)
+        except ValueError as exc:
+            raise click.ClickException(f"--param {key}: {exc}") from None
+    return params
+
+
+class Interrupted(click.ClickException):
+    """Ctrl-C or SIGTERM: one line, exit status 130, nothing written."""
+
+    exit_code = 130
+
+
+@contextlib.contextmanager
+def interruptible(what: str = "nothing was written") -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C inside the block and turn either into one line.
+
+    The block's own cleanup (``finally``, the atomic writer's removal of its temporary
+    file) runs before the process exits with status 130.
+    """
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; {what}") from None
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _same_file(a: Path, b: Path) -> bool:

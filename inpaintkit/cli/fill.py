@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+import warnings
 from pathlib import Path
+from typing import Iterator
 
 import click
 import numpy as np
 
 from ._shared import (
-    ProgressDisplay, check_not_input, check_output, parse_params, user_errors,
+    ProgressDisplay, check_not_input, check_output, interruptible, parse_scoped_params,
+    user_errors,
 )
 
 
@@ -22,32 +26,53 @@ from ._shared import (
               help="A method from 'inpaintkit methods', or auto (diffusion for thin holes, "
                    "patchmatch for large ones).")
 @click.option("-p", "--param", "params", multiple=True, metavar="KEY=VALUE",
-              help="A method option, repeatable, e.g. --param variant=tv. Options named "
-                   "*_mask take an image file of the same size (non-black = marked), e.g. "
+              help="A method option, repeatable, e.g. --param variant=tv. Scope it to one "
+                   "method with METHOD.KEY=VALUE (--param patchmatch.patch_size=9 applies "
+                   "only if patchmatch runs, handy with auto). Options named *_mask take an "
+                   "image file of the same size (non-black = marked), e.g. "
                    "--param source_mask=people.png for patchmatch.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
 @click.option("--invert-mask", is_flag=True, help="Treat the mask's black pixels as the hole.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--max-pixels", default=None, metavar="N",
+              help="Refuse images with more pixels, from the file header before decoding "
+                   "(e.g. 500M, 2G; default: $INPAINTKIT_MAX_PIXELS or 500M).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing on success.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the progress bar on or off (default: on a terminal).")
 def command(image: Path, mask: Path | None, out: Path, method: str, params: tuple[str, ...],
-            seed: int, invert_mask: bool, overwrite: bool, quiet: bool,
+            seed: int, invert_mask: bool, overwrite: bool, max_pixels: str | None, quiet: bool,
             progress: bool | None) -> None:
     """Fill the hole of IMAGE marked by MASK and write the result to OUTPUT.
 
-    MASK is any image of the same size whose non-black pixels mark the hole. Without
-    MASK, the transparent pixels of an RGBA IMAGE are the hole. IMAGE and MASK are
-    never modified.
+    MASK is any image of the same size (in any format) whose non-black pixels mark the
+    hole. Without MASK, the transparent pixels of an RGBA IMAGE are the hole. IMAGE
+    and MASK are never modified; OUTPUT is written atomically, and Ctrl-C leaves no
+    partial file. Everything that can be checked before the fill (the output path and
+    format, the options, the image size from its header, the memory needed) is
+    checked first.
     """
     import inpaintkit
-    from inpaintkit import io, registry
+    from inpaintkit import _windows, io, registry
+    from inpaintkit._image import check_memory
 
-    inputs = [image] + ([mask] if mask is not None else [])
-    check_output(out, inputs, overwrite)
-    with user_errors():
+    with interruptible(), user_errors(), _limit(max_pixels):
+        inputs = [image] + ([mask] if mask is not None else [])
+        check_output(out, inputs, overwrite)
+        io.check_output_path(out)
+        if method != "auto":
+            registry.get(method).load()  # unknown or not installed: said before reading
+        options = parse_scoped_params(params, method)
+        if method != "auto":
+            # The least the method can need (one 8-bit channel, no hole), from the header:
+            # a machine that cannot hold even that is told before anything is decoded.
+            header = io.image_header(image)
+            check_memory(method, (header.height, header.width), np.uint8, 0,
+                         windowed=_windows.worth_it(method, (header.height, header.width),
+                                                    options))
         pixels = io.read_image(image)
-        hole = io.read_mask(mask, pixels.shape[:2]) if mask is not None else io.alpha_hole(pixels)
+        hole = (io.read_mask(mask, pixels.shape[:2]) if mask is not None
+                else io.alpha_hole(pixels))
         if invert_mask:
             hole = ~hole
         if not hole.any():
@@ -57,7 +82,11 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             )
         chosen = inpaintkit.choose_method(hole) if method == "auto" else method
         spec = registry.get(chosen)
-        options = parse_params(params, spec.params(), chosen)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            options = registry.resolve_params(method, chosen, options)
+        for warning in caught:
+            click.echo(f"inpaintkit: warning: {warning.message}", err=True)
         # Mask options name files: inputs too, never to be written over.
         mask_files = {key: Path(value) for key, value in options.items()
                       if key.endswith("_mask") and isinstance(value, str)}
@@ -70,6 +99,13 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                 f"--param {extras[0]} makes {chosen} return more than an image, which fill "
                 "cannot write; call inpaintkit.inpaint from Python for it"
             )
+        if out.suffix.lower() in (".jpg", ".jpeg") and pixels.ndim == 3 and pixels.shape[2] == 4:
+            raise click.ClickException(
+                f"{out} is JPEG, which cannot store the alpha channel of {image}; "
+                "write PNG or TIFF instead")
+        spec.load()  # what auto picked: a missing dependency is reported before the work
+        check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)),
+                     windowed=_windows.worth_it(chosen, pixels.shape, options, hole))
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
         if not quiet:
@@ -92,3 +128,15 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             f"in {seconds:.2f} s -> {out}",
             err=True,
         )
+
+
+
+@contextlib.contextmanager
+def _limit(text: str | None) -> Iterator[None]:
+    """--max-pixels for the whole command: the header checks and the array checks."""
+    from inpaintkit._image import parse_pixel_count, pixel_limit
+
+    with user_errors():
+        limit = None if text is None else parse_pixel_count(text, name="--max-pixels")
+    with pixel_limit(limit):
+        yield
