@@ -11,6 +11,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import threading
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -79,9 +80,19 @@ class MethodSpec:
         }
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def _static_params(target: str) -> dict[str, Any] | None:
     """Keyword-only defaults of ``module:function`` read from its source with ``ast``,
     or None when the source is not found or a default is not a literal."""
+    # One parse at a time: CPython 3.11's parser is not safe to run from several
+    # threads at once (the web app lists methods from worker threads).
+    with _PARSE_LOCK:
+        return _parse_params(target)
+
+
+def _parse_params(target: str) -> dict[str, Any] | None:
     module_name, func_name = target.split(":")
     try:
         spec = importlib.util.find_spec(module_name)
