@@ -22,7 +22,7 @@ import numpy as np
 from ._image import check_image, check_mask, to_float
 
 __all__ = ["VanishingPoint", "Plane", "Planes", "vanishing_points", "detect_planes",
-           "plane_regularity", "rectify_points"]
+           "plane_regularity", "rectify_points", "render_planes"]
 
 #: A segment supports a vanishing point when the angle between it and the line from
 #: its midpoint to the point is below this (degrees).
@@ -442,26 +442,35 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
 
 def _mean_shift(points: np.ndarray, bandwidth: float, min_members: int) -> np.ndarray:
     """Flat-kernel mean shift of 2-D points (Comaniciu & Meer 2002), seeded on a grid
-    of ``bandwidth / 2`` bins as scikit-learn's ``bin_seeding``; returns the modes
+    of bins as scikit-learn's ``bin_seeding``; returns the modes
     with at least ``min_members`` points within ``bandwidth``, strongest first."""
     if len(points) < min_members:
         return np.zeros((0, 2))
-    bins = np.unique(np.floor(points / (bandwidth / 2)), axis=0)
-    modes = (bins + 0.5) * (bandwidth / 2)
+    # Seeds: the centres of bandwidth-sized bins holding enough points (scikit-learn's
+    # bin seeding with min_bin_freq); sparse bins cannot grow a cluster worth keeping.
+    bins, counts = np.unique(np.floor(points / bandwidth), axis=0, return_counts=True)
+    bins = bins[counts >= max(1, min_members // 2)]
+    if not len(bins):
+        return np.zeros((0, 2))
+    modes = (bins + 0.5) * bandwidth
     radius2 = bandwidth * bandwidth
+    squared = (points ** 2).sum(axis=1)
+
+    def neighbours(centres):
+        dist2 = (centres ** 2).sum(axis=1)[:, None] + squared[None, :] - 2.0 * centres @ points.T
+        return (dist2 <= radius2).astype(np.float64)
+
+    moving = np.ones(len(modes), dtype=bool)
     for _ in range(100):
-        dist2 = ((modes[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
-        near = dist2 <= radius2
-        count = near.sum(axis=1)
-        alive = count > 0
-        modes, near, count = modes[alive], near[alive], count[alive]
-        moved = (near[:, :, None] * points[None]).sum(axis=1) / count[:, None]
-        shift = np.abs(moved - modes).max() if len(modes) else 0.0
-        modes = moved
-        if shift < 1e-3:
+        index = np.flatnonzero(moving)
+        if not len(index):
             break
-    dist2 = ((modes[:, None, :] - points[None, :, :]) ** 2).sum(axis=2)
-    count = (dist2 <= radius2).sum(axis=1)
+        near = neighbours(modes[index])
+        count = near.sum(axis=1)
+        moved = (near @ points) / np.maximum(count, 1.0)[:, None]
+        moving[index] = np.abs(moved - modes[index]).max(axis=1) >= 1e-3
+        modes[index] = moved
+    count = neighbours(modes).sum(axis=1)
     centres: list[tuple[int, np.ndarray]] = []
     for k in np.argsort(-count, kind="stable"):
         if count[k] < min_members:
@@ -548,3 +557,70 @@ def plane_regularity(image, mask, planes, *, bandwidth=20.0, min_members=5, max_
         result[index] = modes[:_MAX_REGULARITY]
     planes.regularity = result
     return result
+
+
+# ------------------------------------------------------------------------ picture
+
+#: Colours (RGB) of the vanishing points' segments and of the planes; the
+#: fronto-parallel plane is gray.
+_COLOURS = np.array([[230, 40, 40], [40, 170, 40], [40, 90, 230], [230, 160, 20],
+                     [170, 40, 200], [20, 190, 200]], dtype=np.float64)
+_FRONTO_COLOUR = np.array([128, 128, 128], dtype=np.float64)
+
+
+def render_planes(image, planes: Planes, mask=None) -> np.ndarray:
+    """A picture of the planar model, to see why a fill went right or wrong.
+
+    Three panels side by side: the image (hole darkened) with each vanishing
+    point's segments in its colour; the plane posterior (each pixel the
+    posterior-weighted mix of plane colours, the fronto-parallel plane gray,
+    hole outlined); and per plane its regularity vectors, drawn as arrows
+    mapped back from the rectified frame at the plane's most probable pixel.
+
+    Parameters
+    ----------
+    image : ndarray, shape (H, W) or (H, W, C)
+    planes : Planes
+    mask : ndarray, shape (H, W), optional
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, 3 W, 3)
+    """
+    gray = _gray8(image).astype(np.float64) / 255.0
+    shape = gray.shape
+    hole = np.zeros(shape, bool) if mask is None else check_mask(mask, shape)
+    base = np.repeat(gray[:, :, None], 3, axis=2) * 255.0
+    base[hole] *= 0.35
+    lines_panel = np.ascontiguousarray((0.6 * base).astype(np.uint8))
+    thickness = max(1, int(round(max(shape) / 400)))
+    for index, vp in enumerate(planes.vanishing_points):
+        colour = tuple(int(v) for v in _COLOURS[index % len(_COLOURS)])
+        for x1, y1, x2, y2 in vp.segments:
+            cv2.line(lines_panel, (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2))),
+                     colour, thickness, cv2.LINE_AA)
+    colours = np.array([_COLOURS[k % len(_COLOURS)] for k in range(len(planes.planes) - 1)]
+                       + [_FRONTO_COLOUR])
+    mix = planes.posterior.astype(np.float64) @ colours
+    post_panel = np.ascontiguousarray((0.7 * mix + 0.3 * base).astype(np.uint8))
+    if hole.any():
+        edge = hole ^ cv2.erode(hole.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        post_panel[edge] = 255
+    reg_panel = np.ascontiguousarray((0.5 * base).astype(np.uint8))
+    for index, (plane, vectors) in enumerate(zip(planes.planes, planes.regularity or [])):
+        if not len(vectors):
+            continue
+        colour = tuple(int(v) for v in colours[index])
+        flat = np.argmax(planes.posterior[..., index] * ~hole)
+        y0, x0 = divmod(int(flat), shape[1])
+        origin = rectify_points(plane, [[x0, y0]])[0]
+        for vector in vectors:
+            end = origin + vector
+            den = 1.0 - plane.line[0] * end[0] - plane.line[1] * end[1]
+            if den <= 0:
+                continue
+            tip = end * plane.line[2] / den
+            cv2.arrowedLine(reg_panel, (x0, y0), (int(round(tip[0])), int(round(tip[1]))), colour,
+                            thickness, cv2.LINE_AA, tipLength=0.15)
+        cv2.circle(reg_panel, (x0, y0), 3 * thickness, colour, -1)
+    return np.concatenate([lines_panel, post_panel, reg_panel], axis=1)
