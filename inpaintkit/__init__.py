@@ -28,6 +28,8 @@ __all__ = [
     "inpaint_patchmatch",
     "inpaint_criminisi",
     "patchmatch_nnf",
+    "inpaint_planar",
+    "patchmatch_nnf_warped",
     "__version__",
 ]
 
@@ -137,6 +139,8 @@ def __getattr__(name: str):
         "inpaint_patchmatch": "inpaintkit.algorithms.patchmatch",
         "patchmatch_nnf": "inpaintkit.algorithms.patchmatch",
         "inpaint_criminisi": "inpaintkit.algorithms.criminisi",
+        "inpaint_planar": "inpaintkit.algorithms.planar",
+        "patchmatch_nnf_warped": "inpaintkit.algorithms.planar",
     }
     if name in lazy:
         import importlib

@@ -23,7 +23,10 @@ Conventions (coordinates are (row, col) throughout, unlike :mod:`inpaintkit.stru
   patch of the L1 difference summed over channels, after a per-channel bias
   compensation clipped to +-bias_max on the first ``n_colour`` channels) +
   lam_plane (-log P(k | t) - log P(k | s)) + lam_direct min(perpendicular offset /
-  size, thresh) (the fronto-parallel plane pays thresh) + lam_prox |s - t| / size.
+  size, thresh) (the fronto-parallel plane pays thresh) + lam_prox |s - t| / size
+  - lam_reg where the offset is a non-zero integer multiple of one of the plane's
+  regularity vectors (within ``reg_tol`` rectified pixels): the release's negative
+  lambdaReg, which makes copies along the lattice, hence in phase, win.
 - ``params`` packs the scalar weights: see the ``_P_*`` indices below.
 """
 
@@ -42,7 +45,9 @@ _P_SCALE_MIN = 4
 _P_SCALE_MAX = 5
 _P_BIAS_MAX = 6
 _P_SIZE = 7
-N_PARAMS = 8
+_P_LAM_REG = 8
+_P_REG_TOL = 9
+N_PARAMS = 10
 
 _INV32 = 1.0 / 4294967296.0
 
@@ -191,8 +196,28 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
 
 
 @jit
-def guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, k, ty, tx, oy, ox, sy, sx):
-    """Plane, direction and proximity terms of candidate (k, offset) at target t."""
+def on_lattice(regularity, n_reg, k, oy, ox, tol):
+    """Whether offset (oy, ox) is m times a regularity vector of plane k (m != 0)."""
+    for v in range(n_reg[k]):
+        vy = regularity[k, v, 0]
+        vx = regularity[k, v, 1]
+        norm2 = vy * vy + vx * vx
+        if norm2 <= 0.0:
+            continue
+        m = np.floor((oy * vy + ox * vx) / norm2 + 0.5)
+        if m == 0.0:
+            continue
+        ey = oy - m * vy
+        ex = ox - m * vx
+        if ey * ey + ex * ex <= tol * tol:
+            return True
+    return False
+
+
+@jit
+def guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx,
+                  oy, ox, sy, sx):
+    """Plane, direction, proximity and regularity terms of candidate (k, offset) at t."""
     lam_plane = params[_P_LAM_PLANE]
     lam_direct = params[_P_LAM_DIRECT]
     thresh = params[_P_DIRECT_THRESH]
@@ -212,12 +237,14 @@ def guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, k, ty, tx, oy
         cost += lam_direct * best
     if lam_prox > 0.0:
         cost += lam_prox * np.sqrt((sy - ty) ** 2 + (sx - tx) ** 2) / size
+    if params[_P_LAM_REG] > 0.0 and on_lattice(regularity, n_reg, k, oy, ox, params[_P_REG_TOL]):
+        cost -= params[_P_LAM_REG]
     return cost
 
 
 @jit
 def evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-             nlp_t, nlp_s, params, k, ty, tx, oy, ox, samples, bias):
+             nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx, oy, ox, samples, bias):
     """Total cost of candidate (plane k, rectified offset) at target (ty, tx); +inf
     when the candidate is invalid (beyond the vanishing line, scale out of range,
     or touching an invalid source pixel)."""
@@ -228,8 +255,8 @@ def evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                       ty, tx, sy, sx, a00, a01, a10, a11, samples, bias)
     if app == np.inf:
         return np.inf
-    return app + guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, k, ty, tx,
-                               oy, ox, sy, sx)
+    return app + guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity,
+                               n_reg, k, ty, tx, oy, ox, sy, sx)
 
 
 @jit
@@ -244,7 +271,7 @@ def _draw_plane(cum_post, ty, tx, u):
 
 @jit
 def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-              nlp_t, nlp_s, params, active, coords, plane, offset, cost, bias, keep, seed, y,
+              nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed, y,
               samples, bias_tmp):
     fronto = lines.shape[0] - 1
     state = stream_seed(seed, 0x51ED, y)
@@ -256,7 +283,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
         d = np.inf
         if keep:
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
-                         n_dirs, nlp_t, nlp_s, params, plane[y, x], y, x,
+                         n_dirs, nlp_t, nlp_s, params, regularity, n_reg, plane[y, x], y, x,
                          offset[y, x, 0], offset[y, x, 1], samples, bias_tmp)
         if d == np.inf:
             # A random fully valid source centre on the fronto-parallel plane: always
@@ -267,7 +294,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
             offset[y, x, 0] = coords[idx, 0] - y
             offset[y, x, 1] = coords[idx, 1] - x
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
-                         n_dirs, nlp_t, nlp_s, params, fronto, y, x,
+                         n_dirs, nlp_t, nlp_s, params, regularity, n_reg, fronto, y, x,
                          offset[y, x, 0], offset[y, x, 1], samples, bias_tmp)
         cost[y, x] = d
         for c in range(n_colour):
@@ -276,7 +303,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
 
 @jit
 def field_init(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-               nlp_t, nlp_s, params, active, coords, plane, offset, cost, bias, keep, seed,
+               nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed,
                start, step):
     """Costs of the given field (``keep``) at active entries; entries that are invalid
     (or all, without ``keep``) get a random valid source centre on the
@@ -285,7 +312,7 @@ def field_init(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direction
     bias_tmp = np.zeros(max(n_colour, 1))
     for y in range(start, active.shape[0], step):
         _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-                  nlp_t, nlp_s, params, active, coords, plane, offset, cost, bias, keep, seed,
+                  nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed,
                   y, samples, bias_tmp)
 
 
@@ -338,7 +365,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 if ck == best_k and coy == best_oy and cox == best_ox:
                     continue
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
                              samples, bias_tmp)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
@@ -367,7 +394,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 coy = qy - ry
                 cox = qx - rx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
                              samples, bias_tmp)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
@@ -396,7 +423,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 coy = m * vy
                 cox = m * vx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
                              samples, bias_tmp)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d

@@ -42,6 +42,9 @@ _MIN_POSTERIOR = 1e-6
 #: Patch scale range of the paper's candidates (the issue's bound, tighter than the
 #: release's [0.25, 4]: larger rescaling blurs the copied texture).
 _SCALE_RANGE = (0.75, 1.25)
+#: An offset within this many rectified pixels (of the level) of a multiple of a
+#: regularity vector counts as on the lattice (gets the ``lambda_regularity`` bonus).
+_LATTICE_TOLERANCE = 0.75
 #: Bias compensation bound per colour channel (the release's min/maxBias).
 _BIAS_MAX = 0.1
 
@@ -138,7 +141,8 @@ class _WarpedSearch:
             offset = np.zeros((*shape, 2), dtype=np.float64)
         cost = np.empty(shape, dtype=np.float64)
         bias = np.zeros((*shape, max(self.n_colour, 1)), dtype=np.float64)
-        run_strided(_k.field_init, *self._common(), self.active, self.coords, plane, offset,
+        run_strided(_k.field_init, *self._common(), self.model.regularity, self.model.n_reg,
+                    self.active, self.coords, plane, offset,
                     cost, bias, keep, seed, parallel=self.parallel)
         return plane, offset, cost, bias
 
@@ -162,8 +166,10 @@ class _WarpedSearch:
 
 
 def _params(lambda_plane, lambda_direct, direct_threshold, lambda_prox, scale_range, bias_max,
-            size) -> np.ndarray:
+            size, lambda_regularity=0.0) -> np.ndarray:
     params = np.zeros(_k.N_PARAMS)
+    params[_k._P_LAM_REG] = lambda_regularity
+    params[_k._P_REG_TOL] = _LATTICE_TOLERANCE
     params[_k._P_LAM_PLANE] = lambda_plane
     params[_k._P_LAM_DIRECT] = lambda_direct
     params[_k._P_DIRECT_THRESH] = direct_threshold
@@ -312,7 +318,7 @@ def analyse(image, mask, *, max_vps=3, use_regularity=True, seed=0) -> structure
 
 def inpaint_planar(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
                    lambda_plane=0.05, lambda_direct=10.0, direct_threshold=0.02,
-                   lambda_prox=0.0, texture_weight=3.0, use_regularity=True, max_vps=3,
+                   lambda_prox=0.0, lambda_regularity=0.02, texture_weight=3.0, use_regularity=True, max_vps=3,
                    source_mask=None, return_planes=False, seed=0):
     """Fill the hole with planar structure guidance (Huang, Kang, Ahuja, Kopf 2014).
 
@@ -354,6 +360,11 @@ def inpaint_planar(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
         fronto-parallel plane always pays it.
     lambda_prox : float, default 0.0
         Weight of the proximity term (0 in the release).
+    lambda_regularity : float, default 0.02
+        Bonus (subtracted from the cost) of offsets that are integer multiples of a
+        regularity vector of their plane (the release's lambdaReg = -0.02): copies
+        along the lattice are in phase with each other, so they win ties and the
+        fill keeps the pattern's phase across the hole.
     texture_weight : float, default 3.0
         Weight of the texture feature channels (as in :func:`inpaint_patchmatch`).
     use_regularity : bool, default True
@@ -396,6 +407,7 @@ def inpaint_planar(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
     lambda_direct = _check_weight(lambda_direct, "lambda_direct")
     direct_threshold = _check_weight(direct_threshold, "direct_threshold")
     lambda_prox = _check_weight(lambda_prox, "lambda_prox")
+    lambda_regularity = _check_weight(lambda_regularity, "lambda_regularity")
     texture_weight = _check_weight(texture_weight, "texture_weight")
     max_vps = _check_int(max_vps, "max_vps", low=2)
     seed = _check_int(seed, "seed", low=0)
@@ -452,7 +464,8 @@ def inpaint_planar(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
         confidence = np.ascontiguousarray(_GAMMA ** -_hole_depth(level_hole))
         model = _PlaneModel.from_planes(planes, level_shape, factor)
         params = _params(lambda_plane, lambda_direct, direct_threshold, lambda_prox, _SCALE_RANGE,
-                         _BIAS_MAX, max(level_shape))
+                         _BIAS_MAX, max(level_shape),
+                         lambda_regularity if use_regularity else 0.0)
         fresh = plane is None
         if fresh:
             estimate = np.ascontiguousarray(_initial_fill(values, known), dtype=np.float64)
