@@ -502,8 +502,8 @@ def plane_regularity(image, mask, planes, *, bandwidth=20.0, min_members=5, max_
 
     SIFT features of the known pixels are matched to themselves (k nearest
     neighbours, the trivial self-match skipped); each match pair is mapped into
-    the rectified frame of every plane whose posterior is high at both ends
-    (product of the posteriors >= 0.25), and their displacement (and its negation)
+    the rectified frame of the plane most probable at both ends, and their
+    displacement (and its negation)
     is a vote for that plane. Mean shift (flat kernel) clusters the votes; a
     cluster with at least ``min_members`` votes is a regularity vector.
 
@@ -558,9 +558,13 @@ def plane_regularity(image, mask, planes, *, bandwidth=20.0, min_members=5, max_
     a, b = positions[first], positions[second]
     ai = np.clip(np.rint(a).astype(int), 0, [shape[1] - 1, shape[0] - 1])
     bi = np.clip(np.rint(b).astype(int), 0, [shape[1] - 1, shape[0] - 1])
-    post = planes.posterior
+    # A pair votes for the plane most probable at both ends (a product threshold
+    # as the release's fails where several planes share the posterior).
+    best = np.argmax(planes.posterior, axis=2)
+    label_a = best[ai[:, 1], ai[:, 0]]
+    label_b = best[bi[:, 1], bi[:, 0]]
     for index, plane in enumerate(planes.planes):
-        agree = post[ai[:, 1], ai[:, 0], index] * post[bi[:, 1], bi[:, 0], index] >= 0.25
+        agree = (label_a == index) & (label_b == index)
         if not agree.any():
             continue
         d = rectify_points(plane, b[agree]) - rectify_points(plane, a[agree])
