@@ -257,3 +257,35 @@ def test_registered():
     assert "planar" in inpaintkit.registry.names()
     params = inpaintkit.registry.get("planar").params()
     assert params["patch_size"] == 9 and params["use_regularity"] is True
+
+
+# ------------------------------------------------------------------------ CLI
+
+
+def test_cli_planes_picture_and_errors(tmp_path, capsys):
+    from inpaintkit import io
+    from inpaintkit.cli import main
+
+    image = np.rint(grid_image(96) * 255).astype(np.uint8)
+    hole = np.zeros((96, 96), bool)
+    hole[30:60, 30:60] = True
+    image_path = io.write_image(tmp_path / "grid.png", image)
+    mask_path = io.write_image(tmp_path / "mask.png", hole.astype(np.uint8) * 255)
+    out = tmp_path / "planes.png"
+    with pytest.raises(SystemExit) as done:
+        main(["planes", str(image_path), str(mask_path), "-o", str(out)])
+    assert done.value.code == 0
+    picture = io.read_image(out)
+    assert picture.shape == (96, 288, 3)
+    assert "vanishing points" in capsys.readouterr().err
+    # Refusals: one line, no traceback, nothing written.
+    for argv in (["planes", str(image_path), "-o", str(image_path)],
+                 ["planes", str(tmp_path / "missing.png"), "-o", str(tmp_path / "x.png")],
+                 ["planes", str(image_path), "-o", str(tmp_path / "y.png"), "--max-vps", "1"]):
+        with pytest.raises(SystemExit) as done:
+            main(argv)
+        err = capsys.readouterr().err
+        assert done.value.code != 0
+        assert len([line for line in err.splitlines() if line.strip()]) == 1
+        assert "Traceback" not in err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
