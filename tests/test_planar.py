@@ -89,7 +89,7 @@ def test_warped_cost_matches_reference(bias_max):
     samples = np.empty(((2 * r + 1) ** 2, 3))
     bias = np.zeros(2)
     cost = _k.warped_cost(src, tgt, np.ones((40, 40), bool), np.ones((40, 40), bool), gauss, r,
-                          2, bias_max, t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias)
+                          2, bias_max, t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias, np.inf)
     expected, expected_bias = ref_warped_cost(src, tgt, t, (sy, sx),
                                               np.array([[a00, a01], [a10, a11]]), r, 2, bias_max)
     assert np.isclose(cost, expected, rtol=1e-6)
@@ -98,7 +98,7 @@ def test_warped_cost_matches_reference(bias_max):
     src_ok = np.ones((40, 40), bool)
     src_ok[int(round(sy)), int(round(sx))] = False
     assert _k.warped_cost(src, tgt, np.ones((40, 40), bool), src_ok, gauss, r, 2, bias_max,
-                          t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias) == np.inf
+                          t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias, np.inf) == np.inf
 
 
 # ----------------------------------------------------------------- warped NNF

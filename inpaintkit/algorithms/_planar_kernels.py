@@ -127,7 +127,7 @@ def bilinear(image, y, x, c):
 
 @jit
 def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
-                ty, tx, sy, sx, a00, a01, a10, a11, samples, bias):
+                ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, limit):
     """Appearance cost of the source patch at (sy, sx) warped by A against target t.
 
     Gaussian-weighted mean, over the target patch pixels inside the target and
@@ -135,7 +135,8 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
     first ``n_colour`` channels the per-channel bias mean(target) - mean(source)
     clipped to +-``bias_max`` (written to ``bias``). +inf if any sample's nearest
     pixel is outside the source or not in ``src_ok``. ``samples`` is scratch
-    (>= side^2, C).
+    (>= side^2, C). Stops early once the cost exceeds ``limit`` (the value
+    returned is then only known to be > ``limit``).
     """
     src_h = src.shape[0]
     src_w = src.shape[1]
@@ -166,8 +167,18 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
                 continue
             w = gauss[i, j]
             total_w += w
+            # Bilinear weights once per sample, shared by the channels.
+            y0 = min(int(py), src_h - 2)
+            x0 = min(int(px), src_w - 2)
+            fy = py - y0
+            fx = px - x0
+            w00 = (1.0 - fy) * (1.0 - fx)
+            w01 = (1.0 - fy) * fx
+            w10 = fy * (1.0 - fx)
+            w11 = fy * fx
             for c in range(channels):
-                value = bilinear(src, py, px, c)
+                value = (w00 * src[y0, x0, c] + w01 * src[y0, x0 + 1, c]
+                         + w10 * src[y0 + 1, x0, c] + w11 * src[y0 + 1, x0 + 1, c])
                 samples[n, c] = value
                 if c < n_colour:
                     mean_s[c] += w * value
@@ -178,7 +189,10 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
         b = (mean_t[c] - mean_s[c]) / total_w
         bias[c] = min(max(b, -bias_max), bias_max)
     cost = 0.0
+    stop = limit * total_w
     for i in range(side):
+        if cost > stop:
+            return cost / total_w  # already worse than the best: early termination
         yy = ty + i - r
         for j in range(side):
             n = i * side + j
@@ -244,19 +258,22 @@ def guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity, n
 
 @jit
 def evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-             nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx, oy, ox, samples, bias):
+             nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx, oy, ox, samples, bias, best):
     """Total cost of candidate (plane k, rectified offset) at target (ty, tx); +inf
     when the candidate is invalid (beyond the vanishing line, scale out of range,
-    or touching an invalid source pixel)."""
+    or touching an invalid source pixel). The appearance term stops early once the
+    total cannot beat ``best`` (pass +inf for the exact cost); a candidate that
+    returns ``>= best`` lost, and ``bias`` is then meaningless."""
     sy, sx, a00, a01, a10, a11, scale, ok = candidate_transform(lines, k, ty, tx, oy, ox)
     if not ok or scale < params[_P_SCALE_MIN] or scale > params[_P_SCALE_MAX]:
         return np.inf
+    guide = guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity,
+                          n_reg, k, ty, tx, oy, ox, sy, sx)
+    if guide >= best:
+        return np.inf  # the guidance alone loses: skip the patch
     app = warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, params[_P_BIAS_MAX],
-                      ty, tx, sy, sx, a00, a01, a10, a11, samples, bias)
-    if app == np.inf:
-        return np.inf
-    return app + guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity,
-                               n_reg, k, ty, tx, oy, ox, sy, sx)
+                      ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, best - guide)
+    return app + guide
 
 
 @jit
@@ -284,7 +301,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
         if keep:
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                          n_dirs, nlp_t, nlp_s, params, regularity, n_reg, plane[y, x], y, x,
-                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp)
+                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf)
         if d == np.inf:
             # A random fully valid source centre on the fronto-parallel plane: always
             # a valid candidate (identity transform).
@@ -295,7 +312,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
             offset[y, x, 1] = coords[idx, 1] - x
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                          n_dirs, nlp_t, nlp_s, params, regularity, n_reg, fronto, y, x,
-                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp)
+                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf)
         cost[y, x] = d
         for c in range(n_colour):
             bias[y, x, c] = bias_tmp[c]
@@ -366,7 +383,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                     continue
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
-                             samples, bias_tmp)
+                             samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
@@ -395,7 +412,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 cox = qx - rx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
-                             samples, bias_tmp)
+                             samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
@@ -424,7 +441,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 cox = m * vx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
-                             samples, bias_tmp)
+                             samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
