@@ -43,6 +43,8 @@ _MAX_REGULARITY = 12
 #: added to every posterior inside and outside the hole (probConst).
 _FRONTO_DENSITY = 1e-5
 _POSTERIOR_FLOOR = 0.05
+#: Side of the grid on which the plane posterior is computed (then resized).
+_POSTERIOR_GRID = 128
 #: A plane's posterior is zero where the rectifying denominator w(p) is below this
 #: (at or beyond the plane's vanishing line, where the plane cannot be).
 _MIN_DEPTH_SCALE = 0.05
@@ -405,8 +407,20 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
     if density_sigma is None:
         density_sigma = 0.15 * max(shape)
     density_sigma = _check_positive_float(density_sigma, "density_sigma")
-    supports = [_segment_density(vp.segments, shape, density_sigma) for vp in vanishing]
-    ys, xs = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
+    # The posterior is smooth (blurred over 15 % of the image): it is computed on a
+    # grid of at most _POSTERIOR_GRID pixels a side and resized.
+    scale = min(1.0, _POSTERIOR_GRID / max(shape))
+    grid = (max(1, int(round(shape[0] * scale))), max(1, int(round(shape[1] * scale))))
+    sy, sx = grid[0] / shape[0], grid[1] / shape[1]
+    # Density per unit area does not depend on the grid: a grid line pixel stands for
+    # 1/scale image pixels of line over 1/scale^2 of area.
+    supports = [scale * _segment_density(vp.segments * [sx, sy, sx, sy], grid, density_sigma * scale)
+                for vp in vanishing]
+    ys, xs = np.mgrid[:grid[0], :grid[1]].astype(np.float64)
+    ys = (ys + 0.5) / sy - 0.5
+    xs = (xs + 0.5) / sx - 0.5
+    small_hole = cv2.resize(hole.astype(np.float32), (grid[1], grid[0]),
+                            interpolation=cv2.INTER_AREA) > 0.5
     pairs = [(i, j) for i in range(len(vanishing)) for j in range(i + 1, len(vanishing))]
     densities = []
     planes = []
@@ -420,17 +434,21 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
         densities.append(np.where(w > _MIN_DEPTH_SCALE, density, 0.0))
         planes.append(plane)
     planes.append(Plane((), np.array([0.0, 0.0, 1.0]), np.eye(3), np.zeros((0, 2))))
-    densities.append(np.full(shape, _FRONTO_DENSITY))
+    densities.append(np.full(grid, _FRONTO_DENSITY))
     stack = np.stack(densities, axis=2)
     posterior = stack / stack.sum(axis=2, keepdims=True)
-    if hole.any() and len(planes) > 1:
+    if small_hole.any() and not small_hole.all() and len(planes) > 1:
         from .algorithms.diffusion import harmonic_fill
         from . import _progress
 
         with _progress.reporting(None):
-            posterior = harmonic_fill(np.ascontiguousarray(posterior), hole)
+            posterior = harmonic_fill(np.ascontiguousarray(posterior), small_hole)
         posterior = np.clip(posterior, 0.0, None)
         posterior /= np.maximum(posterior.sum(axis=2, keepdims=True), 1e-300)
+    if grid != shape:
+        posterior = cv2.resize(posterior, (shape[1], shape[0]), interpolation=cv2.INTER_LINEAR)
+        posterior = posterior.reshape(*shape, len(planes))
+    ys, xs = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
     posterior = (posterior + _POSTERIOR_FLOOR) / (1.0 + len(planes) * _POSTERIOR_FLOOR)
     # Still no plane where it is impossible (beyond its vanishing line).
     for k, plane in enumerate(planes[:-1]):
@@ -476,7 +494,7 @@ def _mean_shift(points: np.ndarray, bandwidth: float, min_members: int) -> np.nd
     count = neighbours(modes).sum(axis=1)
     centres: list[tuple[int, np.ndarray]] = []
     for k in np.argsort(-count, kind="stable"):
-        if count[k] < min_members:
+        if count[k] < min_members or len(centres) >= 4 * _MAX_REGULARITY:
             break
         if all(np.hypot(*(modes[k] - c)) >= bandwidth / 2 for _, c in centres):
             centres.append((int(count[k]), modes[k]))

@@ -182,7 +182,7 @@ def test_no_planes_is_patchmatch(caplog):
         out, planes = inpaint_planar(image, mask, return_planes=True, seed=3)
     assert "filling as patchmatch" in caplog.text
     assert len(planes.planes) == 1
-    assert np.array_equal(out, inpaint_patchmatch(image, mask, patch_size=9, seed=3))
+    assert np.array_equal(out, inpaint_patchmatch(image, mask, seed=3))
 
 
 def grid_image(size=64):
@@ -256,7 +256,7 @@ def test_bad_parameters(params, error, match):
 def test_registered():
     assert "planar" in inpaintkit.registry.names()
     params = inpaintkit.registry.get("planar").params()
-    assert params["patch_size"] == 9 and params["use_regularity"] is True
+    assert params["patch_size"] is None and params["use_regularity"] is True
 
 
 # ------------------------------------------------------------------------ CLI

@@ -45,6 +45,14 @@ _SCALE_RANGE = (0.75, 1.25)
 #: An offset within this many rectified pixels (of the level) of a multiple of a
 #: regularity vector counts as on the lattice (gets the ``lambda_regularity`` bonus).
 _LATTICE_TOLERANCE = 0.75
+#: Patch side on the planar path when none is given.
+_PATCH_SIZE = 9
+#: Least total length of a vanishing point's segments, in image diagonals (times the
+#: known fraction of the image), for the completion to use it.
+_MIN_VP_SUPPORT = 2.0
+#: The coarsest level runs this many times the EM iterations of its depth (it sets
+#: the structure of thick holes; patchmatch uses 4).
+_COARSEST_EM_FACTOR = 4
 #: Bias compensation bound per colour channel (the release's min/maxBias).
 _BIAS_MAX = 0.1
 
@@ -306,9 +314,23 @@ def _upsample_field(plane, offset, shape):
 
 def analyse(image, mask, *, max_vps=3, use_regularity=True, seed=0) -> structure.Planes:
     """The planar model that :func:`inpaint_planar` uses: vanishing points, planes
-    (posterior filled into the hole) and, with ``use_regularity``, regularity."""
+    (posterior filled into the hole) and, with ``use_regularity``, regularity.
+
+    Vanishing points whose supporting segments total less than twice the image
+    diagonal (times the known fraction of the image) are ignored: natural photos
+    have such stray ones (on the benchmark photos at most 1.6 diagonals; the
+    synthetic facades and grids 2.4-13), and planes built on them cost 0.3-3 dB
+    against plain patchmatch there.
+    """
     vps = structure.vanishing_points(image, mask=mask, max_vps=max_vps, seed=seed)
-    planes = structure.detect_planes(image, mask, vanishing=vps)
+    shape = np.shape(mask)
+    known = 1.0 - float(np.count_nonzero(mask)) / (shape[0] * shape[1])
+    least = _MIN_VP_SUPPORT * float(np.hypot(*shape)) * known
+    weak = [vp for vp in vps if vp.score < least]
+    if weak:
+        logger.info("planar: %d weak vanishing point(s) ignored (support %s px < %.0f px)",
+                    len(weak), [round(vp.score) for vp in weak], least)
+    planes = structure.detect_planes(image, mask, vanishing=[vp for vp in vps if vp.score >= least])
     if use_regularity:
         structure.plane_regularity(image, mask, planes)
     else:
@@ -316,7 +338,7 @@ def analyse(image, mask, *, max_vps=3, use_regularity=True, seed=0) -> structure
     return planes
 
 
-def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
+def inpaint_planar(image, mask, *, patch_size=None, iterations=1, nnf_iterations=2,
                    lambda_plane=0.05, lambda_direct=10.0, direct_threshold=0.02,
                    lambda_prox=0.0, lambda_regularity=0.3, texture_weight=3.0, use_regularity=True, max_vps=3,
                    source_mask=None, return_planes=False, seed=0):
@@ -337,8 +359,9 @@ def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
     Candidates come from propagation, random search with the plane drawn from
     the posterior, and (``use_regularity``) target + m x a regularity vector.
 
-    Without two vanishing points (a natural scene) there is no plane: the fill is
-    exactly :func:`inpaint_patchmatch`'s (logged on the ``inpaintkit`` logger).
+    Without two strong vanishing points (a natural scene) there is no plane: the
+    fill is exactly :func:`inpaint_patchmatch`'s with its defaults (logged on the
+    ``inpaintkit`` logger).
 
     Parameters
     ----------
@@ -346,9 +369,10 @@ def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
         C in 1, 3, 4; uint8, uint16, float32 or float64.
     mask : ndarray, shape (H, W), bool or integer
         Non-zero marks the hole.
-    patch_size : int, default 9
-        Patch side; odd, >= 3 (9 scored about 0.1-0.6 dB above 7 on the benchmark's
-        perspective scenes).
+    patch_size : int, optional
+        Patch side; odd, >= 3. Default 9 (about 0.1-0.6 dB above 7 on the
+        benchmark's perspective scenes); where no plane is found, patchmatch's own
+        default, so that the fill is exactly ``patchmatch``'s.
     iterations, nnf_iterations : int, default 1, 2
         EM and PatchMatch iterations at the finest level, as in
         :func:`inpaint_patchmatch` (coarser levels run more).
@@ -403,7 +427,8 @@ def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
     """
     prep = prepare(image, mask)
     shape = prep.mask.shape
-    patch_size = _check_patch_size(patch_size, shape)
+    fallback_patch = {} if patch_size is None else {"patch_size": patch_size}
+    patch_size = _check_patch_size(_PATCH_SIZE if patch_size is None else patch_size, shape)
     iterations = _check_int(iterations, "iterations", low=1)
     nnf_iterations = _check_int(nnf_iterations, "nnf_iterations", low=1)
     lambda_plane = _check_weight(lambda_plane, "lambda_plane")
@@ -437,7 +462,7 @@ def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
     if len(planes.planes) < 2:
         logger.info("planar: %d vanishing point(s) found, no plane: filling as patchmatch",
                     len(planes.vanishing_points))
-        result = inpaint_patchmatch(image, mask, patch_size=patch_size, iterations=iterations,
+        result = inpaint_patchmatch(image, mask, **fallback_patch, iterations=iterations,
                                     nnf_iterations=nnf_iterations, texture_weight=texture_weight,
                                     source_mask=source_mask, seed=seed)
         return (result, planes) if return_planes else result
@@ -479,7 +504,7 @@ def inpaint_planar(image, mask, *, patch_size=9, iterations=1, nnf_iterations=2,
                 dtype=np.float64)
         n_em = iterations + depth
         if fresh:
-            n_em *= 4
+            n_em *= _COARSEST_EM_FACTOR
         spare = estimate.copy()
         for em in range(n_em):
             search = _WarpedSearch(estimate, estimate, src_ok, pixel_ok, all_valid, active, r,
