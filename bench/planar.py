@@ -13,8 +13,9 @@ Tables printed (one run):
    direction against the nearest detected one, on the Gaussian sphere).
 3. Photos with planar structure (skimage's brick and text, and a warped
    checkerboard photo), box holes over the structure.
-4. Time of ``planar`` at 256, 512 and 1024 px (20 % box hole), and its first-call
-   JIT compile time into an empty Numba cache.
+4. Time of ``planar`` and ``patchmatch`` at 256, 512 and 1024 px (20 % box hole),
+   wall and CPU seconds, and ``planar``'s first-call JIT compile time into an
+   empty Numba cache.
 
 Run from the repository root: ``python bench/planar.py [--quick] [--out DIR]``
 (``--out`` writes PNG strips: masked | planar | patchmatch | pypatchmatch | truth).
@@ -362,9 +363,17 @@ def main():
         for size in (256, 512, 1024):
             image, _ = render_scene(texture, _layout("wall"), size, supersample=1)
             mask = box_mask(size, 0.2, 5)
-            _, seconds = timed(inpaintkit.inpaint, image, mask, method="planar")
-            rows.append({"size": size, "planar_s": seconds})
-        print_table(rows, ["size", "planar_s"], title="\nplanar time, 20 % box hole")
+            row = {"size": size}
+            for method in ("planar", "patchmatch"):
+                cpu = time.process_time()
+                _, seconds = timed(inpaintkit.inpaint, image, mask, method=method)
+                row[f"{method}_s"] = seconds
+                row[f"{method}_cpu_s"] = time.process_time() - cpu
+            rows.append(row)
+        print_table(rows, ["size", "planar_s", "planar_cpu_s", "patchmatch_s", "patchmatch_cpu_s"],
+                    title="\nTime, 20 % box hole on the windows wall (wall seconds, and CPU "
+                          "seconds of all threads: the wall time of an idle machine is about "
+                          "the CPU time over the thread count)")
         first, cached = first_call_seconds()
         print(f"first call (JIT compile into an empty cache) {first:.1f} s, cached start "
               f"{cached:.1f} s (96x96)")
