@@ -104,6 +104,10 @@ def texture_text(side=1024):
     return np.stack([tiled] * 3, axis=2)
 
 
+#: Textures drawn here, whose lines run exactly along the texture axes, so the
+#: true vanishing points are those of their lines.
+DRAWN_TEXTURES = ("checker", "windows")
+
 TEXTURES = {"checker": texture_checker, "brick": texture_brick, "windows": texture_windows,
             "text": texture_text}
 
@@ -258,7 +262,8 @@ def methods():
 
 def vp_errors(cases):
     """Angular error (degrees) of each true vanishing direction to the nearest
-    detected one; 90 where none was detected."""
+    detected one; 90 where none was detected. Returns the table rows and the list
+    of errors per case."""
     rows = []
     errors = []
     for case in cases:
@@ -274,7 +279,7 @@ def vp_errors(cases):
             best = min((np.degrees(np.arccos(min(1.0, abs(float(t @ d))))) for d in dirs),
                        default=90.0)
             case_errors.append(best)
-        errors += case_errors
+        errors.append(case_errors)
         rows.append({"case": case["name"], "true": len(case["vps"]), "found": len(found),
                      "median_deg": float(np.median(case_errors)),
                      "max_deg": float(np.max(case_errors))})
@@ -362,8 +367,14 @@ def main():
     vp_rows, errors = vp_errors(synthetic)
     print_table(vp_rows, ["case", "true", "found", "median_deg", "max_deg"],
                 title="Vanishing points on the synthetic set (angular error, degrees)")
-    print(f"median VP angular error over all true VPs: {np.median(errors):.2f} deg "
-          f"({len(errors)} VPs)\n", flush=True)
+    drawn = [e for row, case_errors in zip(vp_rows, errors) for e in case_errors
+             if row["case"].split("-")[0] in DRAWN_TEXTURES]
+    every = [e for case_errors in errors for e in case_errors]
+    print(f"median VP angular error: {np.median(drawn):.2f} deg over the {len(drawn)} true VPs "
+          f"of the drawn textures ({', '.join(DRAWN_TEXTURES)}), whose lines run along the "
+          f"texture axes; {np.median(every):.2f} deg over all {len(every)} (the brick and text "
+          "photos' own lines are not parallel to their axes: the brick photo is itself in "
+          "perspective)\n", flush=True)
 
     cases = synthetic + photo_cases(args.size)
     records = run_quality(cases, args.out)
