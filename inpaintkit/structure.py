@@ -44,7 +44,7 @@ _MAX_REGULARITY = 12
 _FRONTO_DENSITY = 1e-5
 _POSTERIOR_FLOOR = 0.05
 #: Side of the grid on which the plane posterior is computed (then resized).
-_POSTERIOR_GRID = 128
+_POSTERIOR_GRID = 256
 #: A plane's posterior is zero where the rectifying denominator w(p) is below this
 #: (at or beyond the plane's vanishing line, where the plane cannot be).
 _MIN_DEPTH_SCALE = 0.05
