@@ -345,7 +345,8 @@ def _segment_density(segments: np.ndarray, shape, sigma: float) -> np.ndarray:
     for x1, y1, x2, y2 in segments:
         cv2.line(canvas, (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2))),
                  1.0, 1, cv2.LINE_AA)
-    return cv2.GaussianBlur(canvas, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE).astype(np.float64)
+    blurred = cv2.GaussianBlur(canvas, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    return blurred.astype(np.float64)
 
 
 def _make_plane(vps, pair, reference, shape) -> Plane:
@@ -414,8 +415,8 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
     sy, sx = grid[0] / shape[0], grid[1] / shape[1]
     # Density per unit area does not depend on the grid: a grid line pixel stands for
     # 1/scale image pixels of line over 1/scale^2 of area.
-    supports = [scale * _segment_density(vp.segments * [sx, sy, sx, sy], grid, density_sigma * scale)
-                for vp in vanishing]
+    supports = [scale * _segment_density(vp.segments * [sx, sy, sx, sy], grid,
+                                         density_sigma * scale) for vp in vanishing]
     ys, xs = np.mgrid[:grid[0], :grid[1]].astype(np.float64)
     ys = (ys + 0.5) / sy - 0.5
     xs = (xs + 0.5) / sx - 0.5
@@ -635,8 +636,9 @@ def render_planes(image, planes: Planes, mask=None) -> np.ndarray:
     for index, vp in enumerate(planes.vanishing_points):
         colour = tuple(int(v) for v in _COLOURS[index % len(_COLOURS)])
         for x1, y1, x2, y2 in vp.segments:
-            cv2.line(lines_panel, (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2))),
-                     colour, thickness, cv2.LINE_AA)
+            start = (int(round(x1)), int(round(y1)))
+            cv2.line(lines_panel, start, (int(round(x2)), int(round(y2))), colour, thickness,
+                     cv2.LINE_AA)
     colours = np.array([_COLOURS[k % len(_COLOURS)] for k in range(len(planes.planes) - 1)]
                        + [_FRONTO_COLOUR])
     mix = planes.posterior.astype(np.float64) @ colours

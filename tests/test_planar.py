@@ -89,7 +89,8 @@ def test_warped_cost_matches_reference(bias_max):
     samples = np.empty(((2 * r + 1) ** 2, 3))
     bias = np.zeros(2)
     cost = _k.warped_cost(src, tgt, np.ones((40, 40), bool), np.ones((40, 40), bool), gauss, r,
-                          2, bias_max, t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias, np.inf)
+                          2, bias_max, t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias,
+                          np.inf)
     expected, expected_bias = ref_warped_cost(src, tgt, t, (sy, sx),
                                               np.array([[a00, a01], [a10, a11]]), r, 2, bias_max)
     assert np.isclose(cost, expected, rtol=1e-6)
@@ -234,7 +235,8 @@ def test_return_planes_and_no_hole():
     assert isinstance(planes, structure.Planes)
     assert planes.posterior.shape[:2] == (64, 64)
     empty = np.zeros((64, 64), bool)
-    assert np.array_equal(inpaint_planar(image, empty, patch_size=5), image)
+    with pytest.warns(UserWarning, match="no hole"):
+        assert np.array_equal(inpaint_planar(image, empty, patch_size=5), image)
 
 
 @pytest.mark.parametrize("params,error,match", [

@@ -29,8 +29,8 @@ def warp(texture, corners, size):
 def two_plane_scene(size=192):
     """A left wall and a right wall, each a perspective grid; true VPs per wall."""
     texture = grid_texture()
-    left, H1 = warp(texture, [[-40, -30], [size // 2, 40], [size // 2, size - 40], [-40, size + 30]],
-                    size)
+    left, H1 = warp(texture, [[-40, -30], [size // 2, 40], [size // 2, size - 40],
+                              [-40, size + 30]], size)
     right, H2 = warp(texture, [[size // 2, 50], [size + 30, -10], [size + 30, size + 10],
                                [size // 2, size - 50]], size)
     image = left.copy()

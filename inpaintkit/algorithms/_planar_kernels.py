@@ -288,8 +288,8 @@ def _draw_plane(cum_post, ty, tx, u):
 
 @jit
 def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-              nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed, y,
-              samples, bias_tmp):
+              nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias,
+              keep, seed, y, samples, bias_tmp):
     fronto = lines.shape[0] - 1
     state = stream_seed(seed, 0x51ED, y)
     n_coords = coords.shape[0]
@@ -320,7 +320,8 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
 
 @jit
 def field_init(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-               nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed,
+               nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias,
+               keep, seed,
                start, step):
     """Costs of the given field (``keep``) at active entries; entries that are invalid
     (or all, without ``keep``) get a random valid source centre on the
@@ -329,8 +330,8 @@ def field_init(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direction
     bias_tmp = np.zeros(max(n_colour, 1))
     for y in range(start, active.shape[0], step):
         _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-                  nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias, keep, seed,
-                  y, samples, bias_tmp)
+                  nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost,
+                  bias, keep, seed, y, samples, bias_tmp)
 
 
 @jit
@@ -382,7 +383,8 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 if ck == best_k and coy == best_oy and cox == best_ox:
                     continue
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
+                             y, x, coy, cox,
                              samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
@@ -411,7 +413,8 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 coy = qy - ry
                 cox = qx - rx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
+                             y, x, coy, cox,
                              samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
@@ -440,7 +443,8 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 coy = m * vy
                 cox = m * vx
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
-                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck, y, x, coy, cox,
+                             directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
+                             y, x, coy, cox,
                              samples, bias_tmp, best_d)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d

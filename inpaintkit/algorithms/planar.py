@@ -269,7 +269,8 @@ def patchmatch_nnf_warped(source, target, *, homographies=(), patch_size=7, iter
     hs = [_check_homography(h, i) for i, h in enumerate(homographies)]
     low, high = (float(v) for v in scale_range)
     if not (0 < low <= 1 <= high):
-        raise ValueError(f"scale_range must be (low, high) with 0 < low <= 1 <= high, got {scale_range!r}")
+        raise ValueError(
+            f"scale_range must be (low, high) with 0 < low <= 1 <= high, got {scale_range!r}")
     bias_limit = _check_weight(bias_limit, "bias_limit")
     src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
     tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
@@ -340,7 +341,8 @@ def analyse(image, mask, *, max_vps=3, use_regularity=True, seed=0) -> structure
 
 def inpaint_planar(image, mask, *, patch_size=None, iterations=1, nnf_iterations=2,
                    lambda_plane=0.05, lambda_direct=10.0, direct_threshold=0.02,
-                   lambda_prox=0.0, lambda_regularity=0.3, texture_weight=3.0, use_regularity=True, max_vps=3,
+                   lambda_prox=0.0, lambda_regularity=0.3, texture_weight=3.0,
+                   use_regularity=True, max_vps=3,
                    source_mask=None, return_planes=False, seed=0):
     """Fill the hole with planar structure guidance (Huang, Kang, Ahuja, Kopf 2014).
 
@@ -509,7 +511,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=1, nnf_iterations
         for em in range(n_em):
             search = _WarpedSearch(estimate, estimate, src_ok, pixel_ok, all_valid, active, r,
                                    model, params, colours, reg_samples)
-            plane, offset, cost, bias = search.start(plane, offset, _derive_seed(seed, depth, em, 0))
+            plane, offset, cost, bias = search.start(plane, offset,
+                                                     _derive_seed(seed, depth, em, 0))
             search.iterate(plane, offset, cost, bias, nnf_iterations + depth,
                            _derive_seed(seed, depth, em, 1))
             positions, affine = search.transforms(plane, offset)
