@@ -30,7 +30,7 @@ def command(image: Path, mask: Path | None, out: Path, max_vps: int, regularity:
     plane posterior (each plane a colour, the fronto-parallel plane gray; the hole
     outlined), continued into the hole as the planar method uses it; and each
     plane's regularity vectors as arrows. MASK (optional, non-black = hole) is
-    ignored for detection, as in ``inpaintkit fill --method planar``. Use it to see
+    ignored for detection, as in "inpaintkit fill --method planar". Use it to see
     why a planar fill went wrong: a missing vanishing point, a plane posterior that
     does not reach into the hole, or no regularity.
     """
