@@ -254,7 +254,7 @@ def vanishing_points(image, *, mask=None, max_vps=3, min_length=None, seed=0):
     >>> for k in range(8):
     ...     image[8 + 14 * k: 12 + 14 * k, 10:118] = 1.0   # horizontal bars
     >>> vps = vanishing_points(image)
-    >>> abs(vps[0].point[2]) < 1e-3   # a point at infinity, in direction x
+    >>> bool(abs(vps[0].point[2]) < 1e-3)   # a point at infinity, in direction x
     True
     """
     gray = _gray8(image)
