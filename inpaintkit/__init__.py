@@ -28,6 +28,9 @@ __all__ = [
     "inpaint_criminisi",
     "patchmatch_nnf",
     "compare",
+
+    "inpaint_planar",
+    "patchmatch_nnf_warped",
     "__version__",
 ]
 
@@ -171,6 +174,9 @@ def __getattr__(name: str):
         "patchmatch_nnf": "inpaintkit.algorithms.patchmatch",
         "inpaint_criminisi": "inpaintkit.algorithms.criminisi",
         "compare": "inpaintkit.comparison",
+
+        "inpaint_planar": "inpaintkit.algorithms.planar",
+        "patchmatch_nnf_warped": "inpaintkit.algorithms.planar",
     }
     if name in lazy:
         import importlib

@@ -156,6 +156,8 @@ register("patchmatch", "classical", "inpaintkit.algorithms.patchmatch:inpaint_pa
          "multi-scale PatchMatch completion (Wexler et al. 2007): textures, large holes")
 register("criminisi", "classical", "inpaintkit.algorithms.criminisi:inpaint_criminisi",
          "Criminisi exemplar filling: continues linear structures first")
+register("planar", "classical", "inpaintkit.algorithms.planar:inpaint_planar",
+         "planar structure guidance (Huang et al. 2014): perspective grids, facades, regular patterns")
 register("gl", "learned", "inpaintkit.learned:inpaint_gl",
          "Globally and Locally consistent completion network (Iizuka et al. 2017)")
 register("pconv", "learned", "inpaintkit.learned:inpaint_pconv",

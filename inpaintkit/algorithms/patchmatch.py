@@ -539,7 +539,14 @@ def _gradient_vote(parallel, estimate, nnf, dist, active, hole, r, channels, out
     shows no tone seam, and its low frequencies join the hole's border. Only the
     first ``channels`` channels of ``out`` are written.
     """
-    sources = _best_sources(parallel, nnf, dist, active, hole, r)
+    _vote_from_sources(estimate, hole, _best_sources(parallel, nnf, dist, active, hole, r),
+                       channels, out)
+
+
+def _vote_from_sources(estimate, hole, sources, channels, out) -> None:
+    """The gradient-domain vote given each hole pixel's source pixel ``sources``
+    (H, W, 2) int (see :func:`_gradient_vote`); also used by the planar method,
+    whose sources come from warped patches."""
     values = estimate[:, :, :channels].astype(np.float64)
     solved = values.copy()
     copy = values.copy()  # the plain best vote: a close start for iterative solves

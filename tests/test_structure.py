@@ -1,0 +1,175 @@
+"""Tests of inpaintkit.structure: vanishing points, planes, rectification, regularity, picture."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from inpaintkit import structure
+
+
+def grid_texture(side=512, period=48, thickness=5):
+    """White texture with black lines every ``period`` pixels both ways."""
+    texture = np.ones((side, side), np.float32)
+    for k in range(0, side, period):
+        texture[k:k + thickness] = 0.0
+        texture[:, k:k + thickness] = 0.0
+    return texture
+
+
+def warp(texture, corners, size):
+    src = np.float32([[0, 0], [texture.shape[1], 0], [texture.shape[1], texture.shape[0]],
+                      [0, texture.shape[0]]])
+    H = cv2.getPerspectiveTransform(src, np.float32(corners))
+    image = cv2.warpPerspective(texture, H, (size, size), flags=cv2.INTER_AREA, borderValue=1.0)
+    return image, H
+
+
+def two_plane_scene(size=192):
+    """A left wall and a right wall, each a perspective grid; true VPs per wall."""
+    texture = grid_texture()
+    left, H1 = warp(texture, [[-40, -30], [size // 2, 40], [size // 2, size - 40],
+                              [-40, size + 30]], size)
+    right, H2 = warp(texture, [[size // 2, 50], [size + 30, -10], [size + 30, size + 10],
+                               [size // 2, size - 50]], size)
+    image = left.copy()
+    image[:, size // 2:] = right[:, size // 2:]
+    vps = [H1 @ [1, 0, 0], H2 @ [1, 0, 0], H1 @ [0, 1, 0]]
+    return image, [v / np.linalg.norm(v) for v in vps]
+
+
+def angle_between(p, q, size):
+    """Angle between two vanishing points seen from a camera of focal ``size``."""
+    K = np.array([[size, 0, size / 2], [0, size, size / 2], [0, 0, 1.0]])
+    a, b = np.linalg.solve(K, p), np.linalg.solve(K, q)
+    cos = abs(a @ b) / np.linalg.norm(a) / np.linalg.norm(b)
+    return np.degrees(np.arccos(min(1.0, cos)))
+
+
+def test_vanishing_points_of_two_walls():
+    image, truth = two_plane_scene()
+    found = structure.vanishing_points(image)
+    assert 2 <= len(found) <= 3
+    for true in truth:
+        best = min(angle_between(true, vp.point, image.shape[0]) for vp in found)
+        assert best < 2.0
+    for vp in found:
+        assert vp.point.shape == (3,) and vp.segments.shape[1] == 4 and vp.score > 0
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float64])
+def test_vanishing_points_dtypes_and_rgb(dtype):
+    image, _ = two_plane_scene(128)
+    if dtype != np.float64:
+        image = np.rint(image * np.iinfo(dtype).max).astype(dtype)
+    rgb = np.stack([image] * 3, axis=2)
+    assert len(structure.vanishing_points(rgb)) >= 2
+
+
+def test_hole_border_segments_are_ignored():
+    image = np.full((128, 128), 0.5)
+    for k in range(10):
+        image[20 + 9 * k: 24 + 9 * k, 30:100] = 0.0  # parallel bars
+    mask = np.zeros((128, 128), bool)
+    mask[16:114, 26:104] = True  # covers every bar
+    assert len(structure.vanishing_points(image)) >= 1
+    assert structure.vanishing_points(image, mask=mask) == []
+
+
+def test_rectification_makes_parallel_lines_parallel():
+    texture = grid_texture()
+    image, _ = warp(texture, [[20, 10], [180, 40], [170, 160], [30, 190]], 192)
+    planes = structure.detect_planes(image)
+    assert len(planes.planes) >= 2  # the wall (and stray pairs) and the fronto-parallel plane
+    plane = planes.planes[int(np.argmax(planes.posterior[..., :-1].sum(axis=(0, 1))))]
+    assert np.allclose(plane.homography[:2], [[1, 0, 0], [0, 1, 0]])
+    for index in plane.vps:
+        segments = planes.vanishing_points[index].segments
+        a = structure.rectify_points(plane, segments[:, :2])
+        b = structure.rectify_points(plane, segments[:, 2:])
+        d = b - a
+        angles = np.degrees(np.arctan2(d[:, 1], d[:, 0])) % 180.0
+        spread = np.abs((angles - np.median(angles) + 90.0) % 180.0 - 90.0)
+        weights = np.hypot(d[:, 0], d[:, 1])
+        assert np.average(spread, weights=weights) < 1.0
+        # The plane's rectified direction of this family agrees with the segments.
+        direction = plane.directions[list(plane.vps).index(index)]
+        along = np.degrees(np.arctan2(direction[1], direction[0])) % 180.0
+        assert abs((along - np.median(angles) + 90.0) % 180.0 - 90.0) < 1.5
+
+
+def test_posterior_is_a_distribution_and_fills_the_hole():
+    image, _ = two_plane_scene(128)
+    mask = np.zeros((128, 128), bool)
+    mask[40:80, 20:50] = True
+    planes = structure.detect_planes(image, mask)
+    post = planes.posterior
+    assert post.shape == (128, 128, len(planes.planes))
+    assert np.all(np.isfinite(post)) and np.all(post >= 0)
+    assert np.allclose(post.sum(axis=2), 1.0, atol=1e-5)
+    # The left wall's plane dominates the hole on the left half.
+    left_plane = np.argmax(post[60, 10])
+    assert np.argmax(post[60, 35]) == left_plane
+
+
+def test_no_lines_gives_only_the_fronto_parallel_plane():
+    rng = np.random.default_rng(0)
+    image = cv2.GaussianBlur(rng.random((96, 96)), (0, 0), 3)
+    planes = structure.detect_planes(image)
+    assert len(planes.planes) == 1 and planes.planes[0].vps == ()
+    assert np.allclose(planes.posterior, 1.0)
+
+
+def test_regularity_of_a_grid_is_its_period():
+    y, x = np.mgrid[:160, :160]
+    image = (((x // 16) + (y // 16)) % 2).astype(np.float64) * 0.8 + 0.1
+    mask = np.zeros((160, 160), bool)
+    mask[60:100, 60:100] = True
+    planes = structure.detect_planes(image, mask)
+    vectors = structure.plane_regularity(image, mask, planes)
+    assert planes.regularity is vectors
+    # The image is fronto-parallel: every plane's frame is the image's. The checker's
+    # translational symmetries are the lattice of (16, 16) and (16, -16).
+    found = np.concatenate([v for v in vectors if len(v)])
+    assert len(found) >= 4
+    steps = found / 16.0
+    assert np.allclose(steps, np.rint(steps), atol=1.0 / 16.0)
+    assert np.all(np.rint(steps).sum(axis=1) % 2 == 0)
+    shortest = found[np.hypot(found[:, 0], found[:, 1]) <= 33.0]
+    assert np.linalg.matrix_rank(shortest, tol=1.0) == 2  # two independent periods
+
+
+def test_mean_shift_reference():
+    rng = np.random.default_rng(1)
+    centres = np.array([[40.0, 0.0], [0.0, 40.0], [-40.0, 0.0]])
+    points = np.concatenate([c + rng.normal(0, 2, (20, 2)) for c in centres]
+                            + [rng.uniform(-100, 100, (4, 2))])
+    modes = structure._mean_shift(points, 20.0, 5)
+    assert len(modes) == 3
+    for c in centres:
+        assert np.min(np.hypot(*(modes - c).T)) < 1.0
+
+
+def test_render_planes_picture():
+    image, _ = two_plane_scene(128)
+    mask = np.zeros((128, 128), bool)
+    mask[50:80, 50:80] = True
+    planes = structure.detect_planes(image, mask)
+    structure.plane_regularity(image, mask, planes)
+    picture = structure.render_planes(image, planes, mask)
+    assert picture.shape == (128, 384, 3) and picture.dtype == np.uint8
+    # Segments are drawn in colour on a gray image.
+    assert np.any(np.ptp(picture[:, :128].astype(int), axis=2) > 60)
+
+
+def test_bad_parameters():
+    image = np.zeros((32, 32))
+    with pytest.raises(ValueError, match="max_vps"):
+        structure.vanishing_points(image, max_vps=0)
+    with pytest.raises(ValueError, match="min_length"):
+        structure.vanishing_points(image, min_length=-1.0)
+    with pytest.raises(TypeError, match="dtype"):
+        structure.vanishing_points(np.zeros((32, 32), np.int32))
+    with pytest.raises(ValueError, match="density_sigma"):
+        structure.detect_planes(image, density_sigma=0)
