@@ -462,10 +462,30 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
     r = patch_size // 2
     hole = prep.mask
     if not _source_ok(~hole & ~exclude, r).any():
-        raise ValueError(
-            f"no fully known {patch_size}x{patch_size} patch to copy from: the mask "
-            "(and source_mask) leave none; use a smaller patch_size"
-        )
+        # Scattered specks can leave no fully known patch: diffusion fills the pixels
+        # nearest the known ones first (see _prefill), the planar search the rest.
+        from ._prefill import fill_without_sources
+
+        def rest_filled(filled, rest):
+            return inpaint_planar(
+                filled, rest, patch_size=patch_size, iterations=iterations,
+                nnf_iterations=nnf_iterations, lambda_plane=lambda_plane,
+                lambda_direct=lambda_direct, direct_threshold=direct_threshold,
+                lambda_prox=lambda_prox, lambda_regularity=lambda_regularity,
+                texture_weight=texture_weight, use_regularity=use_regularity,
+                max_vps=max_vps, source_mask=source_mask, return_planes=return_planes,
+                seed=seed)
+
+        def all_diffused(filled):
+            if not return_planes:
+                return filled
+            return filled, analyse(image, hole, max_vps=max_vps,
+                                   use_regularity=use_regularity, seed=seed)
+
+        return fill_without_sources(
+            image, hole, exclude=exclude, method="planar",
+            has_source=lambda valid: bool(_source_ok(valid, r).any()),
+            fill_rest=rest_filled, empty_rest=all_diffused)
 
     colours = prep.data.shape[2]
     gray = prep.data[:, :, :min(colours, 3)].mean(axis=2)
