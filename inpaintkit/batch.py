@@ -221,6 +221,11 @@ def collect_items(inputs: Iterable[Any], out_dir, *, mask=None, masks=None,
     if masks_dir is not None and not masks_dir.is_dir():
         raise FileNotFoundError(f"masks folder not found: {masks_dir}")
 
+    inputs = list(inputs)
+    for entry in inputs:
+        if not isinstance(entry, (tuple, list)) and Path(entry).is_dir() and _inside(Path(entry), out_dir):
+            raise ValueError(f"the output folder {out_dir} holds the input folder {entry}: "
+                             "choose an output folder outside the inputs")
     items: dict[str, Item] = {}
     for image, pair_mask, relative, scanned in _sources(inputs):
         if scanned and (_inside(image, out_dir) or _inside(image, masks_dir)):
@@ -237,9 +242,10 @@ def collect_items(inputs: Iterable[Any], out_dir, *, mask=None, masks=None,
             item_mask = (_find_beside(masks_dir / relative.parent, image.stem, image.suffix)
                          or _find_beside(masks_dir, image.stem, image.suffix))
             if item_mask is None:
+                looked = sorted({f"{(relative.parent / image.stem).as_posix()}.*",
+                                 f"{image.stem}.*"}, key=len, reverse=True)
                 problem = (f"no mask for {relative.as_posix()} in {masks_dir} "
-                           f"(looked for {(relative.parent / image.stem).as_posix()}.* "
-                           f"and {image.stem}.*)")
+                           f"(looked for {' and '.join(looked)})")
         elif mask_suffix is not None and pair_mask is None:
             item_mask = _find_beside(image.parent, image.stem + mask_suffix, image.suffix)
             if item_mask is None:
