@@ -793,12 +793,17 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
     batch_id = uuid.uuid4().hex[:8]
     dropped = 0
 
+    # Mask-file options as absolute paths: a remote worker's working folder is not ours.
+    worker_params = {key: str(Path(value).absolute())
+                     if key.endswith("_mask") and isinstance(value, (str, os.PathLike)) else value
+                     for key, value in params.items()}
+
     def submit(item: Item, attempt: int) -> None:
         # Absolute paths: a remote worker's working folder is not ours.
         future = client.submit(
             fill_file, str(item.image.absolute()),
             None if item.mask is None else str(item.mask.absolute()),
-            str(item.output.absolute()), method=method, params=params, seed=seed,
+            str(item.output.absolute()), method=method, params=worker_params, seed=seed,
             numba_threads=numba_threads, key=f"inpaintkit-fill-{batch_id}-{item.name}-{attempt}",
             retries=retries, pure=False)
         in_flight[future] = (item, attempt)
