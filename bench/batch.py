@@ -12,12 +12,16 @@ in (0.09, 0.11]), written as PNG files. For each method it prints:
 
 - images/s of a plain loop in this process (read, ``inpaint``, write; Numba on one
   thread, kernels warm), of ``batch.run`` on a LocalCluster of 1 worker and of 2
-  workers (workers warm: ``warm_up`` ran on each first), and the ratios;
+  workers (workers warm: ``warm_up`` ran on each first), and the ratios. The modes
+  run interleaved, in ``--rounds`` chunks of the photos (loop, 1, 2, 2, 1, loop, ...),
+  so a change in the machine's load during the run hits them alike;
 - the engine's overhead per item: the worker-seconds the batch used
   (wall time x workers) minus the sum of the fill times, per item, split into the
   workers' file reading and writing and the rest (scheduling, transfer, ledger);
 - the time to the first result with cold workers: cluster start, then the first
-  item (imports, Numba's disk cache) on a fresh cluster.
+  item (imports, Numba's disk cache) on the fresh cluster. Each ``batch.run`` call
+  adds its own start (folder scan, ledger) and tail (the last item alone on one
+  worker) to the timed seconds: chunks of 40 photos, not one batch of 200.
 
 Timings are wall clock: run on a quiet machine, or read the ratios with care.
 """
@@ -27,7 +31,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -83,23 +86,21 @@ def make_photos(folder: Path, count: int, *, seed: int = 0) -> list[tuple[Path, 
 
 
 def plain_loop(pairs, out_dir: Path, method: str) -> dict:
-    """Read, fill and write each pair in this process, one at a time."""
-    batch.warm_up((method,))
+    """Read, fill and write each pair in this process, one at a time (kernels warm)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    fills, works = [], []
+    fill = work = 0.0
     start = time.perf_counter()
     for image_path, mask_path in pairs:
         record = batch.fill_file(image_path, mask_path, out_dir / image_path.name, method=method)
         assert record["state"] == "done", record
-        fills.append(record["fill_seconds"])
-        works.append(record["seconds"])
-    seconds = time.perf_counter() - start
-    return {"seconds": seconds, "fill": sum(fills), "work": sum(works), "workers": 1,
-            "median_fill": statistics.median(fills)}
+        fill += record["fill_seconds"]
+        work += record["seconds"]
+    return {"seconds": time.perf_counter() - start, "fill": fill, "work": work}
 
 
-def on_cluster(pairs, out_dir: Path, method: str, workers: int) -> dict:
-    """Cold first result on a fresh LocalCluster, then the timed batch with warm workers."""
+def start_cluster(workers: int, method: str, probe) -> tuple:
+    """A LocalCluster as ``inpaintkit batch`` starts it; times its start and the first
+    result on its cold workers (``probe``: one pair), then warms every worker."""
     import logging
 
     import dask
@@ -109,21 +110,51 @@ def on_cluster(pairs, out_dir: Path, method: str, workers: int) -> dict:
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
-                               env={"NUMBA_NUM_THREADS": "1"})
+                               env={"NUMBA_NUM_THREADS": "1"}, preload=["inpaintkit.batch"])
     client = Client(cluster)
     cluster_start = time.perf_counter() - start
-    try:
-        first = batch.run([pairs[0]], out_dir / "first", method=method, client=client)
-        client.run(batch.warm_up, (method,))
-        summary = batch.run(pairs, out_dir / "all", method=method, client=client)
-    finally:
-        client.close()
-        cluster.close()
+    first = batch.run([probe[0]], probe[1], method=method, client=client)
+    client.run(batch.warm_up, (method,))
+    return cluster, client, {"cluster_start": cluster_start,
+                             "first_result": first.first_result_seconds}
+
+
+def on_cluster(pairs, out_dir: Path, method: str, client) -> dict:
+    summary = batch.run(pairs, out_dir, method=method, client=client)
     assert summary.done == len(pairs) and summary.failed == 0, summary.failures
-    assert len(list((out_dir / "all").glob("*.png"))) == len(pairs)
+    assert len(list(out_dir.glob("*.png"))) == len(pairs)
     return {"seconds": summary.seconds, "fill": summary.fill_seconds,
-            "work": summary.work_seconds, "workers": workers, "cluster_start": cluster_start,
-            "first_result": first.first_result_seconds}
+            "work": summary.work_seconds}
+
+
+def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
+    """Every run mode on the same photos, in ``rounds`` interleaved chunks (loop,
+    1 worker, 2 workers, loop, ...), so a change in the machine's load hits every mode
+    alike; returns per mode the summed seconds, fill and work seconds."""
+    batch.warm_up((method,))
+    clusters = {}
+    for workers in worker_counts:
+        clusters[workers] = start_cluster(workers, method, (pairs[0], root / f"first{workers}"))
+    totals = {"loop": {"seconds": 0.0, "fill": 0.0, "work": 0.0, "workers": 1}}
+    for workers in worker_counts:
+        totals[workers] = {"seconds": 0.0, "fill": 0.0, "work": 0.0, "workers": workers,
+                           **clusters[workers][2]}
+    try:
+        chunks = [pairs[i::rounds] for i in range(rounds)]
+        for index, chunk in enumerate(chunks):
+            modes = ["loop", *worker_counts]
+            for mode in modes if index % 2 == 0 else reversed(modes):
+                out = root / f"{mode}" / f"round{index}"
+                result = (plain_loop(chunk, out, method) if mode == "loop"
+                          else on_cluster(chunk, out, method, clusters[mode][1]))
+                for key in ("seconds", "fill", "work"):
+                    totals[mode][key] += result[key]
+            print(f"  {method}: round {index + 1}/{rounds} done", flush=True)
+    finally:
+        for cluster, client, _ in clusters.values():
+            client.close()
+            cluster.close()
+    return totals
 
 
 def main() -> None:
@@ -131,6 +162,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=200, help="photos (default 200)")
     parser.add_argument("--methods", nargs="+", default=["diffusion", "patchmatch"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="interleaved chunks per mode (default 5)")
     parser.add_argument("--quick", action="store_true", help="24 photos")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the photos and outputs here instead of a temporary folder")
@@ -147,28 +180,26 @@ def main() -> None:
               "(other work on the machine distorts every number)", flush=True)
         rows = []
         for method in args.methods:
-            runs = {"loop": plain_loop(pairs, root / method / "loop", method)}
-            for workers in args.workers:
-                runs[f"{workers} worker{'s' if workers > 1 else ''}"] = on_cluster(
-                    pairs, root / method / f"w{workers}", method, workers)
+            runs = measure(pairs, root / method, method, args.workers, args.rounds)
             loop_rate = count / runs["loop"]["seconds"]
-            one = runs.get("1 worker")
-            for label, result in runs.items():
+            one = runs.get(1)
+            for mode, result in runs.items():
+                label = mode if mode == "loop" else f"{mode} worker{'s' if mode > 1 else ''}"
                 rate = count / result["seconds"]
                 used = result["seconds"] * result["workers"]
                 overhead = (used - result["fill"]) / count
                 engine = (used - result["work"]) / count
-                row = {"method": method, "run": label, "images/s": rate,
-                       "x loop": rate / loop_rate,
-                       "x 1 worker": rate / (count / one["seconds"]) if one else float("nan"),
-                       "fill s/img": result["fill"] / count,
-                       "overhead ms/img": 1000 * overhead,
-                       "overhead %": 100 * overhead / (result["fill"] / count),
-                       "io ms/img": 1000 * (result["work"] - result["fill"]) / count,
-                       "engine ms/img": 1000 * engine,
-                       "cluster start s": result.get("cluster_start", float("nan")),
-                       "first result s": result.get("first_result", float("nan"))}
-                rows.append(row)
+                rows.append({
+                    "method": method, "run": label, "images/s": rate,
+                    "x loop": rate / loop_rate,
+                    "x 1 worker": rate / (count / one["seconds"]) if one else float("nan"),
+                    "fill s/img": result["fill"] / count,
+                    "overhead ms/img": 1000 * overhead,
+                    "overhead %": 100 * overhead / (result["fill"] / count),
+                    "io ms/img": 1000 * (result["work"] - result["fill"]) / count,
+                    "engine ms/img": 1000 * engine,
+                    "cluster start s": result.get("cluster_start", float("nan")),
+                    "first result s": result.get("first_result", float("nan"))})
                 print(f"  {method} {label}: {rate:.2f} images/s", flush=True)
         print()
         print_table(rows, ["method", "run", "images/s", "x loop", "x 1 worker", "fill s/img",
