@@ -90,12 +90,14 @@ def plain_loop(pairs, out_dir: Path, method: str) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     fill = work = 0.0
     start = time.perf_counter()
+    cpu_start = time.process_time()
     for image_path, mask_path in pairs:
         record = batch.fill_file(image_path, mask_path, out_dir / image_path.name, method=method)
         assert record["state"] == "done", record
         fill += record["fill_seconds"]
         work += record["seconds"]
-    return {"seconds": time.perf_counter() - start, "fill": fill, "work": work}
+    return {"seconds": time.perf_counter() - start, "fill": fill, "work": work, "engine_cpu": 0.0,
+            "cpu": time.process_time() - cpu_start}
 
 
 def start_cluster(workers: int, method: str, probe) -> tuple:
@@ -120,11 +122,15 @@ def start_cluster(workers: int, method: str, probe) -> tuple:
 
 
 def on_cluster(pairs, out_dir: Path, method: str, client) -> dict:
+    # This process's CPU time over the batch: the client and, on a LocalCluster, the
+    # scheduler and the nannies (the engine's own cost, besides the workers').
+    cpu_start = time.process_time()
     summary = batch.run(pairs, out_dir, method=method, client=client)
+    engine_cpu = time.process_time() - cpu_start
     assert summary.done == len(pairs) and summary.failed == 0, summary.failures
     assert len(list(out_dir.glob("*.png"))) == len(pairs)
     return {"seconds": summary.seconds, "fill": summary.fill_seconds,
-            "work": summary.work_seconds}
+            "work": summary.work_seconds, "cpu": summary.cpu_seconds, "engine_cpu": engine_cpu}
 
 
 def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
@@ -135,10 +141,10 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
     clusters = {}
     for workers in worker_counts:
         clusters[workers] = start_cluster(workers, method, (pairs[0], root / f"first{workers}"))
-    totals = {"loop": {"seconds": 0.0, "fill": 0.0, "work": 0.0, "workers": 1}}
+    zero = {"seconds": 0.0, "fill": 0.0, "work": 0.0, "cpu": 0.0, "engine_cpu": 0.0}
+    totals = {"loop": {**zero, "workers": 1}}
     for workers in worker_counts:
-        totals[workers] = {"seconds": 0.0, "fill": 0.0, "work": 0.0, "workers": workers,
-                           **clusters[workers][2]}
+        totals[workers] = {**zero, "workers": workers, **clusters[workers][2]}
     try:
         chunks = [pairs[i::rounds] for i in range(rounds)]
         for index, chunk in enumerate(chunks):
@@ -147,7 +153,7 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
                 out = root / f"{mode}" / f"round{index}"
                 result = (plain_loop(chunk, out, method) if mode == "loop"
                           else on_cluster(chunk, out, method, clusters[mode][1]))
-                for key in ("seconds", "fill", "work"):
+                for key in ("seconds", "fill", "work", "cpu", "engine_cpu"):
                     totals[mode][key] += result[key]
             print(f"  {method}: round {index + 1}/{rounds} done", flush=True)
     finally:
@@ -155,6 +161,16 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
             client.close()
             cluster.close()
     return totals
+
+
+def idle_estimate(result: dict, count: int, cores: int) -> float:
+    """Images/s the run would reach on ``cores`` idle cores, from CPU times (which
+    contention barely changes): each worker busy one core for its CPU time per
+    item, and the workers and the engine (client, scheduler) sharing the cores."""
+    worker_cpu = result["cpu"] / count
+    engine_cpu = result["engine_cpu"] / count
+    workers = result["workers"]
+    return min(workers / worker_cpu, cores / (worker_cpu + engine_cpu))
 
 
 def main() -> None:
@@ -178,6 +194,7 @@ def main() -> None:
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"CPU cores here: {len(os.sched_getaffinity(0))}, load average {load:.1f} "
               "(other work on the machine distorts every number)", flush=True)
+        cores = len(os.sched_getaffinity(0))
         rows = []
         for method in args.methods:
             runs = measure(pairs, root / method, method, args.workers, args.rounds)
@@ -198,12 +215,16 @@ def main() -> None:
                     "overhead %": 100 * overhead / (result["fill"] / count),
                     "io ms/img": 1000 * (result["work"] - result["fill"]) / count,
                     "engine ms/img": 1000 * engine,
+                    "cpu s/img": result["cpu"] / count,
+                    "engine cpu ms/img": 1000 * result["engine_cpu"] / count,
+                    "idle est. img/s": idle_estimate(result, count, cores),
                     "cluster start s": result.get("cluster_start", float("nan")),
                     "first result s": result.get("first_result", float("nan"))})
                 print(f"  {method} {label}: {rate:.2f} images/s", flush=True)
         print()
         print_table(rows, ["method", "run", "images/s", "x loop", "x 1 worker", "fill s/img",
                            "overhead ms/img", "overhead %", "io ms/img", "engine ms/img",
+                           "cpu s/img", "engine cpu ms/img", "idle est. img/s",
                            "cluster start s", "first result s"],
                     title=f"batch: {count} photos {SIZE}x{SIZE}, ~10 % holes (overhead = "
                           "worker-seconds not spent in inpaint, per image; io = the workers' "

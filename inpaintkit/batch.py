@@ -23,7 +23,6 @@ import glob
 import json
 import logging
 import os
-import queue
 import signal
 import socket
 import threading
@@ -331,7 +330,8 @@ def fill_file(image_path, mask_path, output_path, *, method: str = "auto",
     dict
         ``state`` ("done" or "failed"), ``method`` (what ``auto`` picked), ``error``
         (one line, for failures), ``hole_pixels``, ``seconds`` (all of it) and
-        ``fill_seconds`` (the ``inpaint`` call alone), ``worker``.
+        ``fill_seconds`` (the ``inpaint`` call alone), ``cpu_seconds`` (the worker
+        process's CPU time over the item, every thread), ``worker``.
 
     Unexpected errors (a bug, ``MemoryError``) propagate, so the engine can retry
     the item; errors that are the item's own (a corrupt file, a mask of another
@@ -341,6 +341,7 @@ def fill_file(image_path, mask_path, output_path, *, method: str = "auto",
     from inpaintkit import io
 
     start = time.perf_counter()
+    cpu_start = time.process_time()
     record: dict[str, Any] = {"state": "failed", "method": method, "error": None,
                               "hole_pixels": None, "fill_seconds": None,
                               "worker": _worker_name()}
@@ -368,6 +369,7 @@ def fill_file(image_path, mask_path, output_path, *, method: str = "auto",
     except _ITEM_ERRORS as exc:
         record["error"] = _one_line(exc)
     record["seconds"] = time.perf_counter() - start
+    record["cpu_seconds"] = time.process_time() - cpu_start
     return record
 
 
@@ -487,6 +489,8 @@ class Summary:
         Sum of the items' ``inpaint`` times on the workers.
     work_seconds : float
         Sum of the items' whole times on the workers (read, fill, write).
+    cpu_seconds : float
+        Sum of the workers' CPU time over the items.
     workers : int
         Worker threads when the batch started.
     failures : list of (str, str)
@@ -505,6 +509,7 @@ class Summary:
     first_result_seconds: float | None = None
     fill_seconds: float = 0.0
     work_seconds: float = 0.0
+    cpu_seconds: float = 0.0
     workers: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     ledger: Path | None = None
@@ -682,8 +687,8 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
         Extra attempts for an item whose worker died or that raised an unexpected
         error; then it is recorded as failed.
     max_in_flight : int, optional
-        Items submitted and not yet finished, at most (default: twice the worker
-        threads, at least 4): a sliding window, never the whole batch at once.
+        Items submitted and not yet finished, at most (default: three per worker
+        thread, at least 8): a sliding window, never the whole batch at once.
     numba_threads : int or None
         Numba threads per item on a worker (default 1: N workers use N cores).
     progress : callable, optional
@@ -739,6 +744,7 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
                  "mask": None if item.mask is None else str(item.mask.absolute()),
                  "output": str(item.output.absolute()), "error": error, "attempts": attempts,
                  "seconds": result.get("seconds"), "fill_seconds": result.get("fill_seconds"),
+                 "cpu_seconds": result.get("cpu_seconds"),
                  "worker": result.get("worker")}
         ledger.append(entry)
         if state == "done":
@@ -751,6 +757,7 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
             summary.skipped += 1
         if result:  # from a worker
             summary.work_seconds += result.get("seconds") or 0.0
+            summary.cpu_seconds += result.get("cpu_seconds") or 0.0
             if summary.first_result_seconds is None:
                 summary.first_result_seconds = time.perf_counter() - started
         if progress is not None:
@@ -785,8 +792,7 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
             params: dict[str, Any], seed: int, retries: int, max_in_flight: int | None,
             numba_threads: int | None, notify: Callable[[str], None]) -> None:
     """Submit ``todo`` to ``client`` a sliding window at a time and record results."""
-    from distributed import KilledWorker
-    from distributed.client import FutureCancelledError
+    from distributed import KilledWorker, as_completed
 
     threads = sum(client.nthreads().values())
     summary.workers = threads
@@ -795,20 +801,22 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
     notify(f"filling {len(todo)} of {summary.total} images on {where} "
            f"({threads} worker thread{'s' if threads != 1 else ''})"
            + (f"; {summary.skipped} skipped (output exists)" if summary.skipped else ""))
-    window = max_in_flight or max(4, 2 * threads)
+    # Three per worker thread: each has its next items queued while a result travels
+    # back (on a busy machine a round trip took ~50 ms, as long as a small item).
+    window = max_in_flight or max(8, 3 * threads)
     pending = list(reversed(todo))  # pop() from the end keeps the sorted order
-    finished: queue.SimpleQueue = queue.SimpleQueue()
+    finished = as_completed(with_results=True, raise_errors=False)
     in_flight: dict[Any, tuple[Item, int]] = {}
     batch_id = uuid.uuid4().hex[:8]
     dropped = 0
 
-    # Mask-file options as absolute paths: a remote worker's working folder is not ours.
+    # Absolute paths, for mask-file options as for items: a remote worker's working
+    # folder is not ours.
     worker_params = {key: str(Path(value).absolute())
                      if key.endswith("_mask") and isinstance(value, (str, os.PathLike)) else value
                      for key, value in params.items()}
 
     def submit(item: Item, attempt: int) -> None:
-        # Absolute paths: a remote worker's working folder is not ours.
         future = client.submit(
             fill_file, str(item.image.absolute()),
             None if item.mask is None else str(item.mask.absolute()),
@@ -816,7 +824,29 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
             numba_threads=numba_threads, key=f"inpaintkit-fill-{batch_id}-{item.name}-{attempt}",
             retries=retries, pure=False)
         in_flight[future] = (item, attempt)
-        future.add_done_callback(finished.put)
+        finished.add(future)
+
+    def handle(item: Item, attempt: int, future, result) -> None:
+        nonlocal dropped
+        if future.status == "finished":
+            record(item, result["state"], error=result.get("error"), attempts=attempt,
+                   result=result)
+            return
+        error = result[1] if isinstance(result, tuple) else result
+        if isinstance(error, KilledWorker):
+            if interrupts.count:
+                dropped += 1  # not retried after Ctrl-C: left for the re-run
+            elif attempt <= retries:
+                submit(item, attempt + 1)
+            else:
+                record(item, "failed", attempts=attempt,
+                       error=f"its worker died while filling it ({attempt} attempt"
+                             f"{'s' if attempt > 1 else ''}: killed, or out of memory?)")
+        elif future.status == "cancelled" or isinstance(error, BaseException) and \
+                not isinstance(error, Exception):
+            record(item, "failed", error="cancelled on the cluster", attempts=attempt)
+        else:  # raised by the task after Dask's retries: a bug, MemoryError, ...
+            record(item, "failed", error=_one_line(error), attempts=attempt + retries)
 
     start = time.perf_counter()
     with _Interrupts(notify) as interrupts:
@@ -828,31 +858,14 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
                     client.cancel(list(in_flight), force=True)
                     in_flight.clear()
                     break
-                try:
-                    future = finished.get(timeout=0.2)
-                except queue.Empty:
+                if not finished.has_ready():
+                    time.sleep(0.01)
                     continue
-                item, attempt = in_flight.pop(future)
-                try:
-                    result = future.result()
-                except KilledWorker:
-                    if interrupts.count:
-                        dropped += 1  # not retried after Ctrl-C: left for the re-run
-                        continue
-                    if attempt <= retries:
-                        submit(item, attempt + 1)
-                        continue
-                    record(item, "failed", attempts=attempt,
-                           error=f"its worker died while filling it ({attempt} attempt"
-                                 f"{'s' if attempt > 1 else ''}: killed, or out of memory?)")
-                except FutureCancelledError as exc:  # cancelled by someone else
-                    record(item, "failed", error=f"cancelled on the cluster: {exc}",
-                           attempts=attempt)
-                except Exception as exc:  # raised by the task after Dask's retries
-                    record(item, "failed", error=_one_line(exc), attempts=attempt + retries)
-                else:
-                    record(item, result["state"], error=result.get("error"),
-                           attempts=attempt, result=result)
+                # Results are fetched from the workers in the background, many at a
+                # time; a blocking future.result() per item would cost a round trip each.
+                for future, result in finished.next_batch(block=False):
+                    item, attempt = in_flight.pop(future)
+                    handle(item, attempt, future, result)
                 if interrupts.count == 0:
                     while pending and len(in_flight) < window:
                         submit(pending.pop(), 1)

@@ -171,6 +171,16 @@ def test_fill_file_records_done_and_failed(tmp_path):
     assert not (tmp_path / "o" / "b.png").exists()
 
 
+def test_numba_runs_single_threaded_inside_an_item():
+    import numba
+
+    with batch._numba_threads(1):
+        assert numba.get_num_threads() == 1
+    before = numba.get_num_threads()
+    with batch._numba_threads(None):
+        assert numba.get_num_threads() == before
+
+
 def test_ledger_survives_a_torn_last_line(tmp_path):
     path = tmp_path / batch.LEDGER_NAME
     path.write_text('{"item":"a.png","state":"done"}\n{"item":"b.png","sta')

@@ -78,7 +78,7 @@ class _Bar:
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Extra attempts for an item whose worker died (killed, out of memory).")
 @click.option("--max-in-flight", type=click.IntRange(min=1), default=None,
-              help="Items submitted at once [default: twice the workers].")
+              help="Items submitted at once [default: three per worker, at least 8].")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the closing summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the progress bar on or off (default: on a terminal).")
