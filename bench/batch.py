@@ -23,7 +23,17 @@ in (0.09, 0.11]), written as PNG files. For each method it prints:
   adds its own start (folder scan, ledger) and tail (the last item alone on one
   worker) to the timed seconds: chunks of 40 photos, not one batch of 200.
 
-Timings are wall clock: run on a quiet machine, or read the ratios with care.
+- CPU seconds per image on the workers (``cpu s/img``; the worker process's CPU time
+  over each item) and of this process during the batch (``engine cpu ms/img``: the
+  client, and on a LocalCluster the scheduler and the nannies), and from them the
+  images/s the run would reach on idle cores (``idle est. img/s``: each worker busy one
+  core for its CPU time per item, the engine sharing the cores). CPU time is what a
+  busy machine changes least.
+
+Wall-clock timings need a quiet machine. On a shared one, Linux's autogroup
+scheduler gives each login session one share of the CPU however many processes it
+runs: there, two workers cannot be faster than one, and only the CPU columns and
+the idle estimate say how the engine scales.
 """
 
 from __future__ import annotations
