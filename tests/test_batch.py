@@ -287,6 +287,44 @@ def test_cli_records_bad_items_and_goes_on(tmp_path, dask_client, capsys):
     assert "inpaintkit: batch: 0 done, 0 failed, 7 skipped of 7" in err
 
 
+def test_an_unexpected_error_is_retried_then_recorded(tmp_path, dask_client):
+    """A task that raises something other than an input error (a bug, MemoryError) is
+    retried by Dask (``retries=``), then recorded as failed; the others succeed."""
+    truth = make_folder(tmp_path / "in", 3, nested=False)
+    io.write_image(tmp_path / "in" / "odd.png", smooth_photo(7, 40))
+    io.write_image(tmp_path / "in" / "odd_mask.png", stroke_mask(7, 40).astype(np.uint8))
+
+    def break_inpaint():
+        import inpaintkit
+
+        original = inpaintkit.inpaint
+
+        def broken(image, mask, method="auto", **options):
+            if image.shape[0] == 40:
+                raise RuntimeError("kernel exploded\nsecond line")
+            return original(image, mask, method, **options)
+
+        broken.original = original
+        inpaintkit.inpaint = broken
+
+    def restore_inpaint():
+        import inpaintkit
+
+        inpaintkit.inpaint = getattr(inpaintkit.inpaint, "original", inpaintkit.inpaint)
+
+    dask_client.run(break_inpaint)
+    try:
+        summary = batch.run([tmp_path / "in"], tmp_path / "out", mask_suffix="_mask",
+                            method="diffusion", client=dask_client, retries=1)
+    finally:
+        dask_client.run(restore_inpaint)
+    assert (summary.done, summary.failed) == (3, 1)
+    assert summary.failures == [("odd.png", "RuntimeError: kernel exploded")]
+    record = batch.latest_states(summary.ledger)["odd.png"]
+    assert record["state"] == "failed" and record["attempts"] == 2
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == sorted(truth)
+
+
 def test_cli_user_errors_are_one_line(tmp_path, capsys):
     make_folder(tmp_path / "in", 2)
     base = ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out")]
