@@ -122,7 +122,8 @@ def start_cluster(workers: int, method: str, probe) -> tuple:
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
-                               env={"NUMBA_NUM_THREADS": "1"}, preload=["inpaintkit.batch"])
+                               env={"NUMBA_NUM_THREADS": "1"}, preload=["inpaintkit.batch"],
+                               scheduler_kwargs=batch._NO_DASHBOARD)
     client = Client(cluster)
     cluster_start = time.perf_counter() - start
     first = batch.run([probe[0]], probe[1], method=method, client=client)

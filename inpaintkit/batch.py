@@ -605,6 +605,11 @@ def _check_options(method: str, params: dict[str, Any]) -> None:
             raise TypeError(f"{key} must be a mask file path in a batch, got {type(value).__name__}")
 
 
+#: The scheduler's HTTP server (health and metrics routes, started even without a
+#: dashboard) on a free loopback port, not on 8787 where another cluster may be.
+_NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
+
 def _cpu_count() -> int:
     """The cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -641,7 +646,8 @@ def _client_for(client, scheduler: str | None, workers: int | None,
                           "distributed.worker.daemon": True}):
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
-                               env={"NUMBA_NUM_THREADS": "1"}, preload=[__name__])
+                               env={"NUMBA_NUM_THREADS": "1"}, preload=[__name__],
+                               scheduler_kwargs=_NO_DASHBOARD)
     try:
         with Client(cluster) as local:
             yield local

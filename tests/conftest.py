@@ -15,7 +15,8 @@ def dask_client():
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
         cluster = distributed.LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-            silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"})
+            silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": "1"},
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
     client = distributed.Client(cluster)
     yield client
     client.close()
