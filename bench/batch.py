@@ -25,7 +25,8 @@ in (0.09, 0.11]), written as PNG files. For each method it prints:
 
 - CPU seconds per image on the workers (``cpu s/img``; the worker process's CPU time
   over each item) and of this process during the batch (``engine cpu ms/img``: the
-  client, and on a LocalCluster the scheduler and the nannies), and from them the
+  client, and on a LocalCluster the scheduler and the nannies, less their idle draw,
+  ``idle draw cpu %``, measured for 3 s before the rounds), and from them the
   images/s the run would reach on idle cores (``idle est. img/s``: each worker busy one
   core for its CPU time per item, the engine sharing the cores). CPU time is what a
   busy machine changes least.
@@ -128,8 +129,13 @@ def start_cluster(workers: int, method: str, probe) -> tuple:
     cluster_start = time.perf_counter() - start
     first = batch.run([probe[0]], probe[1], method=method, client=client)
     client.run(batch.warm_up, (method,))
+    # The engine's CPU draw while idle (heartbeats, the nannies' memory monitors):
+    # a cost per second of wall time, not per item.
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    time.sleep(3.0)
+    idle_rate = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
     return cluster, client, {"cluster_start": cluster_start,
-                             "first_result": first.first_result_seconds}
+                             "first_result": first.first_result_seconds, "idle_rate": idle_rate}
 
 
 def on_cluster(pairs, out_dir: Path, method: str, client) -> dict:
@@ -174,14 +180,21 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
     return totals
 
 
+def engine_cpu_per_item(result: dict, count: int) -> float:
+    """This process's CPU seconds per item during the batches, less its idle draw
+    over the same wall time (which a busy machine stretches)."""
+    idle = result.get("idle_rate", 0.0) * result["seconds"]
+    return max(0.0, result["engine_cpu"] - idle) / count
+
+
 def idle_estimate(result: dict, count: int, cores: int) -> float:
     """Images/s the run would reach on ``cores`` idle cores, from CPU times (which
     contention barely changes): each worker busy one core for its CPU time per
-    item, and the workers and the engine (client, scheduler) sharing the cores."""
+    item; the workers, the engine's per-item CPU and its idle draw sharing the cores."""
     worker_cpu = result["cpu"] / count
-    engine_cpu = result["engine_cpu"] / count
     workers = result["workers"]
-    return min(workers / worker_cpu, cores / (worker_cpu + engine_cpu))
+    spare = cores - result.get("idle_rate", 0.0)
+    return min(workers / worker_cpu, spare / (worker_cpu + engine_cpu_per_item(result, count)))
 
 
 def main() -> None:
@@ -227,7 +240,8 @@ def main() -> None:
                     "io ms/img": 1000 * (result["work"] - result["fill"]) / count,
                     "engine ms/img": 1000 * engine,
                     "cpu s/img": result["cpu"] / count,
-                    "engine cpu ms/img": 1000 * result["engine_cpu"] / count,
+                    "engine cpu ms/img": 1000 * engine_cpu_per_item(result, count),
+                    "idle draw cpu %": 100 * result.get("idle_rate", float("nan")),
                     "idle est. img/s": idle_estimate(result, count, cores),
                     "cluster start s": result.get("cluster_start", float("nan")),
                     "first result s": result.get("first_result", float("nan"))})
@@ -235,7 +249,8 @@ def main() -> None:
         print()
         print_table(rows, ["method", "run", "images/s", "x loop", "x 1 worker", "fill s/img",
                            "overhead ms/img", "overhead %", "io ms/img", "engine ms/img",
-                           "cpu s/img", "engine cpu ms/img", "idle est. img/s",
+                           "cpu s/img", "engine cpu ms/img", "idle draw cpu %",
+                           "idle est. img/s",
                            "cluster start s", "first result s"],
                     title=f"batch: {count} photos {SIZE}x{SIZE}, ~10 % holes (overhead = "
                           "worker-seconds not spent in inpaint, per image; io = the workers' "
