@@ -610,6 +610,12 @@ def _check_options(method: str, params: dict[str, Any]) -> None:
 _NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 
 
+#: A finished item whose result as_completed has not delivered after this many
+#: seconds is fetched directly (checked every _LOST_CHECK_S seconds while idle).
+_LOST_AFTER_S = 10.0
+_LOST_CHECK_S = 2.0
+
+
 def _cpu_count() -> int:
     """The cores this process may run on."""
     if hasattr(os, "sched_getaffinity"):
@@ -854,6 +860,34 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
         else:  # raised by the task after Dask's retries: a bug, MemoryError, ...
             record(item, "failed", error=_one_line(error), attempts=attempt + retries)
 
+    done_since: dict[Any, float] = {}
+    last_check = time.monotonic()
+
+    def collect_lost() -> None:
+        """Fetch the results that as_completed lost. Its background fetch can die
+        with an exception of the transport (a tornado AssertionError was seen on the
+        busy machine), which would leave the item in flight for ever."""
+        now = time.monotonic()
+        for future in [future for future in in_flight if future.done()]:
+            if now - done_since.setdefault(future, now) < _LOST_AFTER_S:
+                continue
+            item, attempt = in_flight.pop(future)
+            done_since.pop(future, None)
+            try:
+                if future.status == "finished":
+                    result = future.result(timeout=60)
+                else:
+                    result = future.exception(timeout=60)
+            except Exception as exc:  # the fetch itself failed: run the item again
+                logger.warning("could not fetch the result of %s (%s)", item.name, _one_line(exc))
+                if attempt <= retries and interrupts.count == 0:
+                    submit(item, attempt + 1)
+                else:
+                    record(item, "failed", attempts=attempt,
+                           error=f"could not fetch its result: {_one_line(exc)}")
+                continue
+            handle(item, attempt, future, result)
+
     start = time.perf_counter()
     with _Interrupts(notify) as interrupts:
         try:
@@ -865,13 +899,18 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
                     in_flight.clear()
                     break
                 if not finished.has_ready():
+                    if time.monotonic() - last_check > _LOST_CHECK_S:
+                        last_check = time.monotonic()
+                        collect_lost()
                     time.sleep(0.01)
                     continue
                 # Results are fetched from the workers in the background, many at a
                 # time; a blocking future.result() per item would cost a round trip each.
                 for future, result in finished.next_batch(block=False):
-                    item, attempt = in_flight.pop(future)
-                    handle(item, attempt, future, result)
+                    entry = in_flight.pop(future, None)
+                    done_since.pop(future, None)
+                    if entry is not None:  # else collect_lost() had it already
+                        handle(*entry, future, result)
                 if interrupts.count == 0:
                     while pending and len(in_flight) < window:
                         submit(pending.pop(), 1)

@@ -325,6 +325,30 @@ def test_an_unexpected_error_is_retried_then_recorded(tmp_path, dask_client):
     assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == sorted(truth)
 
 
+def test_a_result_lost_by_as_completed_is_fetched(tmp_path, dask_client, monkeypatch):
+    """If as_completed's background fetch of a result dies, the item is not left in
+    flight for ever: it is fetched directly after a while."""
+    import distributed
+
+    truth = make_folder(tmp_path / "in", 5, nested=False)
+
+    class Forgetful(distributed.as_completed):
+        added = 0
+
+        def add(self, future):
+            Forgetful.added += 1
+            if Forgetful.added != 2:  # never tracks the second item
+                super().add(future)
+
+    monkeypatch.setattr(distributed, "as_completed", Forgetful)
+    monkeypatch.setattr(batch, "_LOST_AFTER_S", 0.5)
+    monkeypatch.setattr(batch, "_LOST_CHECK_S", 0.2)
+    summary = batch.run([tmp_path / "in"], tmp_path / "out", mask_suffix="_mask",
+                        method="diffusion", client=dask_client)
+    assert (summary.done, summary.failed) == (5, 0)
+    assert sorted(batch.latest_states(summary.ledger)) == sorted(truth)
+
+
 def test_cli_user_errors_are_one_line(tmp_path, capsys):
     make_folder(tmp_path / "in", 2)
     base = ["batch", str(tmp_path / "in"), "-o", str(tmp_path / "out")]
