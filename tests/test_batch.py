@@ -170,6 +170,17 @@ def test_fill_file_records_done_and_failed(tmp_path):
         assert "\n" not in record["error"]
     assert not (tmp_path / "o" / "b.png").exists()
 
+    # No mask: an RGBA image's transparent pixels are the hole.
+    rgba = np.concatenate([image, np.full((48, 48, 1), 255, np.uint8)], axis=2)
+    rgba[hole, 3] = 0
+    io.write_image(tmp_path / "cutout.png", rgba)
+    record = batch.fill_file(tmp_path / "cutout.png", None, tmp_path / "o" / "cutout.png",
+                             method="diffusion")
+    assert record["state"] == "done" and record["hole_pixels"] == hole.sum()
+    result = io.read_image(tmp_path / "o" / "cutout.png")
+    assert np.array_equal(result[~hole], rgba[~hole])
+    assert np.abs(result[hole][:, :3].astype(int) - image[hole].astype(int)).mean() < 6
+
 
 def test_numba_runs_single_threaded_inside_an_item():
     import numba
