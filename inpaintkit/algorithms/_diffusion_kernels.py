@@ -421,13 +421,17 @@ def csr_multiply(indptr, indices, values, x):
     """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C)."""
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
-    out = np.zeros((rows, channels), dtype=np.float64)
+    out = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)  # accumulate in registers, not in out
     for k in range(rows):
+        total[:] = 0.0
         for e in range(indptr[k], indptr[k + 1]):
             col = indices[e]
             coef = values[e]
             for c in range(channels):
-                out[k, c] += coef * x[col, c]
+                total[c] += coef * x[col, c]
+        for c in range(channels):
+            out[k, c] = total[c]
     return out
 
 
@@ -437,14 +441,17 @@ def csr_residual(indptr, indices, values, x, rhs):
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
     out = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)
     for k in range(rows):
         for c in range(channels):
-            out[k, c] = rhs[k, c]
+            total[c] = rhs[k, c]
         for e in range(indptr[k], indptr[k + 1]):
             col = indices[e]
             coef = values[e]
             for c in range(channels):
-                out[k, c] -= coef * x[col, c]
+                total[c] -= coef * x[col, c]
+        for c in range(channels):
+            out[k, c] = total[c]
     return out
 
 
@@ -466,6 +473,8 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
     x = x.copy()
     residual = csr_residual(indptr, indices, values, x, rhs)
     step = np.empty((rows, channels), dtype=np.float64)
+    following = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)
     for k in range(rows):
         for c in range(channels):
             step[k, c] = inv_diag[k] * residual[k, c] / theta
@@ -476,17 +485,20 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
         if _ == degree - 1:
             break
         # residual -= A step, row by row, then the next step from the new residual.
-        for k in range(rows):
-            for e in range(indptr[k], indptr[k + 1]):
-                col = indices[e]
-                coef = values[e]
-                for c in range(channels):
-                    residual[k, c] -= coef * step[col, c]
         rho_next = 1.0 / (2.0 * sigma - rho)
         keep = rho_next * rho
         push = 2.0 * rho_next / delta
         for k in range(rows):
             for c in range(channels):
-                step[k, c] = keep * step[k, c] + push * inv_diag[k] * residual[k, c]
+                total[c] = residual[k, c]
+            for e in range(indptr[k], indptr[k + 1]):
+                col = indices[e]
+                coef = values[e]
+                for c in range(channels):
+                    total[c] -= coef * step[col, c]
+            for c in range(channels):
+                residual[k, c] = total[c]
+                following[k, c] = keep * step[k, c] + push * inv_diag[k] * total[c]
+        step, following = following, step
         rho = rho_next
     return x
