@@ -707,3 +707,17 @@ def test_prolongation_is_bilinear_and_dirichlet_outside_the_hole():
     centre_r, centre_c = 2 * coarse_rows + 0.5, 2 * coarse_cols + 0.5
     np.testing.assert_allclose((weights @ centre_r)[inner], rows[inner], atol=1e-12)
     np.testing.assert_allclose((weights @ centre_c)[inner], cols[inner], atol=1e-12)
+
+
+def test_multigrid_falls_back_to_the_direct_solve_when_cg_stalls(monkeypatch):
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((40, 50))["box"]
+    data = smooth_image(40, 50, 2, seed=8)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    monkeypatch.setattr(diffusion, "_MG_MAXITER", 1)
+    fallback = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
+    np.testing.assert_allclose(fallback[hole], direct[hole], atol=1e-12)
