@@ -14,7 +14,10 @@ Prints, in one run:
    ``cv2.inpaint`` (TELEA and NS, radius 3) and of ``skimage.restoration.inpaint_biharmonic``,
    then the quality target of the default variant against the best peer per bucket;
 3. a scaling table (256, 1024, 4096 px side, ~5 % hole, RGB) of time with ratios to
-   the peers, and how closely ``variant="biharmonic"`` matches scikit-image.
+   the peers, and how closely ``variant="biharmonic"`` matches scikit-image;
+4. a solver table: the bilaplacian systems of ``biharmonic`` and ``tension`` solved by
+   the direct factorisation and by multigrid CG, CPU time side by side with
+   scikit-image's, and how closely the two solutions agree.
 """
 
 from __future__ import annotations
