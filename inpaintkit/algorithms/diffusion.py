@@ -241,9 +241,10 @@ def _multigrid(matrix, rows, cols, shape):
         # bilaplacian's interior; a power-iteration estimate, tighter on the coarse
         # levels, can fall short and make the smoother (and CG) diverge.
         upper = float((abs(matrix).sum(axis=1) / diagonal).max())
+        restrict = prolong.T.tocsr()
         levels.append((_csr_parts(matrix), 1.0 / diagonal, upper,
-                       _csr_parts(prolong), _csr_parts(prolong.T.tocsr())))
-        matrix = (prolong.T @ matrix @ prolong).tocsr()
+                       _csr_parts(prolong), _csr_parts(restrict)))
+        matrix = (restrict @ matrix @ prolong).tocsr()
     coarsest = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                     options={"SymmetricMode": True})
 
