@@ -53,10 +53,11 @@ _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 #: Bilaplacian (biharmonic, tension) batches of at least this many unknowns are
 #: solved by multigrid-preconditioned conjugate gradients (:func:`_multigrid`); below
 #: it SuperLU's factorisation is faster. Measured in CPU time (bench/diffusion.py,
-#: solver table, ~5 % free-form hole on RGB): direct/multigrid 0.8 at 5.4e4 unknowns,
-#: about 0.85-1 at 2-5e5, 1.9 at 8.6e5 (25 s against 13 s), and the multigrid's memory
-#: stays linear where the factor's fill does not.
-_MULTIGRID_MIN = 250_000
+#: solver table, ~5 % free-form hole on RGB; direct / multigrid time, biharmonic and
+#: tension): 0.79 and 0.87 at 5.4e4 unknowns, 1.12 and 1.63 at 2.2e5, 1.93 and 2.19
+#: at 8.6e5 (25 s against 13 s); the multigrid's memory stays linear in the hole
+#: where the factor's fill does not.
+_MULTIGRID_MIN = 120_000
 #: Multigrid levels stop coarsening at this many unknowns; that level is factorised
 #: (cheaper than more levels: 7.1 s against 11.4 s with 3 000 at 5.2e5 unknowns).
 _MG_COARSEST = 15_000
@@ -577,7 +578,7 @@ def inpaint_diffusion(
     coupled holes with SuperLU in symmetric mode. Larger groups are solved by
     preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
-    and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 2.5x10^5 with a
+    and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 1.2x10^5 with a
     geometric multigrid V-cycle as preconditioner (about 2x faster than the
     factorisation at 8.6x10^5 unknowns, memory linear in the hole, within about 1e-8
     of it). ``tv`` and ``transport``
