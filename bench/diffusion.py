@@ -300,7 +300,8 @@ def solver_table(sizes: list[int]) -> None:
                 diffusion._MULTIGRID_MIN = 1 << 62
                 direct, direct_s = cpu(diffusion._solve_elliptic, data.copy(), mask, 2, tension)
                 diffusion._MULTIGRID_MIN = 1
-                multigrid, multigrid_s = cpu(diffusion._solve_elliptic, data.copy(), mask, 2, tension)
+                multigrid, multigrid_s = cpu(diffusion._solve_elliptic, data.copy(), mask, 2,
+                                             tension)
                 diff = np.abs(multigrid - direct)[mask]
                 rows.append({"size": size, "hole_px": int(mask.sum()), "variant": variant,
                              "direct_cpu_s": direct_s, "multigrid_cpu_s": multigrid_s,
@@ -308,7 +309,8 @@ def solver_table(sizes: list[int]) -> None:
                              "mg_us_per_hole_px": 1e6 * multigrid_s / mask.sum(),
                              "skimage_cpu_s": skimage_s,
                              "skimage/multigrid": skimage_s / multigrid_s,
-                             "mean_abs_diff": f"{diff.mean():.1e}", "max_abs_diff": f"{diff.max():.1e}"})
+                             "mean_abs_diff": f"{diff.mean():.1e}",
+                             "max_abs_diff": f"{diff.max():.1e}"})
                 print(rows[-1], flush=True)
     finally:
         diffusion._MULTIGRID_MIN = limit

@@ -622,8 +622,8 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
 def _random_csr(rng, rows, cols, density=0.3):
     from scipy import sparse
 
-    matrix = sparse.random(rows, cols, density=density, random_state=np.random.default_rng(rng.integers(1 << 30)),
-                           format="csr")
+    seed = np.random.default_rng(rng.integers(1 << 30))
+    matrix = sparse.random(rows, cols, density=density, random_state=seed, format="csr")
     return matrix, (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data)
 
 
@@ -695,7 +695,8 @@ def test_prolongation_is_bilinear_and_dirichlet_outside_the_hole():
     hole = np.zeros((10, 12), bool)
     hole[2:9, 3:11] = True
     rows, cols = np.nonzero(hole)
-    prolong, coarse_rows, coarse_cols, coarse_shape = diffusion._prolongation(rows, cols, hole.shape)
+    prolong, coarse_rows, coarse_cols, coarse_shape = diffusion._prolongation(
+        rows, cols, hole.shape)
     assert coarse_shape == (5, 6)
     assert set(zip(coarse_rows, coarse_cols)) == set(zip(rows // 2, cols // 2))
     weights = prolong.toarray()

@@ -70,7 +70,8 @@ _MG_RATIO = 30.0
 _MG_RTOL = 1e-9
 _MG_MAXITER = 200
 #: Laplacian (harmonic, Poisson) groups above this many unknowns are solved by CG
-#: with a two-grid preconditioner: faster from about 10^5 unknowns (0.42 s against 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
+#: with a two-grid preconditioner: faster from about 10^5 unknowns (0.42 s against
+#: 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
 _DIRECT_MAX_LAPLACIAN = 50_000
 #: Side of the square pixel blocks aggregated into one unknown of the two-grid
 #: preconditioner's coarse level (4: a 16x smaller coarse system, factorised).
@@ -256,7 +257,8 @@ def _multigrid(matrix, rows, cols, shape):
         smooth = (inv_diag, upper / _MG_RATIO, upper, _MG_DEGREE)
         x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:])
         residual = kernels.csr_residual(*parts, x, rhs)
-        x += kernels.csr_multiply(*prolong, cycle(depth + 1, kernels.csr_multiply(*restrict, residual)))
+        coarse = cycle(depth + 1, kernels.csr_multiply(*restrict, residual))
+        x += kernels.csr_multiply(*prolong, coarse)
         return kernels.chebyshev_smooth(*parts, smooth[0], x, rhs, *smooth[1:])
 
     return lambda residual: cycle(0, residual)
