@@ -6,6 +6,7 @@ here they are exercised through the public wrapper only.
 
 import warnings
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage
@@ -455,11 +456,11 @@ def test_cropping_to_the_hole_is_exact(variant):
     np.testing.assert_allclose(alone[mask], together[mask], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize("variant, atol", [("harmonic", 1e-6), ("tension", 1e-5), ("biharmonic", 0.05)])
-def test_large_groups_use_preconditioned_cg(monkeypatch, variant, atol):
-    # Groups above _DIRECT_MAX unknowns are solved by preconditioned CG: two-grid
-    # for the Laplacian, block Jacobi from the half-resolution solution (itself
-    # recursive) for the others; it must agree with the direct solve.
+@pytest.mark.parametrize("variant", ("harmonic", "tension", "biharmonic"))
+def test_large_groups_use_the_iterative_solvers(monkeypatch, variant):
+    # Groups above the direct solver's limit are solved by preconditioned CG:
+    # two-grid for the Laplacian, multigrid for the bilaplacian; it must agree with
+    # the direct solve.
     from inpaintkit.algorithms import diffusion
 
     image = smooth_image(64, 70, 3, seed=9)
@@ -467,12 +468,11 @@ def test_large_groups_use_preconditioned_cg(monkeypatch, variant, atol):
     mask[10:45, 12:50] = True
     mask[50:64, 60:70] = True  # at the border
     direct = inpaint_diffusion(image, mask, variant=variant)
-    monkeypatch.setattr(diffusion, "_DIRECT_MAX", 200)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 200)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 50)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 200)
-    monkeypatch.setattr(diffusion, "_TILE", 16)
     iterative = inpaint_diffusion(image, mask, variant=variant)
-    assert np.abs(iterative - direct)[mask].max() < atol
-
+    assert np.abs(iterative - direct)[mask].max() < 1e-6
 
 
 def test_poisson_fill_solves_poissons_equation(monkeypatch):
@@ -493,7 +493,6 @@ def test_poisson_fill_solves_poissons_equation(monkeypatch):
     direct = poisson_fill(data.copy(), hole, source)
     np.testing.assert_allclose(direct, truth, atol=1e-10)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 100)
-    monkeypatch.setattr(diffusion, "_TILE", 16)
     start = np.random.default_rng(0).random(truth.shape)
     iterative = poisson_fill(data.copy(), hole, source, start=start)
     np.testing.assert_allclose(iterative, truth, atol=1e-6)
@@ -578,3 +577,148 @@ def test_per_crop_path_keeps_the_float_checks(monkeypatch):
     bad[~hole] = np.where(np.arange((~hole).sum()) == 7, 1.5, bad[~hole])
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         inpaint_diffusion(bad, hole)
+
+
+# --------------------------------------------------------------------------------------
+# multigrid-preconditioned CG for the bilaplacian (biharmonic, tension)
+# --------------------------------------------------------------------------------------
+
+def _multigrid_holes(shape):
+    """Hole shapes for the multigrid path: thin strokes, a big box, border-touching."""
+    height, width = shape
+    strokes = np.zeros(shape, np.uint8)
+    cv2.line(strokes, (3, 5), (width - 4, height - 9), 1, 1)
+    cv2.line(strokes, (2, height - 3), (width - 2, 4), 1, 2)
+    cv2.circle(strokes, (width // 2, height // 3), 17, 1, 3)
+    box = np.zeros(shape, bool)
+    box[8:height - 12, 10:width - 14] = True
+    border = np.zeros(shape, bool)
+    border[:20, :] = True
+    border[:, width - 9:] = True
+    border[height - 5:, 10:40] = True
+    return {"strokes": strokes.astype(bool), "box": box, "border": border}
+
+
+@pytest.mark.parametrize("case", ("strokes", "box", "border"))
+@pytest.mark.parametrize("tension", (0.0, 0.25))
+def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((72, 90))[case]
+    data = smooth_image(72, 90, 3, seed=4)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, tension)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    levels = []
+    original = diffusion._prolongation
+    monkeypatch.setattr(diffusion, "_prolongation", lambda *a: levels.append(1) or original(*a))
+    iterative = diffusion._solve_elliptic(data.copy(), hole, 2, tension)
+    assert len(levels) >= 2  # really went through a hierarchy
+    assert np.abs(iterative - direct)[hole].mean() < 1e-8
+    assert np.abs(iterative - direct)[hole].max() < 1e-6
+
+
+def _random_csr(rng, rows, cols, density=0.3):
+    from scipy import sparse
+
+    seed = np.random.default_rng(rng.integers(1 << 30))
+    matrix = sparse.random(rows, cols, density=density, random_state=seed, format="csr")
+    return matrix, (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data)
+
+
+def test_csr_kernels_match_numpy():
+    rng = np.random.default_rng(5)
+    matrix, parts = _random_csr(rng, 23, 17)
+    x = rng.random((17, 3))
+    np.testing.assert_allclose(kernels.csr_multiply(*parts, x), matrix.toarray() @ x, atol=1e-12)
+    square, parts = _random_csr(rng, 19, 19)
+    x, rhs = rng.random((19, 2)), rng.random((19, 2))
+    np.testing.assert_allclose(kernels.csr_residual(*parts, x, rhs), rhs - square.toarray() @ x,
+                               atol=1e-12)
+
+
+def chebyshev_reference(dense, x, rhs, lower, upper, degree):
+    """Chebyshev-accelerated Jacobi (Saad, Algorithm 12.1 on D^-1 A) in plain NumPy."""
+    inv_diag = 1.0 / np.diag(dense)[:, None]
+    theta, delta = (upper + lower) / 2, (upper - lower) / 2
+    sigma = theta / delta
+    rho = 1 / sigma
+    x = x.copy()
+    residual = rhs - dense @ x
+    step = inv_diag * residual / theta
+    for k in range(degree):
+        x = x + step
+        residual = rhs - dense @ x
+        rho_next = 1 / (2 * sigma - rho)
+        step = rho_next * rho * step + 2 * rho_next / delta * inv_diag * residual
+        rho = rho_next
+    return x
+
+
+def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
+    from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
+
+    rng = np.random.default_rng(6)
+    hole = rng.random((12, 14)) < 0.5
+    data = rng.random((12, 14, 2))
+    rows, cols = np.nonzero(hole)
+    index = kernels.hole_index_map(rows, cols, 12, 14)
+    a_rows, a_cols, a_vals, rhs = kernels.assemble_system(rows, cols, index, data, 2, 0.25)
+    matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(rows.size, rows.size))
+    parts = diffusion._csr_parts(matrix)
+    x = rng.random(rhs.shape)
+    upper = float((abs(matrix).sum(axis=1) / matrix.diagonal()).max())
+    got = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), x, rhs, upper / 20, upper, 3)
+    want = chebyshev_reference(matrix.toarray(), x, rhs, upper / 20, upper, 3)
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    # On the error, the smoother is the polynomial p(D^-1 A) of smallest maximum
+    # over the smoothed interval: 1 / T_3(21 / 19) = 0.48 there; an error along the
+    # top eigenvector (the most oscillating one) shrinks by |p(upper eigenvalue)|.
+    from scipy.linalg import eigh
+
+    dense = matrix.toarray()
+    exact = np.linalg.solve(dense, rhs)
+    values, vectors = eigh(dense, np.diag(np.diag(dense)))
+    assert upper / 20 < values[-1] <= upper
+    error = vectors[:, -1:] * np.ones(2)
+    after = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), exact + error, rhs,
+                                     upper / 20, upper, 3)
+    assert np.linalg.norm(after - exact) < 0.5 * np.linalg.norm(error)
+
+
+def test_prolongation_is_bilinear_and_dirichlet_outside_the_hole():
+    from inpaintkit.algorithms import diffusion
+
+    hole = np.zeros((10, 12), bool)
+    hole[2:9, 3:11] = True
+    rows, cols = np.nonzero(hole)
+    prolong, coarse_rows, coarse_cols, coarse_shape = diffusion._prolongation(
+        rows, cols, hole.shape)
+    assert coarse_shape == (5, 6)
+    assert set(zip(coarse_rows, coarse_cols)) == set(zip(rows // 2, cols // 2))
+    weights = prolong.toarray()
+    assert weights.min() >= 0 and weights.sum(axis=1).max() <= 1 + 1e-12
+    # A pixel whose four blocks are all coarse unknowns gets all its weight (a
+    # partition of unity): linear functions are interpolated exactly there.
+    inner = (rows >= 4) & (rows <= 6) & (cols >= 5) & (cols <= 8)
+    np.testing.assert_allclose(weights[inner].sum(axis=1), 1.0)
+    centre_r, centre_c = 2 * coarse_rows + 0.5, 2 * coarse_cols + 0.5
+    np.testing.assert_allclose((weights @ centre_r)[inner], rows[inner], atol=1e-12)
+    np.testing.assert_allclose((weights @ centre_c)[inner], cols[inner], atol=1e-12)
+
+
+def test_multigrid_falls_back_to_the_direct_solve_when_cg_stalls(monkeypatch):
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((40, 50))["box"]
+    data = smooth_image(40, 50, 2, seed=8)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    monkeypatch.setattr(diffusion, "_MG_MAXITER", 1)
+    fallback = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
+    np.testing.assert_allclose(fallback[hole], direct[hole], atol=1e-12)

@@ -410,3 +410,95 @@ def transport_cycle(work, rows, cols, band_rows, band_cols, hole_nb, lap, rate,
             diff2 += (value - start[k, c]) ** 2
             size2 += start[k, c] ** 2
     return diff2, size2
+
+
+# --------------------------------------------------------------------------------------
+# multigrid: matrix products and Chebyshev smoothing on CSR operators over hole pixels
+# --------------------------------------------------------------------------------------
+
+@jit
+def csr_multiply(indptr, indices, values, x):
+    """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C)."""
+    rows = indptr.shape[0] - 1
+    channels = x.shape[1]
+    out = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)  # accumulate in registers, not in out
+    for k in range(rows):
+        total[:] = 0.0
+        for e in range(indptr[k], indptr[k + 1]):
+            col = indices[e]
+            coef = values[e]
+            for c in range(channels):
+                total[c] += coef * x[col, c]
+        for c in range(channels):
+            out[k, c] = total[c]
+    return out
+
+
+@jit
+def csr_residual(indptr, indices, values, x, rhs):
+    """``rhs - A x`` (n, C) for the square CSR matrix A."""
+    rows = indptr.shape[0] - 1
+    channels = x.shape[1]
+    out = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)
+    for k in range(rows):
+        for c in range(channels):
+            total[c] = rhs[k, c]
+        for e in range(indptr[k], indptr[k + 1]):
+            col = indices[e]
+            coef = values[e]
+            for c in range(channels):
+                total[c] -= coef * x[col, c]
+        for c in range(channels):
+            out[k, c] = total[c]
+    return out
+
+
+@jit
+def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, degree):
+    """``degree`` steps of Chebyshev-accelerated Jacobi on A x = rhs, from ``x`` (n, C).
+
+    The Chebyshev polynomial of D^-1 A that is smallest on [lower, upper] (an
+    interval of its eigenvalues: the high-frequency part a multigrid smoother must
+    damp). The same polynomial before and after a coarse correction keeps a V-cycle
+    symmetric. Returns the new x; ``x`` is not modified.
+    """
+    rows = indptr.shape[0] - 1
+    channels = x.shape[1]
+    theta = 0.5 * (upper + lower)
+    delta = 0.5 * (upper - lower)
+    sigma = theta / delta
+    rho = 1.0 / sigma
+    x = x.copy()
+    residual = csr_residual(indptr, indices, values, x, rhs)
+    step = np.empty((rows, channels), dtype=np.float64)
+    following = np.empty((rows, channels), dtype=np.float64)
+    total = np.empty(channels, dtype=np.float64)
+    for k in range(rows):
+        for c in range(channels):
+            step[k, c] = inv_diag[k] * residual[k, c] / theta
+    for _ in range(degree):
+        for k in range(rows):
+            for c in range(channels):
+                x[k, c] += step[k, c]
+        if _ == degree - 1:
+            break
+        # residual -= A step, row by row, then the next step from the new residual.
+        rho_next = 1.0 / (2.0 * sigma - rho)
+        keep = rho_next * rho
+        push = 2.0 * rho_next / delta
+        for k in range(rows):
+            for c in range(channels):
+                total[c] = residual[k, c]
+            for e in range(indptr[k], indptr[k + 1]):
+                col = indices[e]
+                coef = values[e]
+                for c in range(channels):
+                    total[c] -= coef * step[col, c]
+            for c in range(channels):
+                residual[k, c] = total[c]
+                following[k, c] = keep * step[k, c] + push * inv_diag[k] * total[c]
+        step, following = following, step
+        rho = rho_next
+    return x
