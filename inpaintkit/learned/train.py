@@ -28,18 +28,27 @@ Objectives (weights as in the papers; VGG-based terms only with a local VGG-16 f
   10 %) the context discriminators alone; phase 3 both, the generator on
   ``MSE + 0.0004 * adversarial``.
 - ``gdn``: the detector on the balanced focal loss (gamma 2) with the hole as the
-  artifact label for generated images and 0 for real ones; the generator on the
-  reconstruction weighted by ``10 ** detector_output`` plus an adversarial term
-  (``0.01``, from 30 % on) asking the detector to see no artifact; Adam betas (0, 0.9).
-- ``edgeconnect``: the edge generator (spectral norm) on ``adversarial + 10 *
-  feature matching`` against a spectral-norm PatchGAN; the image generator on
+  artifact label for generated images and 0 for real ones; the generator on plain L1
+  for the first 30 % (a reconstruction-only warm-up), then on the reconstruction
+  weighted by ``10 ** detector_output`` plus an adversarial term (``0.01``) asking the
+  detector to see no artifact; Adam betas (0, 0.9).
+- ``edgeconnect``: the edge generator (spectral norm) on binary cross-entropy to the
+  Canny edges for the first 30 % (warm-up), then on ``adversarial + 10 * feature
+  matching`` against a spectral-norm PatchGAN; the image generator on
   ``L1 / hole ratio + 0.1 perceptual + 250 style + 0.1 adversarial`` (adversarial from
   30 % on), fed the ground-truth Canny edges, then for the last 30 % the edge
   generator's predictions in the hole (the paper's joint stage).
 
 Learning rate: ``lr`` (default 5e-4, chosen for budgets of minutes on a CPU; the papers
 use 1e-4 to 2e-4 over days) for generators and detectors, 0.1 x for EdgeConnect's
-discriminators (the paper's ratio); divided by 10 for the last 20 % of the run.
+discriminators (the paper's ratio), times :func:`lr_factor`: a linear warm-up over the
+first 2 % of the run and a cosine decay to 1 % at its end, placed by progress so that
+it scales with the budget.
+
+Validation (every ``val_every`` steps, on held-out photos with free-form and
+object-shaped holes): PSNR, SSIM, texture ratio, PSNR on object holes and on holes over
+30 %, and a colour-consistency check (the fill's mean colour against the truth's,
+:func:`colour_shift`), written to the log and drawn as ``out + ".curve.png"``.
 """
 
 from __future__ import annotations
@@ -58,7 +67,8 @@ from torch import nn
 from . import losses
 from .checkpoints import MODELS as TABLE, save_checkpoint
 
-__all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state"]
+__all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state", "lr_factor",
+           "colour_shift", "plot_curves"]
 
 STATE_FORMAT = "inpaintkit-train"
 
@@ -95,11 +105,29 @@ def state_path(out) -> Path:
 
 # --- trainers ------------------------------------------------------------------------
 
+#: Share of the run over which the learning rate ramps up linearly from 0.
+WARMUP_FRACTION = 0.02
+#: The cosine schedule ends at this fraction of the base learning rate.
+FINAL_LR_FRACTION = 0.01
+
+
+def lr_factor(progress: float) -> float:
+    """Learning-rate multiplier at ``progress`` (0 to 1) of the run: a linear warm-up over
+    the first 2 %, then a cosine decay to 1 % at the end (Loshchilov and Hutter, SGDR,
+    ICLR 2017, without restarts). Placed by progress, so it scales with the budget
+    (``steps`` or ``time_limit``)."""
+    import math
+
+    if progress < WARMUP_FRACTION:
+        return max(progress / WARMUP_FRACTION, 0.01)
+    span = (progress - WARMUP_FRACTION) / (1 - WARMUP_FRACTION)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(span, 1.0)))
+
+
 class Trainer:
     """Networks, optimisers and the per-step objective of one model."""
 
     name = ""
-    final_lr_fraction = 0.8    # progress after which the learning rate drops 10x
 
     def __init__(self, config, device, *, lr: float, vgg: str | None, size: int):
         self.config = config
@@ -121,7 +149,7 @@ class Trainer:
             self.lr_scale[name] = lr_scale
 
     def set_lr(self, progress):
-        factor = 0.1 if progress >= self.final_lr_fraction else 1.0
+        factor = lr_factor(progress)
         for name, opt in self.optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = self.base_lr * self.lr_scale[name] * factor
@@ -307,8 +335,9 @@ class GDNTrainer(Trainer):
     def losses_used(self):
         return ["detector: focal loss (gamma 2, balanced by the hole ratio), label = hole for "
                 "generated images, 0 for real ones",
-                "generator: mean(10 ** D(out) * |out - gt|) + 0.01 x focal(D(out), no artifact) "
-                f"from {self.adversarial_from:.0%} of the run"]
+                f"generator: L1 reconstruction alone for the first {self.adversarial_from:.0%} of "
+                "the run (warm-up), then mean(10 ** D(out) * |out - gt|) + 0.01 x focal(D(out), "
+                "no artifact)"]
 
     def step(self, image, hole, progress):
         gen, det = self.networks["generator"], self.networks["detector"]
@@ -321,8 +350,13 @@ class GDNTrainer(Trainer):
         self._update(self.optimizers["detector"], d_loss)
         # Generator: reconstruction weighted by base ** artifact probability.
         fake_logits = det(out)
-        probability = torch.softmax(fake_logits, dim=1)[:, 1:2]
-        rec = losses.weighted_reconstruction(out, image, probability.detach(), base=self.base)
+        if progress < self.adversarial_from:
+            # Warm-up: plain L1 reconstruction; the detector learns meanwhile but does
+            # not yet steer the generator (its early, noisy maps made checkerboards).
+            rec = losses.weighted_reconstruction(out, image, torch.zeros_like(hole), base=self.base)
+        else:
+            probability = torch.softmax(fake_logits, dim=1)[:, 1:2]
+            rec = losses.weighted_reconstruction(out, image, probability.detach(), base=self.base)
         total = rec
         record = {"detector": d_loss.item(), "rec": rec.item()}
         if progress >= self.adversarial_from:
@@ -358,8 +392,9 @@ class EdgeConnectTrainer(Trainer):
         return "joint" if progress >= self.joint_from else "separate"
 
     def losses_used(self):
-        used = ["edge generator: nsgan adversarial x1 + feature matching x10 (spectral norm, "
-                "PatchGAN discriminator)",
+        used = [f"edge generator: binary cross-entropy to the Canny edges for the first "
+                f"{self.adversarial_from:.0%} (warm-up), then nsgan adversarial x1 + feature "
+                "matching x10 (spectral norm, PatchGAN discriminator)",
                 "image generator: L1 / hole ratio x1 + nsgan adversarial x0.1 (from "
                 f"{self.adversarial_from:.0%} of the run)"]
         if self.vgg is not None:
@@ -396,13 +431,10 @@ class EdgeConnectTrainer(Trainer):
         trained.train(mode)
         return {"edge": plain, "inpaint": self.networks["inpaint"]}
 
-    def step(self, image, hole, progress):
+    def _edge_adversarial(self, gray, target_edges, pred):
+        """EdgeConnect Eq. 1-3: the edge generator against its PatchGAN, plus feature
+        matching."""
         nets, opts = self.networks, self.optimizers
-        gray = (image * _GRAY.to(image.device)).sum(dim=1, keepdim=True)
-        target_edges, known_edges = self._edges(gray, hole)
-        record = {}
-        # Stage 1: edge model (EdgeConnect Eq. 1-3).
-        pred = nets["edge"](gray, known_edges, hole)
         real_logits, real_feats = nets["edge_discriminator"](torch.cat([target_edges, gray], 1))
         fake_logits, _ = nets["edge_discriminator"](torch.cat([pred.detach(), gray], 1))
         d_edge = losses.nsgan_d(real_logits, fake_logits)
@@ -411,7 +443,24 @@ class EdgeConnectTrainer(Trainer):
         adv_edge = losses.nsgan_g(fake_logits)
         fm = losses.feature_matching(real_feats, fake_feats)
         self._update(opts["edge"], adv_edge + 10 * fm)
-        record.update(edge_d=d_edge.item(), edge_adv=adv_edge.item(), edge_fm=fm.item())
+        return {"edge_d": d_edge.item(), "edge_adv": adv_edge.item(), "edge_fm": fm.item()}
+
+    def step(self, image, hole, progress):
+        nets, opts = self.networks, self.optimizers
+        gray = (image * _GRAY.to(image.device)).sum(dim=1, keepdim=True)
+        target_edges, known_edges = self._edges(gray, hole)
+        record = {}
+        # Stage 1: edge model (EdgeConnect Eq. 1-3).
+        pred = nets["edge"](gray, known_edges, hole)
+        if progress < self.adversarial_from:
+            # Warm-up: the edge generator learns the Canny edges by binary cross-entropy
+            # before any adversarial term (adversarial-only edges start as noise).
+            bce = F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target_edges)
+            self._update(opts["edge"], bce)
+            record["edge_bce"] = bce.item()
+            pred = pred.detach()
+        else:
+            record.update(self._edge_adversarial(gray, target_edges, pred))
         # Stage 2: image model on ground-truth edges, then (joint) on predicted ones.
         if progress >= self.joint_from:
             edges = pred.detach() * hole + known_edges * (1 - hole)
@@ -446,22 +495,99 @@ TRAINERS = {"pconv": PConvTrainer, "gl": GLTrainer, "gdn": GDNTrainer,
 
 # --- validation -------------------------------------------------------------------
 
+#: A fill whose mean colour in the hole is further than this (in 8-bit levels, in any
+#: channel, averaged over the validation cases) from the truth's is logged as tinted.
+COLOUR_SHIFT_LIMIT = 6.0
+
+
+def colour_shift(truth, result, hole) -> float:
+    """Largest per-channel difference between the mean colours of ``result`` and
+    ``truth`` inside ``hole``, in 8-bit levels: a green or red tint of a fill shows here
+    long before it moves PSNR."""
+    return float(np.abs(result[hole].mean(axis=0) - truth[hole].mean(axis=0)).max() * 255.0)
+
+
 def validate(trainer: Trainer, cases) -> dict[str, float]:
     """Mean PSNR, SSIM and texture ratio of the composited fills of ``cases`` (through
-    the same :class:`~inpaintkit.learned.backend.Backend` that inference uses)."""
+    the same :class:`~inpaintkit.learned.backend.Backend` that inference uses), the PSNR
+    on the object-shaped holes and on holes of 30 % and more alone, and the colour
+    consistency check (:func:`colour_shift`, mean and worst case; ``val_tinted`` is 1
+    when the mean is over :data:`COLOUR_SHIFT_LIMIT`)."""
     from .. import metrics
     from .backend import Backend
 
     backend = Backend(trainer.name, trainer.inference_networks(), trainer.config, trainer.device)
-    scores = {"psnr": [], "ssim": [], "texture": []}
-    for image, hole, _ in cases:
+    scores = {"psnr": [], "ssim": [], "texture": [], "colour_shift": [], "object_psnr": [],
+              "large_psnr": []}
+    for image, hole, label in cases:
         out = backend.inpaint(image, hole)
-        scores["psnr"].append(metrics.psnr(image, out, data_range=1.0))
+        psnr = metrics.psnr(image, out, data_range=1.0)
+        scores["psnr"].append(psnr)
         scores["ssim"].append(metrics.ssim(image, out, data_range=1.0))
+        scores["colour_shift"].append(colour_shift(image, out, hole))
+        if label == "object":
+            scores["object_psnr"].append(psnr)
+        elif hole.mean() > 0.3:
+            scores["large_psnr"].append(psnr)
         texture = metrics.texture_ratio(image, out, hole)
         if texture == texture:
             scores["texture"].append(texture)
-    return {f"val_{k}": float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+    result = {f"val_{k}": float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+    result["val_colour_shift_max"] = float(np.max(scores["colour_shift"]))
+    result["val_tinted"] = int(result["val_colour_shift"] > COLOUR_SHIFT_LIMIT)
+    return result
+
+
+def plot_curves(log_path, png_path) -> Path | None:
+    """Draw the validation curves (PSNR, SSIM, texture ratio, colour shift) and the
+    running reconstruction loss of a training log as a PNG; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    val = [r for r in records if r.get("event") == "validation"]
+    train_rows = [r for r in records if "event" not in r and "step" in r]
+    if not val:
+        return None
+    panels = [("val_psnr", "PSNR (dB)"), ("val_large_psnr", "PSNR, holes > 30 % (dB)"),
+              ("val_object_psnr", "PSNR, object holes (dB)"), ("val_ssim", "SSIM"),
+              ("val_texture", "texture ratio"), ("val_colour_shift", "colour shift (8-bit levels)")]
+    figure, axes = plt.subplots(2, 4, figsize=(16, 6.5))
+    for axis, (key, title) in zip(axes.flat, panels):
+        points = [(r["step"], r[key]) for r in val if r.get(key) == r.get(key) and key in r]
+        if points:
+            axis.plot(*zip(*points), marker=".")
+        if key == "val_colour_shift":
+            axis.axhline(COLOUR_SHIFT_LIMIT, color="red", linestyle="--", linewidth=1)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    loss_key = next((k for k in ("mse", "hole", "rec", "l1", "total") if train_rows and k in train_rows[-1]), None)
+    axis = axes.flat[6]
+    if loss_key:
+        points = [(r["step"], r[loss_key]) for r in train_rows if loss_key in r]
+        axis.plot(*zip(*points), linewidth=0.8)
+        axis.set_yscale("log")
+    axis.set_title(f"training loss ({loss_key})")
+    axis.set_xlabel("step")
+    axis.grid(alpha=0.3)
+    axis = axes.flat[7]
+    points = [(r["step"], r["lr"]) for r in train_rows if "lr" in r]
+    if points:
+        axis.plot(*zip(*points))
+    axis.set_title("learning rate")
+    axis.set_xlabel("step")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    tmp = Path(png_path).with_name(Path(png_path).name + ".tmp.png")
+    figure.savefig(tmp, dpi=80)
+    plt.close(figure)
+    tmp.replace(png_path)
+    return Path(png_path)
 
 
 # --- checkpoints -----------------------------------------------------------------------
@@ -545,6 +671,14 @@ class _Log:
 
     def close(self):
         self.file.close()
+
+
+def _curves(log, options):
+    """Refresh the validation-curve PNG beside the weights (``out`` + ``.curve.png``)."""
+    try:
+        plot_curves(log.path, str(options.out) + ".curve.png")
+    except Exception as exc:  # a plotting problem must never stop a long run
+        print(f"inpaintkit train: could not draw the validation curves: {exc}", file=sys.stderr)
 
 
 def _check(options: TrainOptions):
@@ -667,11 +801,13 @@ def train(options: TrainOptions, *, resume=None) -> dict:
                 bar.set_postfix_str(" ".join(f"{k}={v:.4f}" for k, v in running.items()), refresh=False)
             if step % options.log_every == 0 or step == options.steps:
                 log.write({"step": step, "phase": trainer.phase(progress), "elapsed_s": round(elapsed(), 1),
+                           "lr": lr_factor(progress) * options.lr,
                            **{k: float(np.mean(v)) for k, v in window.items()}})
                 window = {}
             if step % options.val_every == 0 or step == options.steps:
                 last_val = validate(trainer, validation_cases)
                 log.write({"step": step, "event": "validation", **last_val})
+                _curves(log, options)
             if time.monotonic() - last_save >= options.checkpoint_every:
                 _save(trainer, options, step, elapsed(), data, last_val)
                 log.write({"step": step, "event": "checkpoint", "elapsed_s": round(elapsed(), 1)})
@@ -689,6 +825,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     if not history or "val_psnr" not in last_val or step % options.val_every:
         last_val = validate(trainer, validation_cases)
         log.write({"step": step, "event": "validation", **last_val})
+        _curves(log, options)
     # Complete: all steps done, or stopped by the time limit (not by stop_after).
     timed_out = bool(options.time_limit) and elapsed() >= options.time_limit
     _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out)
