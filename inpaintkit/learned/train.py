@@ -96,6 +96,7 @@ class TrainOptions:
     stop_after: int | None = None        # steps in this call (the schedule still follows ``steps``)
     log: str | None = None               # JSON lines; default out + ".log.jsonl"
     progress: bool = True
+    curves: bool = True                  # draw out + ".curve.png" at each validation
 
 
 def state_path(out) -> Path:
@@ -495,16 +496,22 @@ TRAINERS = {"pconv": PConvTrainer, "gl": GLTrainer, "gdn": GDNTrainer,
 
 # --- validation -------------------------------------------------------------------
 
-#: A fill whose mean colour in the hole is further than this (in 8-bit levels, in any
-#: channel, averaged over the validation cases) from the truth's is logged as tinted.
-COLOUR_SHIFT_LIMIT = 6.0
+#: A fill whose mean chroma in the hole is further than this (in 8-bit levels, averaged
+#: over the validation cases) from the truth's is logged as tinted. Smooth classical
+#: fills score 2.7 (diffusion) and 3.7 (cv2 TELEA) on the validation set.
+COLOUR_SHIFT_LIMIT = 4.0
 
 
 def colour_shift(truth, result, hole) -> float:
-    """Largest per-channel difference between the mean colours of ``result`` and
-    ``truth`` inside ``hole``, in 8-bit levels: a green or red tint of a fill shows here
-    long before it moves PSNR."""
-    return float(np.abs(result[hole].mean(axis=0) - truth[hole].mean(axis=0)).max() * 255.0)
+    """How far the fill's mean colour in ``hole`` is from the truth's in chroma, in 8-bit
+    levels: the larger of the red-green and yellow-blue opponent differences (the
+    luminance is left out: a fill may be lighter or darker than what it replaces, but a
+    green or red cast over a grey area is a defect). Grey images give 0 for a grey fill."""
+    def opponents(pixels):
+        red, green, blue = pixels[:, 0], pixels[:, 1], pixels[:, 2]
+        return np.stack([red - green, (red + green) / 2 - blue], axis=1).mean(axis=0)
+
+    return float(np.abs(opponents(result[hole]) - opponents(truth[hole])).max() * 255.0)
 
 
 def validate(trainer: Trainer, cases) -> dict[str, float]:
@@ -675,6 +682,8 @@ class _Log:
 
 def _curves(log, options):
     """Refresh the validation-curve PNG beside the weights (``out`` + ``.curve.png``)."""
+    if not options.curves:
+        return
     try:
         plot_curves(log.path, str(options.out) + ".curve.png")
     except Exception as exc:  # a plotting problem must never stop a long run
