@@ -26,7 +26,8 @@ Objectives (weights as in the papers; VGG-based terms only with a local VGG-16 f
   frozen, learning rate 5e-5).
 - ``gl``: phase 1 (first 60 %) the completion network on the hole MSE; phase 2 (next
   10 %) the context discriminators alone; phase 3 both, the generator on
-  ``MSE + 0.0004 * adversarial``.
+  ``MSE + 0.0004 * adversarial``. The seeded small config (``residual``) adds
+  ``0.02 * (1 - SSIM)`` over the hole's windows to the generator's objective.
 - ``gdn``: the detector on the balanced focal loss (gamma 2) with the hole as the
   artifact label for generated images and 0 for real ones; the generator on plain L1
   for the first 30 % (a reconstruction-only warm-up), then on the reconstruction
@@ -262,6 +263,9 @@ class GLTrainer(Trainer):
     completion_until = 0.6      # T_C
     discriminator_until = 0.7   # T_C + T_D
     alpha = 0.0004
+    #: Weight of ``1 - SSIM`` over the hole's windows (seeded small config only): with the
+    #: hole MSE near 0.003, it makes the two terms' gradients comparable.
+    ssim_weight = 0.02
 
     def __init__(self, config, device, **kw):
         super().__init__(config, device, **kw)
@@ -282,8 +286,10 @@ class GLTrainer(Trainer):
         return "joint"
 
     def losses_used(self):
-        return ["phase 1: hole MSE", "phase 2: discriminator BCE alone",
-                "phase 3: hole MSE + 0.0004 x adversarial (BCE)"]
+        structure = (f" + {self.ssim_weight} x (1 - SSIM) over the hole's 7x7 windows"
+                     if self.config.residual else "")
+        return [f"phase 1: hole MSE{structure}", "phase 2: discriminator BCE alone",
+                f"phase 3: hole MSE{structure} + 0.0004 x adversarial (BCE)"]
 
     def _discriminate(self, images, hole):
         return self.networks["discriminator"](images, _local_patches(images, hole, self.size // 2))
@@ -307,6 +313,11 @@ class GLTrainer(Trainer):
         if phase != "discriminator":
             mse = losses.masked_mse(out, image, hole)
             total = mse
+            if self.config.residual:
+                # The seeded small config also learns the structure a smooth seed lacks.
+                structure = losses.ssim_loss(comp, image, hole)
+                total = total + self.ssim_weight * structure
+                record["ssim_loss"] = structure.item()
             if phase == "joint":
                 adv = losses.nsgan_g(self._discriminate(comp, hole), logits=False)
                 total = mse + self.alpha * adv
