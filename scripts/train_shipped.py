@@ -118,7 +118,8 @@ def write_card(model: str, checkpoint_path: Path, quality: dict, label: str) -> 
         lines.append(f"| {r['bucket']} | {name} | {_fmt(r['psnr'])} | {_fmt(r.get('ssim'), 3)} | "
                      f"{_fmt(r.get('texture'))} | {_fmt(r['time_s'], 3)} |")
     lines += ["", "Issue 15's bar (buckets from 0.3 up and object holes, worst case): PSNR - TELEA "
-              f"{_fmt(verdict['min_dPSNR_telea'])} dB, SSIM - TELEA {_fmt(verdict['min_dSSIM_telea'], 3)} "
+              f"{_fmt(verdict['min_dPSNR_telea'])} dB, SSIM - TELEA {_fmt(verdict['min_dSSIM_telea'], 3)}, "
+              f"chroma shift on the bundled sample {_fmt(verdict.get('sample_shift'), 1)} levels "
               f"(shipped: {verdict['ship']}); PSNR - diffusion {_fmt(verdict['min_dPSNR_diffusion'])} dB, "
               f"texture ratio {_fmt(verdict['min_texture'])} (best-model target: {verdict['best']}); "
               f"CPU time {_fmt(verdict['time_s'], 3)} s (under 0.2 s: {verdict['time_ok']}).", "",
@@ -139,7 +140,8 @@ def promote(model: str, path: Path, full: bool) -> int:
     verdict = next(v for v in quality["verdicts"] if v["model"] == label)
     if verdict["ship"] != "yes":
         print(f"not shipped: {label} misses the bar (worst PSNR - TELEA {verdict['min_dPSNR_telea']:.2f} dB, "
-              f"worst SSIM - TELEA {verdict['min_dSSIM_telea']:.3f})", file=sys.stderr)
+              f"worst SSIM - TELEA {verdict['min_dSSIM_telea']:.3f}, chroma shift on the sample "
+              f"{verdict.get('sample_shift', float('nan')):.1f} levels)", file=sys.stderr)
         return 1
     shutil.copy(path, WEIGHTS / f"{model}_small.pt")
     curve = Path(str(path) + ".curve.png")

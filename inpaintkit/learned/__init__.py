@@ -156,8 +156,9 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     name : {"gl", "pconv", "gdn", "edgeconnect"}
     weights : None, path or "random"
         None (default): the weights shipped with inpaintkit for the small configuration
-        (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly); only valid when
-        ``config`` is None or the small configuration. A path: a checkpoint in our own
+        (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly), where there are any
+        (:func:`weights_summary` says; only weights that beat cv2 TELEA on large holes
+        are shipped); only valid when ``config`` is None or the small configuration. A path: a checkpoint in our own
         format (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`, e.g. from
         ``inpaintkit train``) or a published release (GL ``.t7``, naoto0804 PConv
         ``.pth``, EdgeConnect folder, GDN converted with ``inpaintkit convert-gdn``).
@@ -183,8 +184,8 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     Raises
     ------
     WeightsNotFoundError
-        Without ``weights`` for a configuration that has no shipped file (e.g.
-        ``config="paper"``): the message says where to get published weights.
+        Without ``weights`` for a model or configuration that has no shipped file
+        (e.g. ``config="paper"``): the message says where to get published weights.
     ValueError
         For an unknown name or config, CUDA without CUDA, or weights that do not fit
         (the first mismatching key is named).

@@ -69,7 +69,7 @@ from . import losses
 from .checkpoints import MODELS as TABLE, save_checkpoint
 
 __all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state", "lr_factor",
-           "colour_shift", "plot_curves"]
+           "colour_shift", "plot_curves", "reference_scores"]
 
 STATE_FORMAT = "inpaintkit-train"
 
@@ -556,6 +556,33 @@ def validate(trainer: Trainer, cases) -> dict[str, float]:
     return result
 
 
+def reference_scores(cases) -> dict[str, dict[str, float]]:
+    """What classical fills score on the validation cases (cv2 TELEA and our default
+    diffusion), with the keys :func:`validate` uses: the lines a model must clear."""
+    import cv2
+
+    from .. import metrics
+    from ..algorithms.diffusion import inpaint_diffusion
+
+    fills = {
+        "cv2 TELEA": lambda image, hole: cv2.inpaint(
+            np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), hole.astype(np.uint8), 3,
+            cv2.INPAINT_TELEA) / 255.0,
+        "diffusion": lambda image, hole: inpaint_diffusion(image, hole),
+    }
+    result = {}
+    for name, fill in fills.items():
+        psnr, ssim, shift = [], [], []
+        for image, hole, _ in cases:
+            out = fill(image, hole)
+            psnr.append(metrics.psnr(image, out, data_range=1.0))
+            ssim.append(metrics.ssim(image, out, data_range=1.0))
+            shift.append(colour_shift(image, out, hole))
+        result[name] = {"val_psnr": float(np.mean(psnr)), "val_ssim": float(np.mean(ssim)),
+                        "val_colour_shift": float(np.mean(shift))}
+    return result
+
+
 def plot_curves(log_path, png_path) -> Path | None:
     """Draw the validation curves (PSNR, SSIM, texture ratio, colour shift) and the
     running reconstruction loss of a training log as a PNG; None without matplotlib."""
@@ -574,13 +601,20 @@ def plot_curves(log_path, png_path) -> Path | None:
     panels = [("val_psnr", "PSNR (dB)"), ("val_large_psnr", "PSNR, holes > 30 % (dB)"),
               ("val_object_psnr", "PSNR, object holes (dB)"), ("val_ssim", "SSIM"),
               ("val_texture", "texture ratio"), ("val_colour_shift", "colour shift (8-bit levels)")]
+    references = next((r["scores"] for r in reversed(records) if r.get("event") == "reference"), {})
     figure, axes = plt.subplots(2, 4, figsize=(16, 6.5))
     for axis, (key, title) in zip(axes.flat, panels):
         points = [(r["step"], r[key]) for r in val if r.get(key) == r.get(key) and key in r]
         if points:
-            axis.plot(*zip(*points), marker=".")
+            axis.plot(*zip(*points), marker=".", label="model")
+        for (name, scores), colour in zip(references.items(), ("tab:orange", "tab:green")):
+            if key in scores:
+                axis.axhline(scores[key], color=colour, linestyle="--", linewidth=1, label=name)
         if key == "val_colour_shift":
-            axis.axhline(COLOUR_SHIFT_LIMIT, color="red", linestyle="--", linewidth=1)
+            axis.axhline(COLOUR_SHIFT_LIMIT, color="red", linestyle=":", linewidth=1, label="tint limit")
+        if key in ("val_psnr", "val_ssim", "val_colour_shift") and (references or key == "val_colour_shift"):
+            axis.legend(fontsize=7)
+        axis.ticklabel_format(axis="y", useOffset=False)
         axis.set_title(title)
         axis.set_xlabel("step")
         axis.grid(alpha=0.3)
@@ -588,7 +622,11 @@ def plot_curves(log_path, png_path) -> Path | None:
     axis = axes.flat[6]
     if loss_key:
         points = [(r["step"], r[loss_key]) for r in train_rows if loss_key in r]
-        axis.plot(*zip(*points), linewidth=0.8)
+        axis.plot(*zip(*points), linewidth=0.5, alpha=0.4)
+        steps, values = np.array(points).T
+        width = max(1, len(values) // 20)
+        smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+        axis.plot(steps[width - 1:], smooth, linewidth=1.5)
         axis.set_yscale("log")
     axis.set_title(f"training loss ({loss_key})")
     axis.set_xlabel("step")
@@ -770,6 +808,8 @@ def train(options: TrainOptions, *, resume=None) -> dict:
                    "data": data.describe()})
     else:
         log.write({"event": "resume", "step": start})
+    if options.curves:
+        log.write({"event": "reference", "step": start, "scores": reference_scores(validation_cases)})
     if trainer.vgg is None and options.model in ("pconv", "edgeconnect"):
         print(f"inpaintkit train: no VGG-16 weights (--vgg): {options.model}'s perceptual and "
               "style losses are off", file=sys.stderr)
