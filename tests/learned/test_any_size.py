@@ -90,3 +90,19 @@ def test_gl_small_starts_as_its_pull_push_seed():
     hole[..., 20:44, 16:50] = 1
     with torch.inference_mode():
         torch.testing.assert_close(net(image, hole), pull_push_fill(image, hole))
+
+
+def test_gl_small_fills_a_60_percent_box_in_the_colours_around_it():
+    import cv2
+    from scipy import ndimage
+    from skimage import data
+
+    image = cv2.resize(data.coffee(), (1024, 768), interpolation=cv2.INTER_AREA)
+    mask = _box(768, 1024, 0.6)
+    # Random small weights start as the identity on the pull-push seed: a real fill
+    # through the whole network path, with no training needed.
+    out = learned.load("gl", **SMALL).inpaint(image, mask)
+    assert (out[mask].max(axis=1) > 0).all()
+    ring = ndimage.binary_dilation(mask, iterations=24) & ~mask
+    np.testing.assert_allclose(out[mask].mean(axis=0), image[ring].mean(axis=0), atol=12)
+    assert out[mask].std(axis=0).max() <= image[ring].std(axis=0).max()
