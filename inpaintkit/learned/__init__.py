@@ -88,7 +88,8 @@ def weights_summary(name: str) -> str:
     published = f"published weights: weights=PATH to {_HOW_TO_GET[name]}"
     if shipped_weights(name) is None:
         return (f"no weights shipped (the small weights trained here did not beat cv2 TELEA on "
-                f"large holes, issue 15's bar); it needs weights=PATH; {published}")
+                f"large holes, issue 15's bar); it needs weights=PATH (--param weights=PATH); "
+                f"{published}")
     info = _shipped_info(name)
     facts = []
     if info.get("photos"):
@@ -207,7 +208,8 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
                 reason = ("inpaintkit ships weights for its small configuration only, not for "
                           "this one")
             raise WeightsNotFoundError(
-                f"method {name!r} needs weights=PATH: {reason}. Pass weights=PATH to "
+                f"method {name!r} needs weights=PATH: {reason}. Pass weights=PATH (on the "
+                f"command line --param weights=PATH) to "
                 f"{_HOW_TO_GET[name]}, or to a checkpoint written by `inpaintkit train "
                 f"{name}`; weights='random' gives an untrained network for tests only"
             )
