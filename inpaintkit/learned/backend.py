@@ -180,6 +180,9 @@ class Backend:
         self.metadata = dict(metadata or {})
         self.networks = {k: net.to(device).eval() for k, net in networks.items()}
         self.multiple = max(getattr(net, "multiple", 4) for net in self.networks.values())
+        #: PConv only: the downscale factor its last fill needed to reach every hole pixel
+        #: (1: none; see ``_run_pconv``).
+        self.last_scale = 1
 
     def __repr__(self):
         params = sum(count_parameters(n) for n in self.networks.values())
