@@ -13,7 +13,10 @@ Two files per run:
   (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`), loadable by
   ``inpaintkit.learned.load(name, weights=out)``;
 - ``out`` + ``.state`` : everything needed to continue the same run (all networks,
-  optimisers, step, elapsed time); ``resume`` takes either file.
+  optimisers, step, elapsed time); ``resume`` takes either file;
+- ``name.best.pt`` beside ``out`` (:func:`best_path`): the weights of the best
+  validation so far (:func:`validation_score`), since adversarial phases can trade the
+  numbers the shipping bar compares for texture.
 
 Phases are placed by *progress*, the fraction of the run done: ``step / steps``, or,
 with a ``time_limit``, the larger of that and ``elapsed / time_limit`` (then the run is
@@ -69,7 +72,7 @@ from . import losses
 from .checkpoints import MODELS as TABLE, save_checkpoint
 
 __all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state", "lr_factor",
-           "colour_shift", "plot_curves", "reference_scores"]
+           "colour_shift", "plot_curves", "reference_scores", "best_path", "validation_score"]
 
 STATE_FORMAT = "inpaintkit-train"
 
@@ -665,8 +668,24 @@ def read_state(path) -> dict:
     return state
 
 
-def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
-    out = Path(options.out)
+def best_path(out) -> Path:
+    """Where the best-validating weights of a run go: ``name.best.pt`` beside ``out``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.best{out.suffix}")
+
+
+def validation_score(val: dict) -> float:
+    """What "best" means for :func:`best_path`: SSIM x 100 + PSNR (0.01 SSIM weighs as
+    1 dB: both are what the shipping bar compares with cv2 TELEA)."""
+    return 100.0 * val["val_ssim"] + val["val_psnr"]
+
+
+def _save_best(trainer, options, step, elapsed, data, last_val):
+    save_checkpoint(best_path(options.out), trainer.name, trainer.inference_networks(), trainer.config,
+                    metadata=_metadata(trainer, options, step, elapsed, data, last_val, final=False))
+
+
+def _metadata(trainer, options, step, elapsed, data, last_val, *, final):
     metadata = {
         "trained_by": "inpaintkit train",
         "data": {"folder": str(options.data), **data.describe()},
@@ -679,13 +698,19 @@ def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
     }
     if last_val:
         metadata["validation"] = last_val
+    return metadata
+
+
+def _save(trainer, options, step, elapsed, data, last_val, *, final=False, best=None):
+    out = Path(options.out)
+    metadata = _metadata(trainer, options, step, elapsed, data, last_val, final=final)
     save_checkpoint(out, trainer.name, trainer.inference_networks(), trainer.config, metadata=metadata)
     payload = {
         "format": STATE_FORMAT, "model": trainer.name, "config": trainer.config.to_dict(),
         "options": dataclasses.asdict(options), "step": step, "elapsed": elapsed,
         "networks": {k: v.state_dict() for k, v in trainer.networks.items()},
         "optimizers": {k: v.state_dict() for k, v in trainer.optimizers.items()},
-        "torch_rng": torch.get_rng_state(), "last_val": last_val,
+        "torch_rng": torch.get_rng_state(), "last_val": last_val, "best_score": best,
     }
     tmp = state_path(out).with_name(state_path(out).name + ".tmp")
     torch.save(payload, tmp)
@@ -789,7 +814,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     torch.manual_seed(options.seed)
     data = InpaintingData(options.data, size=options.size, seed=options.seed)
     trainer = TRAINERS[options.model](config, device, lr=options.lr, vgg=options.vgg, size=options.size)
-    start, elapsed_before, last_val = 0, 0.0, {}
+    start, elapsed_before, last_val, best_score = 0, 0.0, {}, None
     if state is not None:
         for name, net in trainer.networks.items():
             net.load_state_dict(state["networks"][name], strict=True)
@@ -798,6 +823,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
         torch.set_rng_state(state["torch_rng"])
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         last_val = state.get("last_val") or {}
+        best_score = state.get("best_score")
     validation_cases = data.validation(options.val_count)
 
     log = _Log(options.log or str(options.out) + ".log.jsonl", append=state is not None)
@@ -868,13 +894,19 @@ def train(options: TrainOptions, *, resume=None) -> dict:
                 last_val = validate(trainer, validation_cases)
                 log.write({"step": step, "event": "validation", **last_val})
                 _curves(log, options)
+                score = validation_score(last_val)
+                if best_score is None or score > best_score:
+                    best_score = score
+                    _save_best(trainer, options, step, elapsed(), data, last_val)
+                    log.write({"step": step, "event": "best", "score": score,
+                               "path": str(best_path(options.out))})
             if time.monotonic() - last_save >= options.checkpoint_every:
-                _save(trainer, options, step, elapsed(), data, last_val)
+                _save(trainer, options, step, elapsed(), data, last_val, best=best_score)
                 log.write({"step": step, "event": "checkpoint", "elapsed_s": round(elapsed(), 1)})
                 last_save = time.monotonic()
     except KeyboardInterrupt:
         interrupted = True
-        _save(trainer, options, step, elapsed(), data, last_val)
+        _save(trainer, options, step, elapsed(), data, last_val, best=best_score)
         log.write({"step": step, "event": "interrupted", "elapsed_s": round(elapsed(), 1)})
         log.close()
         if bar is not None:
@@ -888,7 +920,8 @@ def train(options: TrainOptions, *, resume=None) -> dict:
         _curves(log, options)
     # Complete: all steps done, or stopped by the time limit (not by stop_after).
     timed_out = bool(options.time_limit) and elapsed() >= options.time_limit
-    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out)
+    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out,
+          best=best_score)
     log.write({"step": step, "event": "done", "elapsed_s": round(elapsed(), 1)})
     log.close()
     if bar is not None:

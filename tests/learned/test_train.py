@@ -192,6 +192,10 @@ def test_validation_reports_colour_and_object_holes_and_draws_curves(folder, tmp
     for key in ("val_psnr", "val_ssim", "val_texture", "val_colour_shift", "val_object_psnr",
                 "val_colour_shift_max", "val_tinted"):
         assert key in val and val[key] == val[key], key
+    best = learned.checkpoints.read_checkpoint(tmp_path / "p.best.pt", "pconv")
+    assert best.metadata["steps"] in (2, 4)
+    assert training.validation_score(best.metadata["validation"]) >= max(
+        training.validation_score(r) for r in _validations(tmp_path / "p.pt.log.jsonl")) - 1e-9
     curve = tmp_path / "p.pt.curve.png"
     assert curve.is_file() and curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     labels = [label for _, _, label in training_data.InpaintingData(folder, size=64).validation(8)]
@@ -208,3 +212,8 @@ def test_training_holes_include_object_shapes(folder):
         assert hole.any() and not hole.all()
     images, holes = dataset.batch(0, 4)
     assert images.min() >= 0 and images.max() <= 1 and holes.shape == (4, 1, 64, 64)
+
+
+def _validations(log_path):
+    records = [json.loads(line) for line in open(log_path)]
+    return [r for r in records if r.get("event") == "validation"]
