@@ -145,6 +145,8 @@ def promote(model: str, path: Path, full: bool) -> int:
         return 1
     shutil.copy(path, WEIGHTS / f"{model}_small.pt")
     curve = Path(str(path) + ".curve.png")
+    if not curve.exists():  # a run's best weights (name.best.pt) share its curves
+        curve = path.with_name(path.name.replace(".best", "") + ".curve.png")
     if curve.exists():
         shutil.copy(curve, WEIGHTS / f"{model}_small.curve.png")
     print("shipped:", WEIGHTS / f"{model}_small.pt", "card:", write_card(model, WEIGHTS / f"{model}_small.pt",
