@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 WEIGHTS = ROOT / "inpaintkit" / "learned" / "weights"
 MODELS = ("gl", "pconv", "gdn", "edgeconnect")
 TITLES = {
-    "gl": "GL (Iizuka, Simo-Serra, Ishikawa 2017), small config seeded by pull-push interpolation",
+    "gl": "GL (Iizuka, Simo-Serra, Ishikawa 2017), small config refining a tension-spline fill",
     "pconv": "PConv U-Net (Liu et al. 2018), small config",
     "gdn": "GDN generator + dense detector (Zhang et al. 2020), small config",
     "edgeconnect": "EdgeConnect (Nazeri et al. 2019), small config",

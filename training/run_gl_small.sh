@@ -8,5 +8,5 @@ OUT=training/gl_small/gl_small.pt
 RESUME=""
 [ -f "$OUT.state" ] && RESUME="--resume $OUT.state"
 exec python -m inpaintkit train gl --data "$DATA" --out "$OUT" --config small --size 128 \
-    --batch 8 --steps 1000000 --time-limit "${MINUTES:-150}" --lr "${LR:-1e-3}" --threads 1 --seed 0 \
+    --batch 8 --steps 1000000 --time-limit "${MINUTES:-180}" --lr "${LR:-1e-3}" --threads 1 --seed 0 \
     --checkpoint-every 5 --val-every 250 $RESUME

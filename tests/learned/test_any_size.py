@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from inpaintkit import learned  # noqa: E402
-from inpaintkit.learned.layers import pull_push_fill  # noqa: E402
+from inpaintkit.learned.layers import pull_push_fill, tension_fill  # noqa: E402
 
 SMALL = {"weights": "random", "config": "small", "device": "cpu"}
 
@@ -82,14 +82,28 @@ def test_pull_push_fill_is_smooth_and_keeps_known_pixels():
     torch.testing.assert_close(out[1], torch.full((3, 5, 7), 0.25))
 
 
-def test_gl_small_starts_as_its_pull_push_seed():
+def test_gl_small_starts_as_its_tension_spline_seed():
     backend = learned.load("gl", **SMALL)
     net = backend.networks["generator"]
     image = torch.rand(1, 3, 64, 64)
     hole = torch.zeros(1, 1, 64, 64)
     hole[..., 20:44, 16:50] = 1
     with torch.inference_mode():
-        torch.testing.assert_close(net(image, hole), pull_push_fill(image, hole))
+        torch.testing.assert_close(net(image, hole), tension_fill(image, hole))
+
+
+def test_tension_fill_continues_gradients_and_keeps_known_pixels():
+    # A plane is a tension spline for every tension: the fill reproduces it.
+    height, width = 70, 90
+    rows, cols = np.mgrid[0:height, 0:width]
+    plane = (0.1 + 0.5 * cols / width + 0.3 * rows / height)[None, None].repeat(3, axis=1)
+    image = torch.from_numpy(plane.astype(np.float32))
+    hole = torch.zeros(1, 1, height, width)
+    hole[..., 15:55, 20:75] = 1
+    for tension in (0.0, 0.25, 1.0):
+        filled = tension_fill(image * (1 - hole) - 3 * hole, hole, tension=tension)
+        assert float((filled - image).abs().max()) < 0.02, tension
+        torch.testing.assert_close(filled * (1 - hole), image * (1 - hole))
 
 
 def test_gl_small_fills_a_60_percent_box_in_the_colours_around_it():
@@ -99,7 +113,7 @@ def test_gl_small_fills_a_60_percent_box_in_the_colours_around_it():
 
     image = cv2.resize(data.coffee(), (1024, 768), interpolation=cv2.INTER_AREA)
     mask = _box(768, 1024, 0.6)
-    # Random small weights start as the identity on the pull-push seed: a real fill
+    # Random small weights start as the identity on the tension-spline seed: a real fill
     # through the whole network path, with no training needed.
     out = learned.load("gl", **SMALL).inpaint(image, mask)
     assert (out[mask].max(axis=1) > 0).all()
