@@ -99,8 +99,9 @@ def weights_summary(name: str) -> str:
     if info.get("hours"):
         facts.append(f"({info['hours']:.1f} h on one CPU thread)")
     trained = " ".join(facts)
+    note = f"; {info['note']}" if info.get("note") else ""
     return (f"small weights trained by inpaintkit{' ' + trained if trained else ''}, not the "
-            f"authors' ({WEIGHTS_DIR.name}/{name}_small.md); {published}")
+            f"authors' ({WEIGHTS_DIR.name}/{name}_small.md){note}; {published}")
 
 
 def _wants_small(name, config):

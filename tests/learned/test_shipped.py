@@ -99,3 +99,20 @@ def test_methods_and_fill_say_what_shipped_weights_are(monkeypatch, tmp_path, ca
                         capsys)
     assert code == 0, err
     assert err.strip().splitlines()[0] == f"inpaintkit: gl: {summary}"
+
+
+@pytest.mark.parametrize("model", [m for m in learned.MODELS if learned.shipped_weights(m) is not None])
+def test_shipped_fill_beats_telea_on_a_held_out_photo(model):
+    import cv2
+    from skimage import data
+
+    from inpaintkit import masks, metrics
+
+    camera = np.stack([cv2.resize(data.camera(), (128, 128), interpolation=cv2.INTER_AREA)] * 3, axis=2)
+    hole = masks.in_ratio_bucket((128, 128), 0.3, 0.4, seed=3)
+    out = inpaintkit.inpaint(camera, hole, method=model, device="cpu")
+    np.testing.assert_array_equal(out[~hole], camera[~hole])
+    telea = cv2.inpaint(camera, hole.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    assert metrics.psnr(camera, out) >= metrics.psnr(camera, telea)
+    # A grey photo stays grey: no tint.
+    assert np.abs(out[hole].astype(int) - out[hole].mean(axis=1, keepdims=True)).max() <= 3
