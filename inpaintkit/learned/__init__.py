@@ -101,7 +101,7 @@ def weights_summary(name: str) -> str:
     trained = " ".join(facts)
     note = f"; {info['note']}" if info.get("note") else ""
     return (f"small weights trained by inpaintkit{' ' + trained if trained else ''}, not the "
-            f"authors' ({WEIGHTS_DIR.name}/{name}_small.md){note}; {published}")
+            f"authors' (model card: inpaintkit/learned/weights/{name}_small.md){note}; {published}")
 
 
 def _wants_small(name, config):
