@@ -197,6 +197,7 @@ def test_validation_reports_colour_and_object_holes_and_draws_curves(folder, tmp
     assert training.validation_score(best.metadata["validation"]) >= max(
         training.validation_score(r) for r in _validations(tmp_path / "p.pt.log.jsonl")) - 1e-9
     curve = tmp_path / "p.pt.curve.png"
+    pytest.importorskip("matplotlib")  # the curves are drawn only where matplotlib is installed
     assert curve.is_file() and curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     labels = [label for _, _, label in training_data.InpaintingData(folder, size=64).validation(8)]
     assert labels.count("object") == 2
