@@ -88,7 +88,8 @@ def methods() -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        One per method: ``name``, ``kind`` ("classical" or "learned"), ``description``
+        One per method: ``name``, ``kind`` ("classical" or "learned"), ``description``,
+        for learned methods ``weights`` (which weights it uses by default),
         and ``params`` (keyword options with their defaults; ``None`` where the
         method's module cannot be imported, with the reason under ``error``).
     """
@@ -96,6 +97,11 @@ def methods() -> list[dict[str, Any]]:
     for name in registry.names():
         spec = registry.get(name)
         row = {"name": name, "kind": spec.kind, "description": spec.description}
+        if spec.kind == "learned":
+            from . import learned  # no torch: the package imports it lazily
+
+            if name in learned.MODELS:
+                row["weights"] = learned.weights_summary(name)
         try:
             row["params"] = spec.params()
         except ImportError as exc:

@@ -18,6 +18,7 @@ __all__ = [
     "thin_strokes",
     "in_ratio_bucket",
     "object_removal",
+    "silhouette",
     "bucket_label",
 ]
 
@@ -188,3 +189,85 @@ def object_removal(shape, *, seed: int = 0, ratio: tuple[float, float] = (0.10, 
     polygon = np.stack([cx + base * xs, cy + base * ys], axis=1)
     cv2.fillPoly(canvas, [np.round(polygon).astype(np.int32)], 1)
     return canvas.astype(bool)
+
+
+#: The object outlines :func:`silhouette` draws.
+SILHOUETTES = ("person", "car", "sign", "animal")
+
+
+def silhouette(shape, *, seed: int = 0, kind: str | None = None,
+               ratio: tuple[float, float] = (0.05, 0.25), dilate: float = 0.04) -> np.ndarray:
+    """One object-shaped hole, as a user paints over something to remove it: a standing
+    person, a car, a road sign on its pole, or a four-legged animal, drawn from ellipses
+    and polygons with seeded proportions, then dilated (users paint a margin around the
+    object) and placed resting on a random ground line.
+
+    Parameters
+    ----------
+    kind : {"person", "car", "sign", "animal"}, optional
+        Default: drawn at random.
+    ratio : (float, float)
+        The object's bounding box covers between these fractions of the image.
+    dilate : float
+        Margin painted around the outline, as a fraction of the object's height.
+    """
+    height, width = _check_shape(shape)
+    low, high = ratio
+    if not 0 < low < high < 1:
+        raise ValueError(f"ratio must satisfy 0 < lo < hi < 1, got {ratio}")
+    rng = np.random.default_rng(seed)
+    if kind is None:
+        kind = SILHOUETTES[int(rng.integers(len(SILHOUETTES)))]
+    if kind not in SILHOUETTES:
+        raise ValueError(f"kind must be one of {', '.join(SILHOUETTES)}, got {kind!r}")
+    aspect = {"person": rng.uniform(0.3, 0.45), "car": rng.uniform(1.8, 2.6),
+              "sign": rng.uniform(0.25, 0.45), "animal": rng.uniform(1.2, 1.7)}[kind]
+    area = rng.uniform(low, high) * height * width
+    obj_h = min(height - 2, max(4.0, math.sqrt(area / aspect)))
+    obj_w = min(width - 2, max(4.0, obj_h * aspect))
+    canvas = np.zeros((height, width), np.uint8)
+    top = rng.uniform(0, height - obj_h)
+    left = rng.uniform(0, width - obj_w)
+
+    def point(fx, fy):
+        return (int(round(left + fx * obj_w)), int(round(top + fy * obj_h)))
+
+    def ellipse(fx, fy, fw, fh):
+        cv2.ellipse(canvas, point(fx, fy), (max(1, int(fw * obj_w / 2)), max(1, int(fh * obj_h / 2))),
+                    0, 0, 360, 1, -1)
+
+    def poly(points):
+        cv2.fillPoly(canvas, [np.array([point(x, y) for x, y in points], np.int32)], 1)
+
+    if kind == "person":
+        ellipse(0.5, 0.08, 0.38, 0.15)                       # head
+        poly([(0.12, 0.18), (0.88, 0.18), (0.95, 0.55), (0.05, 0.55)])   # torso and arms
+        stride = rng.uniform(0.0, 0.2)
+        poly([(0.22, 0.5), (0.5, 0.5), (0.45 - stride, 1.0), (0.2 - stride, 1.0)])  # legs
+        poly([(0.5, 0.5), (0.78, 0.5), (0.8 + stride, 1.0), (0.55 + stride, 1.0)])
+    elif kind == "car":
+        roof = rng.uniform(0.2, 0.45)
+        poly([(0.0, 0.45), (1.0, 0.45), (1.0, 0.85), (0.0, 0.85)])       # body
+        poly([(roof, 0.05), (roof + 0.45, 0.05), (roof + 0.55, 0.45), (roof - 0.1, 0.45)])  # cabin
+        ellipse(0.2, 0.85, 0.18, 0.3)                                     # wheels
+        ellipse(0.8, 0.85, 0.18, 0.3)
+    elif kind == "sign":
+        poly([(0.45, 0.3), (0.55, 0.3), (0.55, 1.0), (0.45, 1.0)])       # pole
+        if rng.random() < 0.5:
+            ellipse(0.5, 0.17, 1.0, 0.34)                                 # round sign
+        else:
+            poly([(0.0, 0.0), (1.0, 0.0), (1.0, 0.35), (0.0, 0.35)])      # rectangular sign
+    else:  # animal
+        ellipse(0.5, 0.45, 0.75, 0.4)                                     # body
+        ellipse(0.9, 0.25, 0.22, 0.3)                                     # head
+        for fx in (0.2, 0.32, 0.65, 0.77):                                # legs
+            poly([(fx - 0.04, 0.5), (fx + 0.04, 0.5), (fx + 0.04, 1.0), (fx - 0.04, 1.0)])
+        poly([(0.1, 0.4), (0.14, 0.45), (0.0, 0.7), (-0.03, 0.66)])       # tail
+    margin = int(round(dilate * obj_h))
+    if margin > 0:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))
+        canvas = cv2.dilate(canvas, kernel)
+    hole = canvas.astype(bool)
+    if hole.all():
+        hole[0, 0] = False
+    return hole

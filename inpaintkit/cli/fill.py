@@ -114,6 +114,11 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
             notice = compile_notice(chosen)
             if notice:
                 click.echo(f"inpaintkit: {notice}", err=True)
+        if spec.kind == "learned" and "weights" not in options and not quiet:
+            from inpaintkit import learned
+
+            if chosen in learned.MODELS and learned.shipped_weights(chosen) is not None:
+                click.echo(f"inpaintkit: {chosen}: {learned.weights_summary(chosen)}", err=True)
         display = ProgressDisplay(f"filling with {chosen}", force=bool(progress))
         if progress is False:
             display.enabled = False

@@ -19,6 +19,8 @@ def command(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['name']:<12} {row['kind']:<10} {row['description']}")
+        if row.get("weights"):
+            click.echo(f"{'':<12} weights: {row['weights']}")
         if row["params"] is None:
             click.echo(f"{'':<12} unavailable: {row['error']}")
         elif row["params"]:

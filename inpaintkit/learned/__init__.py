@@ -37,6 +37,7 @@ __all__ = [
     "WeightsNotFoundError",
     "WEIGHTS_DIR",
     "shipped_weights",
+    "weights_summary",
 ]
 
 MODELS = ("gl", "pconv", "gdn", "edgeconnect", "lama")
@@ -69,6 +70,43 @@ def shipped_weights(name: str):
     _check_name(name)
     path = WEIGHTS_DIR / f"{name}_small.pt"
     return path if path.is_file() else None
+
+
+def _shipped_info(name: str) -> dict:
+    """The facts ``scripts/train_shipped.py`` records beside shipped weights
+    (``<name>_small.json``: photos, steps, hours, parameters, benchmark verdict)."""
+    import json
+
+    path = WEIGHTS_DIR / f"{name}_small.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def weights_summary(name: str) -> str:
+    """One line saying which weights ``method=name`` uses when none are given: the small
+    weights trained here (on how many photos, for how long) and where the published
+    ones come from, or that none are shipped and ``weights=PATH`` is needed. Reads no
+    weights and imports no torch."""
+    _check_name(name)
+    published = f"published weights: weights=PATH to {_HOW_TO_GET[name]}"
+    if shipped_weights(name) is None:
+        return (f"no weights shipped (the small weights trained here did not beat cv2 TELEA on "
+                f"large holes, issue 15's bar); it needs weights=PATH (--param weights=PATH); "
+                f"{published}")
+    info = _shipped_info(name)
+    facts = []
+    if info.get("photos"):
+        facts.append(f"on {info['photos']} photos")
+    if info.get("steps"):
+        facts.append(f"for {info['steps']} steps")
+    if info.get("hours"):
+        facts.append(f"({info['hours']:.1f} h on one CPU thread)")
+    trained = " ".join(facts)
+    note = f"; {info['note']}" if info.get("note") else ""
+    return (f"small weights trained by inpaintkit{' ' + trained if trained else ''}, not the "
+            f"authors' (model card: inpaintkit/learned/weights/{name}_small.md){note}; {published}")
 
 
 def _wants_small(name, config):
@@ -127,8 +165,9 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     name : {"gl", "pconv", "gdn", "edgeconnect"}
     weights : None, path, name or "random"
         None (default): the weights shipped with inpaintkit for the small configuration
-        (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly); only valid when
-        ``config`` is None or the small configuration. A path: a checkpoint in our own
+        (``WEIGHTS_DIR / f"{name}_small.pt"``, loaded strictly), where there are any
+        (:func:`weights_summary` says; only weights that beat cv2 TELEA on large holes
+        are shipped); only valid when ``config`` is None or the small configuration. A path: a checkpoint in our own
         format (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`, e.g. from
         ``inpaintkit train``) or a published release (GL ``.t7``, naoto0804 PConv
         ``.pth``, EdgeConnect folder, GDN converted with ``inpaintkit convert-gdn``).
@@ -157,8 +196,8 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     Raises
     ------
     WeightsNotFoundError
-        Without ``weights`` for a configuration that has no shipped file (e.g.
-        ``config="paper"``): the message says where to get published weights.
+        Without ``weights`` for a model or configuration that has no shipped file
+        (e.g. ``config="paper"``): the message says where to get published weights.
     ValueError
         For an unknown name or config, CUDA without CUDA, or weights that do not fit
         (the first mismatching key is named).
@@ -176,10 +215,15 @@ def load(name: str, *, weights=None, config=None, device: str = "auto", max_size
     if weights is None:
         shipped = shipped_weights(name)
         if shipped is None or not _wants_small(name, config):
-            what = "this configuration" if shipped is not None else "this installation"
+            if shipped is None:
+                reason = ("inpaintkit ships no weights for it (the small weights trained here "
+                          "did not beat cv2 TELEA on large holes, so they are not shipped)")
+            else:
+                reason = ("inpaintkit ships weights for its small configuration only, not for "
+                          "this one")
             raise WeightsNotFoundError(
-                f"no weights for {name!r}: inpaintkit does not ship trained weights for {what} "
-                f"(only the small config has shipped weights). Pass weights=PATH to "
+                f"method {name!r} needs weights=PATH: {reason}. Pass weights=PATH (on the "
+                f"command line --param weights=PATH) to "
                 f"{_HOW_TO_GET[name]}, or to a checkpoint written by `inpaintkit train "
                 f"{name}`; weights='random' gives an untrained network for tests only"
             )

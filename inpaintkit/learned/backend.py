@@ -129,7 +129,19 @@ def poisson_blend_fill(image, prediction, hole):
 
 
 def _pad_mode(pad: int, size: int) -> str:
+    # Reflection needs the image to be wider than the padding; replicate works always.
     return "reflect" if pad < size else "replicate"
+
+
+#: Smallest canvas side the networks run on: smaller images (down to one pixel) are
+#: padded up to it, so every size is filled (GDN and EdgeConnect reflect-pad and
+#: instance-normalise feature maps at 1/4 and 1/8 of the input size).
+MIN_CANVAS = 64
+
+
+def _canvas_side(side: int, multiple: int) -> int:
+    """The padded side: ``side`` rounded up to ``multiple``, at least :data:`MIN_CANVAS`."""
+    return max(-(-side // multiple) * multiple, -(-MIN_CANVAS // multiple) * multiple)
 
 
 class Backend:
@@ -168,6 +180,9 @@ class Backend:
         self.metadata = dict(metadata or {})
         self.networks = {k: net.to(device).eval() for k, net in networks.items()}
         self.multiple = max(getattr(net, "multiple", 4) for net in self.networks.values())
+        #: PConv only: the downscale factor its last fill needed to reach every hole pixel
+        #: (1: none; see ``_run_pconv``).
+        self.last_scale = 1
 
     def __repr__(self):
         params = sum(count_parameters(n) for n in self.networks.values())
@@ -369,8 +384,11 @@ class Backend:
             extras["known_edges"] = np.stack([
                 canny(gray[i], sigma=self.config.sigma, mask=hole[i]) for i in range(count)
             ]).astype(np.float64)
-        pad_h = (-height) % self.multiple
-        pad_w = (-width) % self.multiple
+        # Pad to the network's multiple, and small images onto a canvas of at least
+        # MIN_CANVAS pixels a side, so that no reflection padding or instance norm deep
+        # in a network meets a feature map smaller than itself.
+        pad_h = _canvas_side(height, self.multiple) - height
+        pad_w = _canvas_side(width, self.multiple) - width
         device = self.device
 
         def tensor(array, channels_last):
@@ -392,9 +410,76 @@ class Backend:
             aux = aux[:, 0, :height, :width].float().cpu().numpy()
         return np.clip(out, 0.0, 1.0), aux
 
+    def _run_pconv(self, image, hole):
+        """PConv with every hole pixel filled, at any hole size.
+
+        Why PConv leaves black: each partial convolution marks an output pixel valid
+        only if its window held a valid input (Liu et al. 2018, Eq. 2), so the valid
+        region grows by a bounded reach per layer. A hole wider than the whole encoder
+        and decoder can bridge keeps a core the mask updates never reach, where the
+        network outputs 0, its "no information" value (pure black once clipped).
+
+        The fix: where one pass leaves such a core, the network is run again on the
+        image downscaled by 2, 4, 8... until at that scale its reach covers the whole
+        hole (there it sees the entire context, as in training); that coarse fill,
+        upsampled, fills the core and is feathered over 16 pixels into the full-
+        resolution fill around it. A core left even at the coarsest scale (only
+        possible for a paper-size network on a tiny canvas) gets a pull-push
+        interpolation. ``last_scale`` records the factor used (1: none needed).
+        """
+        net = self.networks["generator"]
+        out, valid = net(image, hole, return_valid=True)
+        core = hole * (1 - valid)
+        self.last_scale = 1
+        if not bool(core.any()):
+            return out
+        coarse = self._pconv_coarse(net, image, hole)
+        # 1 in the core and up to 16 px around it, falling to 0 over the next 16.
+        near = F.avg_pool2d(core, 33, stride=1, padding=16, count_include_pad=False)
+        weight = (near * 4).clamp(max=1.0)
+        weight = torch.maximum(weight, core)
+        return weight * coarse + (1 - weight) * out
+
+    def _pconv_coarse(self, net, image, hole):
+        """The coarse fill of :meth:`_run_pconv`, upsampled to ``image``'s size."""
+        from .layers import pull_push_fill
+
+        height, width = image.shape[-2:]
+        known = 1 - hole
+        factor, previous = 2, None
+        while True:
+            size = (max(self.multiple, -(-height // (factor * self.multiple)) * self.multiple),
+                    max(self.multiple, -(-width // (factor * self.multiple)) * self.multiple))
+            weight = F.interpolate(known, size=size, mode="area")
+            small = F.interpolate(image * known, size=size, mode="area") / weight.clamp(min=1e-6)
+            small_hole = (weight < 0.999).to(image.dtype)
+            # Every image keeps a known pixel: its best-known cell stays known.
+            flat = weight.flatten(1)
+            empty = flat.max(dim=1).values <= 0
+            if bool(empty.any()):
+                break
+            best = flat.argmax(dim=1)
+            small_hole.view(small_hole.shape[0], -1)[torch.arange(len(best)), best] = 0
+            small_out, small_valid = net(small * (1 - small_hole), small_hole, return_valid=True)
+            filled = small * (1 - small_hole) + small_out * small_hole
+            self.last_scale = factor
+            covered = not bool((small_hole * (1 - small_valid)).any())
+            if covered or size == previous or min(size) <= self.multiple:
+                if not covered:
+                    filled = pull_push_fill(filled, small_hole * (1 - small_valid))
+                break
+            previous = size
+            factor *= 2
+        if bool(empty.any()):
+            filled = pull_push_fill(image, hole)
+            return filled
+        return F.interpolate(filled, size=(height, width), mode="bicubic", align_corners=False)
+
     def _run(self, image, hole, extras):
         nets = self.networks
-        if self.name in ("gl", "pconv", "lama"):
+        if self.name == "pconv":
+            return self._run_pconv(image, hole), None
+        if self.name in ("gl", "lama"):
             return nets["generator"](image, hole), None
         if self.name == "gdn":
             out = nets["generator"](image, hole)

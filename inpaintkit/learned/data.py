@@ -23,9 +23,16 @@ __all__ = ["IMAGE_SUFFIXES", "InpaintingData", "random_hole", "list_images"]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 #: Mask kinds drawn for training, with their probabilities: free-form masks of a
-#: uniformly drawn ratio bucket (what the benchmarks use), free brush strokes,
-#: rectangles, and thin scratches.
-HOLE_KINDS = (("bucket", 0.6), ("free_form", 0.15), ("boxes", 0.15), ("thin_strokes", 0.1))
+#: uniformly drawn ratio bucket (what the benchmarks use), object-shaped holes (a blob
+#: or box as :func:`~inpaintkit.masks.object_removal` draws them, and person, car, sign
+#: and animal outlines from :func:`~inpaintkit.masks.silhouette`: object removal is
+#: what users do most), free brush strokes, rectangles, and thin scratches.
+HOLE_KINDS = (("bucket", 0.35), ("object", 0.15), ("silhouette", 0.2), ("free_form", 0.1),
+              ("boxes", 0.1), ("thin_strokes", 0.1))
+
+#: Colour jitter of training crops: brightness and contrast factors drawn in
+#: 1 +- this, saturation in 1 +- 1.5 x this.
+COLOUR_JITTER = 0.15
 
 
 def list_images(folder) -> list[Path]:
@@ -45,6 +52,10 @@ def random_hole(size: int, rng: np.random.Generator) -> np.ndarray:
         hole = mask_generators.in_ratio_bucket(shape, lo, hi, seed=seed)
     elif kind == "free_form":
         hole = mask_generators.free_form(shape, seed=seed)
+    elif kind == "object":
+        hole = mask_generators.object_removal(shape, seed=seed, ratio=(0.05, 0.4))
+    elif kind == "silhouette":
+        hole = mask_generators.silhouette(shape, seed=seed, ratio=(0.05, 0.4))
     elif kind == "boxes":
         hole = mask_generators.boxes(shape, seed=seed, count=int(rng.integers(1, 4)),
                                      min_size=0.1, max_size=0.5)
@@ -162,7 +173,19 @@ class InpaintingData:
         crop = scaled[top:top + self.size, left:left + self.size]
         if rng.random() < 0.5:
             crop = crop[:, ::-1]
-        return crop
+        return self._jitter(crop, rng)
+
+    @staticmethod
+    def _jitter(crop, rng):
+        """Random brightness, contrast and saturation (grey images stay grey)."""
+        brightness, contrast, saturation = 1 + rng.uniform(-1, 1, 3) * COLOUR_JITTER * np.array([1, 1, 1.5])
+        grey = crop @ np.array([0.299, 0.587, 0.114], np.float32)
+        out = crop * brightness
+        out = (out - out.mean()) * contrast + out.mean()
+        grey = grey * brightness
+        grey = (grey - grey.mean()) * contrast + grey.mean()
+        out = grey[..., None] + (out - grey[..., None]) * saturation
+        return np.clip(out, 0.0, 1.0).astype(np.float32)
 
     def batch(self, step: int, batch_size: int):
         """The batch of training step ``step``: images (B, 3, S, S) float32 in [0, 1] and
@@ -179,7 +202,8 @@ class InpaintingData:
     def validation(self, count: int = 12, size: int | None = None):
         """Fixed validation cases: held-out images resized so the short side is ``size``
         (default: the crop size), centre-cropped, with one free-form hole per ratio bucket
-        in turn. Returns a list of (image (S, S, 3) float64, hole (S, S) bool, bucket)."""
+        in turn, and every fourth case an object-shaped hole (label ``"object"``). Returns
+        a list of (image (S, S, 3) float64, hole (S, S) bool, label)."""
         size = size or self.size
         cases = []
         buckets = mask_generators.RATIO_BUCKETS
@@ -188,6 +212,11 @@ class InpaintingData:
             height, width = image.shape[:2]
             top, left = (height - size) // 2, (width - size) // 2
             image = image[top:top + size, left:left + size].astype(np.float64)
+            if i % 4 == 3:
+                maker = mask_generators.silhouette if i % 8 == 7 else mask_generators.object_removal
+                hole = maker((size, size), seed=10_000 + i, ratio=(0.1, 0.3))
+                cases.append((image, hole, "object"))
+                continue
             lo, hi = buckets[i % len(buckets)]
             hole = mask_generators.in_ratio_bucket((size, size), lo, hi, seed=10_000 + i)
             cases.append((image, hole, mask_generators.bucket_label(lo, hi)))

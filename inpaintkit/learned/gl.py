@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from .layers import pull_push_fill, tension_fill
+
 #: Default fill colour for the hole when a checkpoint carries no dataset mean (the
 #: ImageNet RGB mean; the official Places2 file stores its own mean, which is used).
 DEFAULT_MEAN = (0.485, 0.456, 0.406)
@@ -34,6 +36,14 @@ class GLConfig:
     disc_features: int = 1024
     global_size: int = 256
     local_size: int = 128
+    prefill: str = "mean"      # hole seed: "mean" (the paper), "pullpush" or "tension"
+    residual: bool = False     # predict a correction of the seed instead of the image
+
+    def __post_init__(self):
+        if self.prefill not in ("mean", "pullpush", "tension"):
+            raise ValueError(f"GLConfig.prefill must be 'mean', 'pullpush' or 'tension', got {self.prefill!r}")
+        if self.residual and self.prefill == "mean":
+            raise ValueError("GLConfig.residual needs a seed worth correcting: prefill='pullpush' or 'tension'")
 
     @classmethod
     def paper(cls) -> "GLConfig":
@@ -41,8 +51,13 @@ class GLConfig:
 
     @classmethod
     def small(cls) -> "GLConfig":
+        """A quarter of the channels; the hole is seeded with a spline in tension solved
+        on a pull-push pyramid (:func:`~inpaintkit.learned.layers.tension_fill`) and the
+        network predicts a correction of it, so a short CPU training starts from a good
+        smooth fill instead of a flat colour."""
         return cls(width=16, last_width=8, disc_widths=(16, 32, 64, 128, 128, 128),
-                   disc_features=128, global_size=64, local_size=32)
+                   disc_features=128, global_size=64, local_size=32, prefill="tension",
+                   residual=True)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -71,6 +86,10 @@ class CompletionNetwork(nn.Module):
     1 = hole; H and W multiples of 4. The hole is filled with the dataset mean (the
     network sees ``image - mean``, 0 in the hole) and the mask is the fourth input
     channel. Returns the completed image (B, 3, H, W) in [0, 1] (sigmoid output).
+
+    With ``config.prefill`` "pullpush" or "tension" the hole is seeded with that
+    interpolation (:mod:`~inpaintkit.learned.layers`) instead of the mean; with ``config.residual`` the output is that seed
+    plus the last layer's (linear, zero-initialised) correction, not clipped.
     """
 
     multiple = 4
@@ -96,11 +115,21 @@ class CompletionNetwork(nn.Module):
         ]
         self.layers = nn.Sequential(*layers)
         self.output = nn.Conv2d(config.last_width, 3, 3, padding=1)
+        if config.residual:  # start as the identity on the seed
+            nn.init.zeros_(self.output.weight)
+            nn.init.zeros_(self.output.bias)
         self.register_buffer("mean", torch.tensor(config.mean, dtype=torch.float32).view(1, 3, 1, 1))
 
     def forward(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        centred = (image - self.mean) * (1 - hole)
+        if self.config.prefill != "mean":
+            fill = tension_fill if self.config.prefill == "tension" else pull_push_fill
+            seed = fill(image, hole)
+            centred = seed - self.mean
+        else:
+            centred = (image - self.mean) * (1 - hole)
         x = self.layers(torch.cat([centred, hole], dim=1))
+        if self.config.residual:
+            return seed + self.output(x)
         return torch.sigmoid(self.output(x))
 
 

@@ -78,6 +78,34 @@ def masked_mse(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -
     return (((output - target) * hole) ** 2).mean()
 
 
+def ssim_loss(composite: torch.Tensor, target: torch.Tensor, hole: torch.Tensor, *,
+              window: int = 7) -> torch.Tensor:
+    """``1 - SSIM`` (Wang et al. 2004, https://doi.org/10.1109/TIP.2003.819861, Eq. 13)
+    of the composited image, averaged over every window that overlaps the hole.
+
+    The windows are those of the benchmarks' SSIM (``inpaintkit.metrics.ssim``, as
+    scikit-image): ``window`` x ``window`` uniform, sample covariance, per channel, data
+    range 1. A smooth fill loses here what it loses in the benchmark: the structure and
+    contrast it fails to continue into the hole.
+    """
+    _check_image_pair(composite, target, hole)
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    count = window * window
+    correction = count / (count - 1)   # sample covariance
+
+    def mean(values):
+        return F.avg_pool2d(values, window, stride=1)
+
+    mu_x, mu_y = mean(composite), mean(target)
+    var_x = (mean(composite * composite) - mu_x ** 2) * correction
+    var_y = (mean(target * target) - mu_y ** 2) * correction
+    cov = (mean(composite * target) - mu_x * mu_y) * correction
+    ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
+    touched = (F.max_pool2d(hole, window, stride=1) > 0).to(composite.dtype)
+    weight = touched.expand_as(ssim_map)
+    return ((1 - ssim_map) * weight).sum() / weight.sum().clamp(min=1.0)
+
+
 def total_variation(composite: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """PConv Eq. 8: total variation of the composited image over ``P``, the hole dilated
     by one pixel; a horizontal (vertical) pair counts when both its pixels are in P.

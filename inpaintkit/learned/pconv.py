@@ -121,7 +121,11 @@ class PConvUNet(nn.Module):
         self.register_buffer("input_std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1),
                              persistent=False)
 
-    def forward(self, image: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    def forward(self, image: torch.Tensor, hole: torch.Tensor, *, return_valid: bool = False):
+        """See the class docstring; with ``return_valid`` also return the final layer's
+        updated mask (B, 1, H, W): 1 where some known pixel reached the output, 0 where
+        the partial convolutions' mask updates never got there (the output is 0 there,
+        the network's "no information" value)."""
         valid = 1 - hole
         x = image
         if self.config.normalize_input:
@@ -143,6 +147,8 @@ class PConvUNet(nn.Module):
             h, m = getattr(self, f"dec_{level}")(torch.cat([h, skip], dim=1), cat_mask)
         if self.config.normalize_input:
             h = h * self.input_std + self.input_mean
+        if return_valid:
+            return h, m
         return h
 
 

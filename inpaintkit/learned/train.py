@@ -13,7 +13,10 @@ Two files per run:
   (:func:`~inpaintkit.learned.checkpoints.save_checkpoint`), loadable by
   ``inpaintkit.learned.load(name, weights=out)``;
 - ``out`` + ``.state`` : everything needed to continue the same run (all networks,
-  optimisers, step, elapsed time); ``resume`` takes either file.
+  optimisers, step, elapsed time); ``resume`` takes either file;
+- ``name.best.pt`` beside ``out`` (:func:`best_path`): the weights of the best
+  validation so far (:func:`validation_score`), since adversarial phases can trade the
+  numbers the shipping bar compares for texture.
 
 Phases are placed by *progress*, the fraction of the run done: ``step / steps``, or,
 with a ``time_limit``, the larger of that and ``elapsed / time_limit`` (then the run is
@@ -26,20 +29,30 @@ Objectives (weights as in the papers; VGG-based terms only with a local VGG-16 f
   frozen, learning rate 5e-5).
 - ``gl``: phase 1 (first 60 %) the completion network on the hole MSE; phase 2 (next
   10 %) the context discriminators alone; phase 3 both, the generator on
-  ``MSE + 0.0004 * adversarial``.
+  ``MSE + 0.0004 * adversarial``. The seeded small config (``residual``) adds
+  ``0.02 * (1 - SSIM)`` over the hole's windows to the generator's objective.
 - ``gdn``: the detector on the balanced focal loss (gamma 2) with the hole as the
-  artifact label for generated images and 0 for real ones; the generator on the
-  reconstruction weighted by ``10 ** detector_output`` plus an adversarial term
-  (``0.01``, from 30 % on) asking the detector to see no artifact; Adam betas (0, 0.9).
-- ``edgeconnect``: the edge generator (spectral norm) on ``adversarial + 10 *
-  feature matching`` against a spectral-norm PatchGAN; the image generator on
+  artifact label for generated images and 0 for real ones; the generator on plain L1
+  for the first 30 % (a reconstruction-only warm-up), then on the reconstruction
+  weighted by ``10 ** detector_output`` plus an adversarial term (``0.01``) asking the
+  detector to see no artifact; Adam betas (0, 0.9).
+- ``edgeconnect``: the edge generator (spectral norm) on binary cross-entropy to the
+  Canny edges for the first 30 % (warm-up), then on ``adversarial + 10 * feature
+  matching`` against a spectral-norm PatchGAN; the image generator on
   ``L1 / hole ratio + 0.1 perceptual + 250 style + 0.1 adversarial`` (adversarial from
   30 % on), fed the ground-truth Canny edges, then for the last 30 % the edge
   generator's predictions in the hole (the paper's joint stage).
 
 Learning rate: ``lr`` (default 5e-4, chosen for budgets of minutes on a CPU; the papers
 use 1e-4 to 2e-4 over days) for generators and detectors, 0.1 x for EdgeConnect's
-discriminators (the paper's ratio); divided by 10 for the last 20 % of the run.
+discriminators (the paper's ratio), times :func:`lr_factor`: a linear warm-up over the
+first 2 % of the run and a cosine decay to 1 % at its end, placed by progress so that
+it scales with the budget.
+
+Validation (every ``val_every`` steps, on held-out photos with free-form and
+object-shaped holes): PSNR, SSIM, texture ratio, PSNR on object holes and on holes over
+30 %, and a colour-consistency check (the fill's mean colour against the truth's,
+:func:`colour_shift`), written to the log and drawn as ``out + ".curve.png"``.
 """
 
 from __future__ import annotations
@@ -58,7 +71,8 @@ from torch import nn
 from . import losses
 from .checkpoints import MODELS as TABLE, save_checkpoint
 
-__all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state"]
+__all__ = ["TrainOptions", "train", "TRAINERS", "state_path", "read_state", "lr_factor",
+           "colour_shift", "plot_curves", "reference_scores", "best_path", "validation_score"]
 
 STATE_FORMAT = "inpaintkit-train"
 
@@ -86,6 +100,7 @@ class TrainOptions:
     stop_after: int | None = None        # steps in this call (the schedule still follows ``steps``)
     log: str | None = None               # JSON lines; default out + ".log.jsonl"
     progress: bool = True
+    curves: bool = True                  # draw out + ".curve.png" at each validation
 
 
 def state_path(out) -> Path:
@@ -95,11 +110,29 @@ def state_path(out) -> Path:
 
 # --- trainers ------------------------------------------------------------------------
 
+#: Share of the run over which the learning rate ramps up linearly from 0.
+WARMUP_FRACTION = 0.02
+#: The cosine schedule ends at this fraction of the base learning rate.
+FINAL_LR_FRACTION = 0.01
+
+
+def lr_factor(progress: float) -> float:
+    """Learning-rate multiplier at ``progress`` (0 to 1) of the run: a linear warm-up over
+    the first 2 %, then a cosine decay to 1 % at the end (Loshchilov and Hutter, SGDR,
+    ICLR 2017, without restarts). Placed by progress, so it scales with the budget
+    (``steps`` or ``time_limit``)."""
+    import math
+
+    if progress < WARMUP_FRACTION:
+        return max(progress / WARMUP_FRACTION, 0.01)
+    span = (progress - WARMUP_FRACTION) / (1 - WARMUP_FRACTION)
+    return FINAL_LR_FRACTION + (1 - FINAL_LR_FRACTION) * 0.5 * (1 + math.cos(math.pi * min(span, 1.0)))
+
+
 class Trainer:
     """Networks, optimisers and the per-step objective of one model."""
 
     name = ""
-    final_lr_fraction = 0.8    # progress after which the learning rate drops 10x
 
     def __init__(self, config, device, *, lr: float, vgg: str | None, size: int):
         self.config = config
@@ -121,7 +154,7 @@ class Trainer:
             self.lr_scale[name] = lr_scale
 
     def set_lr(self, progress):
-        factor = 0.1 if progress >= self.final_lr_fraction else 1.0
+        factor = lr_factor(progress)
         for name, opt in self.optimizers.items():
             for group in opt.param_groups:
                 group["lr"] = self.base_lr * self.lr_scale[name] * factor
@@ -233,6 +266,9 @@ class GLTrainer(Trainer):
     completion_until = 0.6      # T_C
     discriminator_until = 0.7   # T_C + T_D
     alpha = 0.0004
+    #: Weight of ``1 - SSIM`` over the hole's windows (seeded small config only): with the
+    #: hole MSE near 0.003, it makes the two terms' gradients comparable.
+    ssim_weight = 0.02
 
     def __init__(self, config, device, **kw):
         super().__init__(config, device, **kw)
@@ -253,8 +289,10 @@ class GLTrainer(Trainer):
         return "joint"
 
     def losses_used(self):
-        return ["phase 1: hole MSE", "phase 2: discriminator BCE alone",
-                "phase 3: hole MSE + 0.0004 x adversarial (BCE)"]
+        structure = (f" + {self.ssim_weight} x (1 - SSIM) over the hole's 7x7 windows"
+                     if self.config.residual else "")
+        return [f"phase 1: hole MSE{structure}", "phase 2: discriminator BCE alone",
+                f"phase 3: hole MSE{structure} + 0.0004 x adversarial (BCE)"]
 
     def _discriminate(self, images, hole):
         return self.networks["discriminator"](images, _local_patches(images, hole, self.size // 2))
@@ -278,6 +316,11 @@ class GLTrainer(Trainer):
         if phase != "discriminator":
             mse = losses.masked_mse(out, image, hole)
             total = mse
+            if self.config.residual:
+                # The seeded small config also learns the structure a smooth seed lacks.
+                structure = losses.ssim_loss(comp, image, hole)
+                total = total + self.ssim_weight * structure
+                record["ssim_loss"] = structure.item()
             if phase == "joint":
                 adv = losses.nsgan_g(self._discriminate(comp, hole), logits=False)
                 total = mse + self.alpha * adv
@@ -307,8 +350,9 @@ class GDNTrainer(Trainer):
     def losses_used(self):
         return ["detector: focal loss (gamma 2, balanced by the hole ratio), label = hole for "
                 "generated images, 0 for real ones",
-                "generator: mean(10 ** D(out) * |out - gt|) + 0.01 x focal(D(out), no artifact) "
-                f"from {self.adversarial_from:.0%} of the run"]
+                f"generator: L1 reconstruction alone for the first {self.adversarial_from:.0%} of "
+                "the run (warm-up), then mean(10 ** D(out) * |out - gt|) + 0.01 x focal(D(out), "
+                "no artifact)"]
 
     def step(self, image, hole, progress):
         gen, det = self.networks["generator"], self.networks["detector"]
@@ -321,8 +365,13 @@ class GDNTrainer(Trainer):
         self._update(self.optimizers["detector"], d_loss)
         # Generator: reconstruction weighted by base ** artifact probability.
         fake_logits = det(out)
-        probability = torch.softmax(fake_logits, dim=1)[:, 1:2]
-        rec = losses.weighted_reconstruction(out, image, probability.detach(), base=self.base)
+        if progress < self.adversarial_from:
+            # Warm-up: plain L1 reconstruction; the detector learns meanwhile but does
+            # not yet steer the generator (its early, noisy maps made checkerboards).
+            rec = losses.weighted_reconstruction(out, image, torch.zeros_like(hole), base=self.base)
+        else:
+            probability = torch.softmax(fake_logits, dim=1)[:, 1:2]
+            rec = losses.weighted_reconstruction(out, image, probability.detach(), base=self.base)
         total = rec
         record = {"detector": d_loss.item(), "rec": rec.item()}
         if progress >= self.adversarial_from:
@@ -358,8 +407,9 @@ class EdgeConnectTrainer(Trainer):
         return "joint" if progress >= self.joint_from else "separate"
 
     def losses_used(self):
-        used = ["edge generator: nsgan adversarial x1 + feature matching x10 (spectral norm, "
-                "PatchGAN discriminator)",
+        used = [f"edge generator: binary cross-entropy to the Canny edges for the first "
+                f"{self.adversarial_from:.0%} (warm-up), then nsgan adversarial x1 + feature "
+                "matching x10 (spectral norm, PatchGAN discriminator)",
                 "image generator: L1 / hole ratio x1 + nsgan adversarial x0.1 (from "
                 f"{self.adversarial_from:.0%} of the run)"]
         if self.vgg is not None:
@@ -396,13 +446,10 @@ class EdgeConnectTrainer(Trainer):
         trained.train(mode)
         return {"edge": plain, "inpaint": self.networks["inpaint"]}
 
-    def step(self, image, hole, progress):
+    def _edge_adversarial(self, gray, target_edges, pred):
+        """EdgeConnect Eq. 1-3: the edge generator against its PatchGAN, plus feature
+        matching."""
         nets, opts = self.networks, self.optimizers
-        gray = (image * _GRAY.to(image.device)).sum(dim=1, keepdim=True)
-        target_edges, known_edges = self._edges(gray, hole)
-        record = {}
-        # Stage 1: edge model (EdgeConnect Eq. 1-3).
-        pred = nets["edge"](gray, known_edges, hole)
         real_logits, real_feats = nets["edge_discriminator"](torch.cat([target_edges, gray], 1))
         fake_logits, _ = nets["edge_discriminator"](torch.cat([pred.detach(), gray], 1))
         d_edge = losses.nsgan_d(real_logits, fake_logits)
@@ -411,7 +458,24 @@ class EdgeConnectTrainer(Trainer):
         adv_edge = losses.nsgan_g(fake_logits)
         fm = losses.feature_matching(real_feats, fake_feats)
         self._update(opts["edge"], adv_edge + 10 * fm)
-        record.update(edge_d=d_edge.item(), edge_adv=adv_edge.item(), edge_fm=fm.item())
+        return {"edge_d": d_edge.item(), "edge_adv": adv_edge.item(), "edge_fm": fm.item()}
+
+    def step(self, image, hole, progress):
+        nets, opts = self.networks, self.optimizers
+        gray = (image * _GRAY.to(image.device)).sum(dim=1, keepdim=True)
+        target_edges, known_edges = self._edges(gray, hole)
+        record = {}
+        # Stage 1: edge model (EdgeConnect Eq. 1-3).
+        pred = nets["edge"](gray, known_edges, hole)
+        if progress < self.adversarial_from:
+            # Warm-up: the edge generator learns the Canny edges by binary cross-entropy
+            # before any adversarial term (adversarial-only edges start as noise).
+            bce = F.binary_cross_entropy(pred.clamp(1e-6, 1 - 1e-6), target_edges)
+            self._update(opts["edge"], bce)
+            record["edge_bce"] = bce.item()
+            pred = pred.detach()
+        else:
+            record.update(self._edge_adversarial(gray, target_edges, pred))
         # Stage 2: image model on ground-truth edges, then (joint) on predicted ones.
         if progress >= self.joint_from:
             edges = pred.detach() * hole + known_edges * (1 - hole)
@@ -506,22 +570,143 @@ TRAINERS = {"pconv": PConvTrainer, "gl": GLTrainer, "gdn": GDNTrainer,
 
 # --- validation -------------------------------------------------------------------
 
+#: A fill whose mean chroma in the hole is further than this (in 8-bit levels, averaged
+#: over the validation cases) from the truth's is logged as tinted. Smooth classical
+#: fills score 2.7 (diffusion) and 3.7 (cv2 TELEA) on the validation set.
+COLOUR_SHIFT_LIMIT = 4.0
+
+
+def colour_shift(truth, result, hole) -> float:
+    """How far the fill's mean colour in ``hole`` is from the truth's in chroma, in 8-bit
+    levels: the larger of the red-green and yellow-blue opponent differences (the
+    luminance is left out: a fill may be lighter or darker than what it replaces, but a
+    green or red cast over a grey area is a defect). Grey images give 0 for a grey fill."""
+    def opponents(pixels):
+        red, green, blue = pixels[:, 0], pixels[:, 1], pixels[:, 2]
+        return np.stack([red - green, (red + green) / 2 - blue], axis=1).mean(axis=0)
+
+    return float(np.abs(opponents(result[hole]) - opponents(truth[hole])).max() * 255.0)
+
+
 def validate(trainer: Trainer, cases) -> dict[str, float]:
     """Mean PSNR, SSIM and texture ratio of the composited fills of ``cases`` (through
-    the same :class:`~inpaintkit.learned.backend.Backend` that inference uses)."""
+    the same :class:`~inpaintkit.learned.backend.Backend` that inference uses), the PSNR
+    on the object-shaped holes and on holes of 30 % and more alone, and the colour
+    consistency check (:func:`colour_shift`, mean and worst case; ``val_tinted`` is 1
+    when the mean is over :data:`COLOUR_SHIFT_LIMIT`)."""
     from .. import metrics
     from .backend import Backend
 
     backend = Backend(trainer.name, trainer.inference_networks(), trainer.config, trainer.device)
-    scores = {"psnr": [], "ssim": [], "texture": []}
-    for image, hole, _ in cases:
+    scores = {"psnr": [], "ssim": [], "texture": [], "colour_shift": [], "object_psnr": [],
+              "large_psnr": []}
+    for image, hole, label in cases:
         out = backend.inpaint(image, hole)
-        scores["psnr"].append(metrics.psnr(image, out, data_range=1.0))
+        psnr = metrics.psnr(image, out, data_range=1.0)
+        scores["psnr"].append(psnr)
         scores["ssim"].append(metrics.ssim(image, out, data_range=1.0))
+        scores["colour_shift"].append(colour_shift(image, out, hole))
+        if label == "object":
+            scores["object_psnr"].append(psnr)
+        elif hole.mean() > 0.3:
+            scores["large_psnr"].append(psnr)
         texture = metrics.texture_ratio(image, out, hole)
         if texture == texture:
             scores["texture"].append(texture)
-    return {f"val_{k}": float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+    result = {f"val_{k}": float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
+    result["val_colour_shift_max"] = float(np.max(scores["colour_shift"]))
+    result["val_tinted"] = int(result["val_colour_shift"] > COLOUR_SHIFT_LIMIT)
+    return result
+
+
+def reference_scores(cases) -> dict[str, dict[str, float]]:
+    """What classical fills score on the validation cases (cv2 TELEA and our default
+    diffusion), with the keys :func:`validate` uses: the lines a model must clear."""
+    import cv2
+
+    from .. import metrics
+    from ..algorithms.diffusion import inpaint_diffusion
+
+    fills = {
+        "cv2 TELEA": lambda image, hole: cv2.inpaint(
+            np.clip(np.rint(image * 255), 0, 255).astype(np.uint8), hole.astype(np.uint8), 3,
+            cv2.INPAINT_TELEA) / 255.0,
+        "diffusion": lambda image, hole: inpaint_diffusion(image, hole),
+    }
+    result = {}
+    for name, fill in fills.items():
+        psnr, ssim, shift = [], [], []
+        for image, hole, _ in cases:
+            out = fill(image, hole)
+            psnr.append(metrics.psnr(image, out, data_range=1.0))
+            ssim.append(metrics.ssim(image, out, data_range=1.0))
+            shift.append(colour_shift(image, out, hole))
+        result[name] = {"val_psnr": float(np.mean(psnr)), "val_ssim": float(np.mean(ssim)),
+                        "val_colour_shift": float(np.mean(shift))}
+    return result
+
+
+def plot_curves(log_path, png_path) -> Path | None:
+    """Draw the validation curves (PSNR, SSIM, texture ratio, colour shift) and the
+    running reconstruction loss of a training log as a PNG; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    val = [r for r in records if r.get("event") == "validation"]
+    train_rows = [r for r in records if "event" not in r and "step" in r]
+    if not val:
+        return None
+    panels = [("val_psnr", "PSNR (dB)"), ("val_large_psnr", "PSNR, holes > 30 % (dB)"),
+              ("val_object_psnr", "PSNR, object holes (dB)"), ("val_ssim", "SSIM"),
+              ("val_texture", "texture ratio"), ("val_colour_shift", "colour shift (8-bit levels)")]
+    references = next((r["scores"] for r in reversed(records) if r.get("event") == "reference"), {})
+    figure, axes = plt.subplots(2, 4, figsize=(16, 6.5))
+    for axis, (key, title) in zip(axes.flat, panels):
+        points = [(r["step"], r[key]) for r in val if r.get(key) == r.get(key) and key in r]
+        if points:
+            axis.plot(*zip(*points), marker=".", label="model")
+        for (name, scores), colour in zip(references.items(), ("tab:orange", "tab:green")):
+            if key in scores:
+                axis.axhline(scores[key], color=colour, linestyle="--", linewidth=1, label=name)
+        if key == "val_colour_shift":
+            axis.axhline(COLOUR_SHIFT_LIMIT, color="red", linestyle=":", linewidth=1, label="tint limit")
+        if key in ("val_psnr", "val_ssim", "val_colour_shift") and (references or key == "val_colour_shift"):
+            axis.legend(fontsize=7)
+        axis.ticklabel_format(axis="y", useOffset=False)
+        axis.set_title(title)
+        axis.set_xlabel("step")
+        axis.grid(alpha=0.3)
+    loss_key = next((k for k in ("mse", "hole", "rec", "l1", "total") if train_rows and k in train_rows[-1]), None)
+    axis = axes.flat[6]
+    if loss_key:
+        points = [(r["step"], r[loss_key]) for r in train_rows if loss_key in r]
+        axis.plot(*zip(*points), linewidth=0.5, alpha=0.4)
+        steps, values = np.array(points).T
+        width = max(1, len(values) // 20)
+        smooth = np.convolve(values, np.ones(width) / width, mode="valid")
+        axis.plot(steps[width - 1:], smooth, linewidth=1.5)
+        axis.set_yscale("log")
+    axis.set_title(f"training loss ({loss_key})")
+    axis.set_xlabel("step")
+    axis.grid(alpha=0.3)
+    axis = axes.flat[7]
+    points = [(r["step"], r["lr"]) for r in train_rows if "lr" in r]
+    if points:
+        axis.plot(*zip(*points))
+    axis.set_title("learning rate")
+    axis.set_xlabel("step")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    tmp = Path(png_path).with_name(Path(png_path).name + ".tmp.png")
+    figure.savefig(tmp, dpi=80)
+    plt.close(figure)
+    tmp.replace(png_path)
+    return Path(png_path)
 
 
 # --- checkpoints -----------------------------------------------------------------------
@@ -543,8 +728,24 @@ def read_state(path) -> dict:
     return state
 
 
-def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
-    out = Path(options.out)
+def best_path(out) -> Path:
+    """Where the best-validating weights of a run go: ``name.best.pt`` beside ``out``."""
+    out = Path(out)
+    return out.with_name(f"{out.stem}.best{out.suffix}")
+
+
+def validation_score(val: dict) -> float:
+    """What "best" means for :func:`best_path`: SSIM x 100 + PSNR (0.01 SSIM weighs as
+    1 dB: both are what the shipping bar compares with cv2 TELEA)."""
+    return 100.0 * val["val_ssim"] + val["val_psnr"]
+
+
+def _save_best(trainer, options, step, elapsed, data, last_val):
+    save_checkpoint(best_path(options.out), trainer.name, trainer.inference_networks(), trainer.config,
+                    metadata=_metadata(trainer, options, step, elapsed, data, last_val, final=False))
+
+
+def _metadata(trainer, options, step, elapsed, data, last_val, *, final):
     metadata = {
         "trained_by": "inpaintkit train",
         "data": {"folder": str(options.data), **data.describe()},
@@ -557,13 +758,19 @@ def _save(trainer, options, step, elapsed, data, last_val, *, final=False):
     }
     if last_val:
         metadata["validation"] = last_val
+    return metadata
+
+
+def _save(trainer, options, step, elapsed, data, last_val, *, final=False, best=None):
+    out = Path(options.out)
+    metadata = _metadata(trainer, options, step, elapsed, data, last_val, final=final)
     save_checkpoint(out, trainer.name, trainer.inference_networks(), trainer.config, metadata=metadata)
     payload = {
         "format": STATE_FORMAT, "model": trainer.name, "config": trainer.config.to_dict(),
         "options": dataclasses.asdict(options), "step": step, "elapsed": elapsed,
         "networks": {k: v.state_dict() for k, v in trainer.networks.items()},
         "optimizers": {k: v.state_dict() for k, v in trainer.optimizers.items()},
-        "torch_rng": torch.get_rng_state(), "last_val": last_val,
+        "torch_rng": torch.get_rng_state(), "last_val": last_val, "best_score": best,
     }
     tmp = state_path(out).with_name(state_path(out).name + ".tmp")
     torch.save(payload, tmp)
@@ -605,6 +812,16 @@ class _Log:
 
     def close(self):
         self.file.close()
+
+
+def _curves(log, options):
+    """Refresh the validation-curve PNG beside the weights (``out`` + ``.curve.png``)."""
+    if not options.curves:
+        return
+    try:
+        plot_curves(log.path, str(options.out) + ".curve.png")
+    except Exception as exc:  # a plotting problem must never stop a long run
+        print(f"inpaintkit train: could not draw the validation curves: {exc}", file=sys.stderr)
 
 
 def _check(options: TrainOptions):
@@ -657,7 +874,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     torch.manual_seed(options.seed)
     data = InpaintingData(options.data, size=options.size, seed=options.seed)
     trainer = TRAINERS[options.model](config, device, lr=options.lr, vgg=options.vgg, size=options.size)
-    start, elapsed_before, last_val = 0, 0.0, {}
+    start, elapsed_before, last_val, best_score = 0, 0.0, {}, None
     if state is not None:
         for name, net in trainer.networks.items():
             net.load_state_dict(state["networks"][name], strict=True)
@@ -666,6 +883,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
         torch.set_rng_state(state["torch_rng"])
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         last_val = state.get("last_val") or {}
+        best_score = state.get("best_score")
     validation_cases = data.validation(options.val_count)
 
     log = _Log(options.log or str(options.out) + ".log.jsonl", append=state is not None)
@@ -676,6 +894,8 @@ def train(options: TrainOptions, *, resume=None) -> dict:
                    "data": data.describe()})
     else:
         log.write({"event": "resume", "step": start})
+    if options.curves:
+        log.write({"event": "reference", "step": start, "scores": reference_scores(validation_cases)})
     if trainer.vgg is None and options.model in ("pconv", "edgeconnect"):
         print(f"inpaintkit train: no VGG-16 weights (--vgg): {options.model}'s perceptual and "
               "style losses are off", file=sys.stderr)
@@ -727,18 +947,26 @@ def train(options: TrainOptions, *, resume=None) -> dict:
                 bar.set_postfix_str(" ".join(f"{k}={v:.4f}" for k, v in running.items()), refresh=False)
             if step % options.log_every == 0 or step == options.steps:
                 log.write({"step": step, "phase": trainer.phase(progress), "elapsed_s": round(elapsed(), 1),
+                           "lr": lr_factor(progress) * options.lr,
                            **{k: float(np.mean(v)) for k, v in window.items()}})
                 window = {}
             if step % options.val_every == 0 or step == options.steps:
                 last_val = validate(trainer, validation_cases)
                 log.write({"step": step, "event": "validation", **last_val})
+                _curves(log, options)
+                score = validation_score(last_val)
+                if best_score is None or score > best_score:
+                    best_score = score
+                    _save_best(trainer, options, step, elapsed(), data, last_val)
+                    log.write({"step": step, "event": "best", "score": score,
+                               "path": str(best_path(options.out))})
             if time.monotonic() - last_save >= options.checkpoint_every:
-                _save(trainer, options, step, elapsed(), data, last_val)
+                _save(trainer, options, step, elapsed(), data, last_val, best=best_score)
                 log.write({"step": step, "event": "checkpoint", "elapsed_s": round(elapsed(), 1)})
                 last_save = time.monotonic()
     except KeyboardInterrupt:
         interrupted = True
-        _save(trainer, options, step, elapsed(), data, last_val)
+        _save(trainer, options, step, elapsed(), data, last_val, best=best_score)
         log.write({"step": step, "event": "interrupted", "elapsed_s": round(elapsed(), 1)})
         log.close()
         if bar is not None:
@@ -749,9 +977,11 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     if not history or "val_psnr" not in last_val or step % options.val_every:
         last_val = validate(trainer, validation_cases)
         log.write({"step": step, "event": "validation", **last_val})
+        _curves(log, options)
     # Complete: all steps done, or stopped by the time limit (not by stop_after).
     timed_out = bool(options.time_limit) and elapsed() >= options.time_limit
-    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out)
+    _save(trainer, options, step, elapsed(), data, last_val, final=step >= options.steps or timed_out,
+          best=best_score)
     log.write({"step": step, "event": "done", "elapsed_s": round(elapsed(), 1)})
     log.close()
     if bar is not None:

@@ -110,3 +110,19 @@ def test_vgg_features_need_a_local_file(tmp_path):
     torch.save(state, tmp_path / "broken.pth")
     with pytest.raises(ValueError, match="missing VGG-16 key 'features.12.bias'"):
         losses.VGG16Features(tmp_path / "broken.pth")
+
+
+def test_ssim_loss_matches_the_benchmark_ssim():
+    from inpaintkit import metrics
+
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0, 1, (40, 50, 3))
+    noisy = np.clip(truth + rng.normal(0, 0.1, truth.shape), 0, 1)
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float()  # noqa: E731
+    everywhere = torch.ones(1, 1, 40, 50)
+    value = 1 - losses.ssim_loss(as_tensor(noisy), as_tensor(truth), everywhere).item()
+    assert value == pytest.approx(metrics.ssim(truth, noisy, data_range=1.0), abs=1e-5)
+    hole = torch.zeros(1, 1, 40, 50)
+    hole[..., 10:20, 10:20] = 1
+    same = as_tensor(truth)
+    assert losses.ssim_loss(same, same, hole).item() == pytest.approx(0.0, abs=1e-6)

@@ -133,8 +133,9 @@ def test_gl_discriminator_and_mean_fill():
     # Paper-size discriminator: 6 + 5 strided layers, 1024-unit heads.
     paper = gl.ContextDiscriminator(gl.GLConfig.paper())
     assert paper.global_fc.in_features == 512 * 4 * 4 and paper.local_fc.in_features == 512 * 4 * 4
-    # The completion network sees the hole filled with the mean (0 after centring).
-    net = gl.CompletionNetwork(cfg)
+    # The paper's completion network sees the hole filled with the mean (0 after
+    # centring); the small config's sees its pull-push seed (test_any_size).
+    net = gl.CompletionNetwork(gl.GLConfig(width=16, last_width=8))
     seen = {}
     net.layers[0].conv.register_forward_hook(lambda m, inp, out: seen.update(x=inp[0]))
     image, hole = _inputs()

@@ -31,7 +31,7 @@ def folder(tmp_path_factory):
 
 def _options(folder, out, model, **kw):
     values = dict(model=model, data=str(folder), out=str(out), size=64, steps=6, batch=2,
-                  val_every=100, val_count=2, progress=False, seed=3)
+                  val_every=100, val_count=2, progress=False, seed=3, curves=False)
     values.update(kw)
     return training.TrainOptions(**values)
 
@@ -48,7 +48,14 @@ def test_steps_on_one_batch_reduce_the_reconstruction_loss(folder, model):
     for _ in range(12):
         trainer.set_train(0.0)
         values.append(trainer.step(image, hole, 0.0)[RECONSTRUCTION[model]])
-    assert np.mean(values[-3:]) < 0.8 * np.mean(values[:3]), values
+    if model == "gl":
+        # GL small starts as its pull-push seed (zero-initialised correction), already a
+        # good fill: the loss must still go below where it started.
+        assert min(values[-3:]) < values[0], values
+    else:
+        # GDN's warm-up loss is plain L1 (no detector weighting): noisier on 12 steps.
+        factor = 0.9 if model == "gdn" else 0.8
+        assert np.mean(values[-3:]) < factor * np.mean(values[:3]), values
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -111,7 +118,7 @@ def test_data_is_seeded_and_covers_every_hole_kind(folder):
     assert 0 < min(ratios) and max(ratios) < 1
     assert min(ratios) < 0.1 and max(ratios) > 0.3
     cases = dataset.validation(6)
-    assert [c[2] for c in cases] == ["(0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "(0.3,0.4]",
+    assert [c[2] for c in cases] == ["(0.01,0.1]", "(0.1,0.2]", "(0.2,0.3]", "object",
                                      "(0.4,0.5]", "(0.5,0.6]"]
     with pytest.raises(ValueError, match="size must be a multiple of 16"):
         training_data.InpaintingData(folder, size=50)
@@ -153,3 +160,61 @@ def test_sigterm_saves_like_ctrl_c(folder, tmp_path, monkeypatch):
         training.train(_options(folder, tmp_path / "g.pt", "gdn"))
     assert signal.getsignal(signal.SIGTERM) is before
     assert training.read_state(tmp_path / "g.pt.state")["step"] == 1  # stopped inside step 2
+
+
+def test_learning_rate_schedule_warms_up_then_follows_a_cosine():
+    assert training.lr_factor(0.0) == pytest.approx(0.01)
+    assert training.lr_factor(0.01) == pytest.approx(0.5)
+    assert training.lr_factor(0.02) == pytest.approx(1.0)
+    assert training.lr_factor(0.51) == pytest.approx(0.505, abs=1e-3)
+    assert training.lr_factor(1.0) == pytest.approx(0.01)
+    values = [training.lr_factor(p) for p in np.linspace(0.02, 1.0, 50)]
+    assert all(a >= b for a, b in zip(values, values[1:]))
+
+
+def test_colour_shift_sees_tints_not_brightness():
+    rng = np.random.default_rng(0)
+    grey = np.repeat(rng.uniform(0.2, 0.8, (32, 32, 1)), 3, axis=2)
+    hole = np.zeros((32, 32), bool)
+    hole[8:24, 8:24] = True
+    darker = grey.copy()
+    darker[hole] *= 0.7
+    assert training.colour_shift(grey, darker, hole) < 1e-6
+    green = grey.copy()
+    green[hole, 1] += 0.1
+    assert training.colour_shift(grey, green, hole) == pytest.approx(25.5, abs=0.1)
+
+
+def test_validation_reports_colour_and_object_holes_and_draws_curves(folder, tmp_path):
+    result = training.train(_options(folder, tmp_path / "p.pt", "pconv", steps=4, val_every=2,
+                                     val_count=4, curves=True))
+    val = result["validation"]
+    for key in ("val_psnr", "val_ssim", "val_texture", "val_colour_shift", "val_object_psnr",
+                "val_colour_shift_max", "val_tinted"):
+        assert key in val and val[key] == val[key], key
+    best = learned.checkpoints.read_checkpoint(tmp_path / "p.best.pt", "pconv")
+    assert best.metadata["steps"] in (2, 4)
+    assert training.validation_score(best.metadata["validation"]) >= max(
+        training.validation_score(r) for r in _validations(tmp_path / "p.pt.log.jsonl")) - 1e-9
+    curve = tmp_path / "p.pt.curve.png"
+    pytest.importorskip("matplotlib")  # the curves are drawn only where matplotlib is installed
+    assert curve.is_file() and curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    labels = [label for _, _, label in training_data.InpaintingData(folder, size=64).validation(8)]
+    assert labels.count("object") == 2
+
+
+def test_training_holes_include_object_shapes(folder):
+    dataset = training_data.InpaintingData(folder, size=64, seed=5)
+    rng = np.random.default_rng(0)
+    kinds = dict(training_data.HOLE_KINDS)
+    assert kinds["object"] + kinds["silhouette"] >= 0.3
+    for _ in range(20):
+        hole = training_data.random_hole(64, rng)
+        assert hole.any() and not hole.all()
+    images, holes = dataset.batch(0, 4)
+    assert images.min() >= 0 and images.max() <= 1 and holes.shape == (4, 1, 64, 64)
+
+
+def _validations(log_path):
+    records = [json.loads(line) for line in open(log_path)]
+    return [r for r in records if r.get("event") == "validation"]

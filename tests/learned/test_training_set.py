@@ -1,0 +1,75 @@
+"""The training-set builder reads each Debian file's licence from the package's
+machine-readable copyright file, and the object-shaped holes it trains on."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from inpaintkit import masks
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def builder():
+    spec = importlib.util.spec_from_file_location("build_training_set",
+                                                  ROOT / "scripts" / "build_training_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+COPYRIGHT = """Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+
+Files: *
+Copyright: 2014 Someone
+License: GPL-2+
+
+Files: po/ca/*
+Copyright: KDE
+License: LGPL-2.1+3+KDEeV
+
+Files: 16.04/Bridge_by_Sander_Klootwijk.jpg
+Copyright: 2018 Sander Klootwijk
+License: CC-BY-SA-4.0
+
+Files: debian/*
+Copyright: 2020 Packager
+License: CC0-1.0
+"""
+
+
+def test_licence_is_the_last_matching_stanza(builder):
+    licence = builder.copyright_licence
+    assert licence(COPYRIGHT, "usr/share/palapeli/collection/castle.jpg") == "GPL-2+"
+    assert licence(COPYRIGHT, "usr/share/backgrounds/Bridge_by_Sander_Klootwijk.jpg") == "CC-BY-SA-4.0"
+    assert licence("Files: nature/*\nLicense: GPL-2+\n", "usr/share/x/other/a.jpg") is None
+
+
+def test_sources_hold_no_benchmark_or_opencv_image(builder):
+    names = set(builder.SKIMAGE) | {name for members in builder.PYPI.values() for _, name, _ in members}
+    assert not names & builder.BENCHMARK
+    assert builder.VALIDATION <= names | {f"{prefix}_{Path(f).stem}" if f.count("/") < 2 else f"{prefix}_{f.split('/')[0]}"
+                                          for prefix, _, _, files in builder.DEBIAN.values() for f in files}
+    assert not any("opencv" in package for package in builder.DEBIAN)
+
+
+@pytest.mark.parametrize("kind", masks.SILHOUETTES)
+def test_silhouettes_are_seeded_object_shaped_holes(kind):
+    hole = masks.silhouette((120, 160), seed=3, kind=kind)
+    assert hole.dtype == bool and hole.shape == (120, 160)
+    np.testing.assert_array_equal(hole, masks.silhouette((120, 160), seed=3, kind=kind))
+    rows, cols = np.nonzero(hole)
+    box = (np.ptp(rows) + 1) * (np.ptp(cols) + 1) / hole.size
+    assert 0.03 < box < 0.45
+    # An outline, not a box: it fills only part of its bounding box.
+    assert hole.sum() < 0.9 * (np.ptp(rows) + 1) * (np.ptp(cols) + 1)
+
+
+def test_silhouette_checks_its_arguments():
+    with pytest.raises(ValueError, match="kind must be one of person, car, sign, animal"):
+        masks.silhouette((64, 64), kind="tree")
+    with pytest.raises(ValueError, match="ratio must satisfy"):
+        masks.silhouette((64, 64), ratio=(0.5, 0.2))
