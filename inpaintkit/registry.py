@@ -78,6 +78,8 @@ register("patchmatch", "classical", "inpaintkit.algorithms.patchmatch:inpaint_pa
          "multi-scale PatchMatch completion (Wexler et al. 2007): textures, large holes")
 register("criminisi", "classical", "inpaintkit.algorithms.criminisi:inpaint_criminisi",
          "Criminisi exemplar filling: continues linear structures first")
+register("offsets", "classical", "inpaintkit.algorithms.offsets:inpaint_offsets",
+         "He & Sun 2012 offset statistics + graph cuts: regular scenes (brick, grids, windows)")
 register("gl", "learned", "inpaintkit.learned:inpaint_gl",
          "Globally and Locally consistent completion network (Iizuka et al. 2017)")
 register("pconv", "learned", "inpaintkit.learned:inpaint_pconv",
