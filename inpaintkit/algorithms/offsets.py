@@ -20,7 +20,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, prepare
 from . import _offsets_kernels as _k
-from .diffusion import poisson_fill
+from .diffusion import harmonic_fill, poisson_fill
 from .patchmatch import _guided_divergence, _source_ok, inpaint_patchmatch, patchmatch_nnf
 
 __all__ = ["inpaint_offsets", "dominant_offsets"]
@@ -34,9 +34,12 @@ MIN_OFFSET_DIVISOR = 15.0
 #: Cost of a smoothness sample that falls on an unknown pixel or outside the image, per
 #: colour channel: the largest squared difference two samples in [0, 1] can have.
 PENALTY_PER_CHANNEL = 1.0
-#: At full scale, hole pixels within this many pixels (plus the scale factor) of a seam
-#: between two offsets, or of the hole border, are relabelled.
-SEAM_MARGIN = 2
+#: At full scale, hole pixels within this many pixels (plus half the scale factor) of a
+#: seam between two offsets, or of the hole border, are relabelled.
+SEAM_MARGIN = 1
+#: PatchMatch iterations of the statistics inside :func:`inpaint_offsets`: the histogram
+#: needs the common offsets, not every patch's exact best match.
+STATISTICS_ITERATIONS = 2
 #: Expansion cycles of the full-scale seam refinement.
 REFINE_CYCLES = 2
 #: Rounds of labelling with the filled pixels counted as known, for hole pixels that no
@@ -211,8 +214,10 @@ class _Labelling:
         self.hole_y = hole_y.astype(np.int64)
         self.hole_x = hole_x.astype(np.int64)
         self.penalty = PENALTY_PER_CHANNEL * values.shape[2]
-        n = hole_y.size
-        self.node_of = np.full(known.shape, -1, np.int32)
+        self._buffers(hole_y.size)
+
+    def _buffers(self, n: int) -> None:
+        self.node_of = np.full(self.known.shape, -1, np.int32)
         self.node_y = np.empty(n, np.int64)
         self.node_x = np.empty(n, np.int64)
         self.cost_keep = np.empty(n)
@@ -260,9 +265,10 @@ class _Labelling:
         return _k.labelling_energy(self.values, self.known, labels, self.offsets, self.hole_y,
                                    self.hole_x, self.penalty)
 
-    def expand(self, labels, free, *, cycles, energies=None) -> float:
-        """Alpha-expansion (Boykov, Veksler and Zabih 2001) over the ``free`` pixels,
-        labels in rank order, until a cycle changes nothing or after ``cycles``.
+    def expand(self, labels, free, *, cycles, alphas=None, energies=None) -> float:
+        """Alpha-expansion (Boykov, Veksler and Zabih 2001) over the ``free`` hole
+        pixels, labels ``alphas`` (default all, in rank order), until a cycle lowers the
+        energy by less than 0.1 % or after ``cycles``.
 
         Each move is a binary max-flow problem. Terms that are not submodular (the
         smoothness is not a metric) are truncated, so a cut can in rare cases raise
@@ -272,13 +278,18 @@ class _Labelling:
         """
         maxflow = _import_maxflow()
         free = np.ascontiguousarray(free)
+        free_y, free_x = np.nonzero(free)
+        free_y = free_y.astype(np.int64)
+        free_x = free_x.astype(np.int64)
         energy = self.energy(labels)
+        if alphas is None:
+            alphas = range(len(self.offsets))
         for _ in range(cycles):
-            improved = False
-            for alpha in range(len(self.offsets)):
+            start = energy
+            for alpha in alphas:
                 n_nodes, n_edges = _k.expansion_terms(
-                    self.values, self.known, labels, free, self.offsets, alpha, self.penalty,
-                    self.hole_y, self.hole_x, self.node_of, self.node_y, self.node_x,
+                    self.values, self.known, labels, free, self.offsets, int(alpha),
+                    self.penalty, free_y, free_x, self.node_of, self.node_y, self.node_x,
                     self.cost_keep, self.cost_switch, self.edge_i, self.edge_j,
                     self.edge_keep, self.edge_p_switch, self.edge_q_switch)
                 if n_nodes == 0:
@@ -291,7 +302,8 @@ class _Labelling:
                 # E(x_p, x_q) = A + (C - A) x_p - C x_q + (B + C - A) (1 - x_p) x_q with
                 # A = V(a_p, a_q), B = V(a_p, alpha), C = V(alpha, a_q), V(alpha, alpha) = 0
                 # (Kolmogorov and Zabih 2004); x = 1 switches to alpha.
-                linear = self.cost_switch[:n_nodes] - self.cost_keep[:n_nodes]
+                unary = self.cost_switch[:n_nodes] - self.cost_keep[:n_nodes]
+                linear = unary.copy()
                 linear += np.bincount(i, p_switch - keep, minlength=n_nodes)
                 linear -= np.bincount(j, p_switch, minlength=n_nodes)
                 graph = maxflow.Graph[float](n_nodes, n_edges)
@@ -304,19 +316,19 @@ class _Labelling:
                 switch = graph.get_grid_segments(nodes)
                 if not switch.any():
                     continue
-                ys = self.node_y[:n_nodes][switch]
-                xs = self.node_x[:n_nodes][switch]
-                before = labels[ys, xs].copy()
-                labels[ys, xs] = alpha
-                after = self.energy(labels)
-                if after < energy - 1e-12 * max(1.0, energy):
-                    energy = after
-                    improved = True
-                else:
-                    labels[ys, xs] = before
+                # The move's true energy change (the untruncated terms); pixels that
+                # are not nodes keep their labels and their other edges.
+                switch_i, switch_j = switch[i], switch[j]
+                pair = np.where(switch_i, np.where(switch_j, 0.0, p_switch),
+                                np.where(switch_j, q_switch, keep))
+                delta = (float(unary[switch].sum())
+                         + float((pair - keep).sum()))
+                if delta < -1e-12 * max(1.0, energy):
+                    labels[self.node_y[:n_nodes][switch], self.node_x[:n_nodes][switch]] = alpha
+                    energy += delta
                 if energies is not None:
                     energies.append(energy)
-            if not improved:
+            if energy >= start * (1.0 - 1e-3):
                 break
         return energy
 
@@ -355,10 +367,11 @@ def _label_hole(levels, hole_levels, offsets_levels, *, cycles, energies=None):
     fine = _Labelling(values, known, hole, offsets_levels[0])
     fine_labels = fine.initial(hole, np.where(hole, upsampled, _k.IDENTITY).astype(np.int32))
     changed = hole & (fine_labels != upsampled)
-    band = _seam_band(fine_labels, hole, factor + SEAM_MARGIN)
+    band = _seam_band(fine_labels, hole, factor // 2 + SEAM_MARGIN)
     band |= ndimage.binary_dilation(changed, structure=np.ones((3, 3), bool),
                                     iterations=factor) & hole
-    fine.expand(fine_labels, band, cycles=REFINE_CYCLES)
+    used = np.unique(fine_labels[band])
+    fine.expand(fine_labels, band, cycles=REFINE_CYCLES, alphas=used[used >= 0])
     return fine_labels
 
 
@@ -460,9 +473,14 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=7, min_offset=None,
         levels.append(_downsample(*levels[-1]))
     work_values, work_known = levels[-1]
     _progress.report("offsets", 0, 4)
-    offsets, _ = dominant_offsets(work_values, work_known, n_offsets=n_offsets,
-                                  patch_size=min(patch_size, _odd_below(min(work_known.shape))),
-                                  min_offset=min_offset, seed=seed)
+    offsets = np.zeros((0, 2), np.int64)
+    for size in sorted({min(patch_size, _odd_below(min(work_known.shape))), 5, 3},
+                       reverse=True):
+        if len(offsets) == 0 and size <= patch_size:
+            # A smaller patch where the hole leaves no fully known one of the asked size.
+            offsets, _ = dominant_offsets(work_values, work_known, n_offsets=n_offsets,
+                                          patch_size=size, min_offset=min_offset,
+                                          iterations=STATISTICS_ITERATIONS, seed=seed)
     if len(offsets):
         full_offsets = _refine_offsets(levels, offsets)
     else:
@@ -498,8 +516,7 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=7, min_offset=None,
             break
     _progress.report("offsets", 2, 4)
     if todo.any():
-        rest = inpaint_patchmatch(filled, todo, seed=seed)
-        filled[todo] = rest[todo]
+        filled[todo] = _fill_rest(filled, todo, seed)
     _progress.report("offsets", 3, 4)
     if blend:
         guidance = _guided_divergence(filled, hole, sources)
@@ -509,6 +526,19 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=7, min_offset=None,
         filled = np.clip(out, 0.0, 1.0)
     _progress.report("offsets", 4, 4)
     return prep.finish(filled)
+
+
+def _fill_rest(filled: np.ndarray, todo: np.ndarray, seed: int) -> np.ndarray:
+    """Values for the hole pixels no offset reached: PatchMatch completion with the
+    largest patch (7, 5 or 3) that still has a fully known source, else the harmonic
+    fill (a frame of known pixels thinner than any patch)."""
+    for patch_size in (7, 5, 3):
+        if min(todo.shape) >= patch_size and _source_ok(~todo, patch_size // 2).any():
+            with _progress.reporting(None):
+                rest = inpaint_patchmatch(filled, todo, patch_size=patch_size, seed=seed)
+            return rest[todo]
+    with _progress.reporting(None):
+        return harmonic_fill(filled.copy(), todo)[todo]
 
 
 def _odd_below(side: int) -> int:
