@@ -103,7 +103,7 @@ def _downsample(values: np.ndarray, known: np.ndarray):
 
 
 def dominant_offsets(image, known=None, *, n_offsets=60, patch_size=7, min_offset=None,
-                     iterations=3, seed=0):
+                     iterations=3, search_samples=3, seed=0):
     """The dominant offsets of the image's self-similarity (He and Sun 2012, sec. 3).
 
     Every fully known ``patch_size`` patch is matched to its most similar fully known
@@ -126,6 +126,8 @@ def dominant_offsets(image, known=None, *, n_offsets=60, patch_size=7, min_offse
         tau: matches closer than this are not counted; default ``max(H, W) / 15``.
     iterations : int, default 3
         PatchMatch iterations.
+    search_samples : int, default 3
+        PatchMatch random-search candidates per radius.
     seed : int, default 0
 
     Returns
@@ -158,7 +160,7 @@ def dominant_offsets(image, known=None, *, n_offsets=60, patch_size=7, min_offse
         return np.zeros((0, 2), np.int64), np.zeros(0)
     nnf, dist = patchmatch_nnf(values, values, patch_size=patch_size, iterations=iterations,
                                seed=seed, source_valid=known, target_valid=known,
-                               min_offset=min_offset)
+                               min_offset=min_offset, search_samples=search_samples)
     counted = centres & np.isfinite(dist)
     ys, xs = np.nonzero(counted)
     dy = nnf[ys, xs, 0].astype(np.int64) - ys
@@ -480,7 +482,8 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=7, min_offset=None,
             # A smaller patch where the hole leaves no fully known one of the asked size.
             offsets, _ = dominant_offsets(work_values, work_known, n_offsets=n_offsets,
                                           patch_size=size, min_offset=min_offset,
-                                          iterations=STATISTICS_ITERATIONS, seed=seed)
+                                          iterations=STATISTICS_ITERATIONS,
+                                          search_samples=1, seed=seed)
     if len(offsets):
         full_offsets = _refine_offsets(levels, offsets)
     else:
