@@ -13,6 +13,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, prepare
 from . import _criminisi_kernels as _k
+from .diffusion import _hole_box, harmonic_fill
 
 COLOR_SPACES = ("lab", "rgb")
 
@@ -33,6 +34,11 @@ ISOPHOTE_RADIUS = 2
 #: Colour distance scale (in [0, 1] units) of the seam blending: votes that differ
 #: from the pixel by much more come from other structure and are left out.
 BLEND_COLOUR_SIGMA = 0.3
+#: Default weight, in the patch distance, of the target's unknown pixels compared with
+#: a first estimate of the hole (its harmonic fill); 0 compares known pixels only.
+GUIDE_WEIGHT = 1.0
+#: Hole pixels up to this far (pixels) into the hole weigh ``guide_weight`` in full.
+GUIDE_DEPTH = 3.0
 #: Steps per kernel call between progress reports.
 STEPS_PER_REPORT = 256
 #: Search windows with at least this many candidate centres are searched with threads;
@@ -84,6 +90,19 @@ def _seam_pixels(offset_y, offset_x, hole, radius) -> np.ndarray:
     return (near & hole).reshape(-1).view(np.uint8)
 
 
+def _check_guide(patch_size, guide_weight, copy_radius) -> None:
+    if (isinstance(guide_weight, (bool, np.bool_)) or not isinstance(guide_weight, (int, float, np.number))
+            or not 0 <= guide_weight < np.inf):
+        raise ValueError(f"guide_weight must be a finite number >= 0, got {guide_weight!r}")
+    if copy_radius is not None and (
+            isinstance(copy_radius, bool) or not isinstance(copy_radius, (int, np.integer))
+            or not 0 <= copy_radius <= patch_size // 2):
+        raise ValueError(
+            f"copy_radius must be None or an integer in [0, patch_size // 2] = "
+            f"[0, {patch_size // 2}], got {copy_radius!r}"
+        )
+
+
 def _check_options(shape, patch_size, search_window, color_space, blend_radius) -> None:
     height, width = shape
     if isinstance(patch_size, bool) or not isinstance(patch_size, (int, np.integer)):
@@ -115,8 +134,10 @@ def _check_options(shape, patch_size, search_window, color_space, blend_radius) 
         )
 
 
-def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_space="lab",
-                      blend_radius=None, return_fill_order=False, seed=0):
+def inpaint_criminisi(image, mask, *, patch_size=7, search_window=None, color_space="lab",
+                      blend_radius=None, guide_weight=GUIDE_WEIGHT, copy_radius=1,
+                      return_fill_order=False,
+                      seed=0):
     """Fill the hole by exemplar-based inpainting (Criminisi, Perez and Toyama 2004).
 
     The hole is filled from its border inwards, one patch at a time. The next patch is
@@ -133,8 +154,10 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         (floats in [0, 1]).
     mask : ndarray, shape (H, W), bool or integer
         Non-zero / True marks the hole.
-    patch_size : int, default 9
-        Side of the square patches, odd, >= 3 and at most the image's smaller side.
+    patch_size : int, default 7
+        Side of the square patches, odd, >= 3 and at most the image's smaller side
+        (9 was the default before the guide and the copy radius; 7 now scores about
+        0.1 dB higher on object removal and 0.5 dB on the bundled scratch sample).
     search_window : None, int or "full", default None
         Where source patches are looked for. An integer is the half-size of a square
         window around the target; the sources that continue the patches of the
@@ -154,6 +177,21 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         weight so that no structure is smeared across an edge), so block edges do
         not show. At most ``patch_size // 2``, which ``None`` uses; 0 keeps the pure
         copy.
+    guide_weight : float, default 1.0
+        Weight of the target's unknown pixels in the patch distance, compared with a
+        first estimate of the hole (its harmonic fill, the smooth interpolant of the
+        hole's border); known pixels weigh 1 and 0 gives the paper's distance over
+        known pixels only. A patch that matches the known border but would put dark
+        or bright structure where the border's colours suggest none (a pupil's
+        highlight blotted out, a rail drawn across a street) now loses. On the
+        bundled scratch sample, hole PSNR 21.6 -> 23.0 dB alone.
+    copy_radius : int or None, default 1
+        Only the unknown pixels within this (chessboard) radius of the target's
+        centre are copied at each step, not the whole unknown part of the patch:
+        pixels next to the front copy from a patch matched on their own
+        neighbourhood, so a thin hole is no longer filled by one patch along much
+        of its length (the jagged staircases along eyelids). ``None`` copies the
+        whole patch as in the paper (fastest). At most ``patch_size // 2``.
     return_fill_order : bool, default False
         Also return the step at which each pixel was filled.
     seed : int, default 0
@@ -207,6 +245,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         return copy
     height, width, channels = prep.data.shape
     _check_options((height, width), patch_size, search_window, color_space, blend_radius)
+    _check_guide(patch_size, guide_weight, copy_radius)
     patch_size = int(patch_size)
     half = patch_size // 2
 
@@ -233,6 +272,26 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     source_distance = source_distance.reshape(-1).astype(np.int64)
 
     size = height * width
+    if guide_weight > 0:
+        # The first estimate of the hole that the patch distance also compares with.
+        # Solved on the hole's bounding box plus the one-pixel ring it reads.
+        box = _hole_box(prep.mask, 1)
+        crop_hole = prep.mask[box]
+        with _progress.reporting(None):  # the solver's own progress is not ours
+            estimate = harmonic_fill(prep.data[box].copy(), crop_hole)
+        prep.data[box][crop_hole] = estimate[crop_hole]
+        del estimate
+    # Distance into the hole (uint8, clipped) and the guide's weight at each distance:
+    # full up to GUIDE_DEPTH, then falling as (GUIDE_DEPTH / d)^2 - deep inside a large
+    # hole the smooth estimate says little, and would pull regular texture to its mean.
+    depth = np.zeros(prep.mask.shape, np.uint8)
+    if guide_weight > 0:
+        box = _hole_box(prep.mask, 1)
+        depth[box] = np.minimum(np.ceil(ndimage.distance_transform_edt(prep.mask[box])), 255)
+    distances = np.maximum(np.arange(256, dtype=np.float64), 1.0)
+    guide_table = float(guide_weight) * np.minimum(1.0, (GUIDE_DEPTH / distances) ** 2)
+    depth = depth.reshape(-1)
+    # (The 8-bit table rounds the estimate to 8-bit levels: harmless for a guide.)
     feat, luma = _search_features(prep.data, color_space, prep.original.dtype == np.uint8)
     colour = prep.data.reshape(-1).copy()
     hole = prep.mask.reshape(-1).astype(np.uint8)
@@ -276,7 +335,8 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
                              front_pos, front_where, counters, front_conf, priority, version,
                              updated, offset_y, offset_x, fill_order, stamp, half, window,
                              source_distance, patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
-                             ISOPHOTE_RADIUS, STEPS_PER_REPORT)
+                             ISOPHOTE_RADIUS, STEPS_PER_REPORT, guide_table, depth,
+                             int(copy_radius) if copy_radius is not None else half)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
         _progress.report("criminisi", int(counters[2]), total)
