@@ -638,6 +638,7 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
     """
     radius = weights.shape[0] // 2
     inv = 1.0 / (2.0 * channels * colour_sigma * colour_sigma)
+    acc = np.empty(channels)
     for i in range(height * width):
         if orig_hole[i] == 0:
             continue
@@ -648,7 +649,7 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
         y = i // width
         x = i - y * width
         for c in range(channels):
-            out[i * channels + c] = 0.0
+            acc[c] = 0.0
         weight_sum = 0.0
         for dy in range(-radius, radius + 1):
             yy = y + dy
@@ -678,6 +679,8 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
                     w *= math.exp(-dist * inv)
                 weight_sum += w
                 for c in range(channels):
-                    out[i * channels + c] += w * colour[s * channels + c]
+                    acc[c] += w * colour[s * channels + c]
+        # Written last: ``out`` may be ``colour`` itself (a pixel reads only known
+        # pixels and its own value).
         for c in range(channels):
-            out[i * channels + c] /= weight_sum
+            out[i * channels + c] = acc[c] / weight_sum

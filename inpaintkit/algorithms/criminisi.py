@@ -7,6 +7,7 @@ steps at a time so that progress can be reported.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -62,16 +63,18 @@ def _search_features(data: np.ndarray, color_space: str,
     """
     height, width, channels = data.shape
     if channels == 3 and color_space == "lab":
-        feat = np.empty(height * width * 3)
+        feat = np.empty(height * width * 3, np.float32)
         if eight_bit:
             lut = np.array([_k.srgb_to_linear(k / 255.0) for k in range(256)])
         else:
             lut = np.empty(0)
         _k.rgb_to_lab(data.reshape(-1), feat, lut)
-        luma = np.ascontiguousarray(feat[0::3])
+        luma = np.ascontiguousarray(feat[0::3])  # float32
     else:
-        feat = data.reshape(-1) * FEATURE_SCALE
-        luma = data.mean(axis=2).reshape(-1) * FEATURE_SCALE
+        feat = np.empty(data.size, np.float32)
+        np.multiply(data.reshape(-1), FEATURE_SCALE, out=feat, casting="same_kind")
+        luma = np.empty(height * width, np.float32)
+        np.multiply(data.mean(axis=2).reshape(-1), FEATURE_SCALE, out=luma, casting="same_kind")
     return feat, luma
 
 
@@ -268,8 +271,10 @@ def inpaint_criminisi(image, mask, *, patch_size=7, search_window=None, color_sp
 
     # Where a window must reach to hold any source: deep inside a large hole the
     # default window starts wide enough instead of doubling its way out.
-    source_distance = ndimage.distance_transform_cdt(valid == 0, metric="chessboard")
-    source_distance = source_distance.reshape(-1).astype(np.int64)
+    # Chessboard distance to the nearest source centre (OpenCV measures from each
+    # non-zero pixel to the nearest zero one), float32.
+    source_distance = cv2.distanceTransform((valid == 0).view(np.uint8), cv2.DIST_C, 3)
+    source_distance = source_distance.reshape(-1).astype(np.int32)
 
     size = height * width
     if guide_weight > 0:
@@ -293,28 +298,29 @@ def inpaint_criminisi(image, mask, *, patch_size=7, search_window=None, color_sp
     depth = depth.reshape(-1)
     # (The 8-bit table rounds the estimate to 8-bit levels: harmless for a guide.)
     feat, luma = _search_features(prep.data, color_space, prep.original.dtype == np.uint8)
-    colour = prep.data.reshape(-1).copy()
+    colour = prep.data.reshape(-1)  # prepare's own float copy: filled in place
     hole = prep.mask.reshape(-1).astype(np.uint8)
     valid_flat = valid.reshape(-1)
     rng = np.random.default_rng(seed)
-    tie_key = rng.permutation(size).astype(np.int64)
+    tie_key = rng.permutation(size).astype(np.int32)
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
-    smooth = np.zeros(size)
-    scratch = np.zeros(size)
-    grad_y = np.zeros(size)
-    grad_x = np.zeros(size)
-    confidence = known.reshape(-1).astype(np.float64)  # C = 1 on the known region
-    front_pos = np.full(size, -1, np.int64)
-    front_where = np.full(size, -1, np.int64)
+    # float32 values and int32 indices: ~4 bytes per array and pixel.
+    smooth = np.zeros(size, np.float32)
+    scratch = np.zeros(size, np.float32)
+    grad_y = np.zeros(size, np.float32)
+    grad_x = np.zeros(size, np.float32)
+    confidence = known.reshape(-1).astype(np.float32)  # C = 1 on the known region
+    front_pos = np.full(size, -1, np.int32)
+    front_where = np.full(size, -1, np.int32)
     counters = np.zeros(3, np.int64)
-    front_conf = np.zeros(size)
+    front_conf = np.zeros(size, np.float32)
     priority = np.zeros(size)
-    version = np.zeros(size, np.int64)
-    updated = np.empty(size, np.int64)
-    offset_y = np.zeros(size, np.int64)
-    offset_x = np.zeros(size, np.int64)
+    version = np.zeros(size, np.int32)
+    updated = np.empty(size, np.int32)
+    offset_y = np.zeros(size, np.int32)
+    offset_x = np.zeros(size, np.int32)
     fill_order = np.full(size, -1, np.int32)
-    stamp = np.zeros(size, np.int64)
+    stamp = np.zeros(size, np.int32)
     alpha = FEATURE_SCALE
 
     # Only the hole's bounding box (plus what the filters reach) needs setting up: the
@@ -342,7 +348,8 @@ def inpaint_criminisi(image, mask, *, patch_size=7, search_window=None, color_sp
         _progress.report("criminisi", int(counters[2]), total)
 
     if blend_radius > 0:
-        blended = np.empty_like(colour)
+        # In place: a seam pixel reads known source pixels and its own value only.
+        blended = colour
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
         taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
         seam = _seam_pixels(offset_y.reshape(height, width), offset_x.reshape(height, width),
