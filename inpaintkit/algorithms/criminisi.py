@@ -302,7 +302,8 @@ def inpaint_criminisi(image, mask, *, patch_size=7, search_window=None, color_sp
     hole = prep.mask.reshape(-1).astype(np.uint8)
     valid_flat = valid.reshape(-1)
     rng = np.random.default_rng(seed)
-    tie_key = rng.permutation(size).astype(np.int32)
+    tie_key = np.arange(size, dtype=np.int32)
+    rng.shuffle(tie_key)  # the permutation rng.permutation(size) gives, in 4 bytes a pixel
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
     # float32 values and int32 indices: ~4 bytes per array and pixel.
     smooth = np.zeros(size, np.float32)
