@@ -10,7 +10,9 @@ Tables printed:
    crashed on.
 2. The same on a set of regular scenes (brick, grids, windows), where offsets should
    beat ``patchmatch``.
-3. Time at 256, 512 and 1024 px with a hole of about 20 %.
+3. Edge cases (tiny and periodic images, border holes, holes no offset reaches): the
+   mean error in the hole, or the crash.
+4. Time at 256, 512 and 1024 px with a hole of about 20 %.
 
 SHIFTMAP needs ``opencv-contrib-python-headless``, which only installs below version 5
 and would replace the main environment's OpenCV, so it runs in a separate venv, one
@@ -240,6 +242,67 @@ def time_table(shiftmap_python, sizes):
     return rows
 
 
+def _periodic(height, width, period_y, period_x, seed=0):
+    tile = np.random.default_rng(seed).random((period_y, period_x, 3))
+    reps = (-(-height // period_y), -(-width // period_x), 1)
+    return np.rint(np.tile(tile, reps)[:height, :width] * 255).astype(np.uint8)
+
+
+def edge_cases() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Small, periodic, border and degenerate cases, where a completion method may have
+    fewer offset peaks than K, no fully known patch, or no offset reaching the hole."""
+    cases = {}
+
+    def box(shape, ys, xs):
+        mask = np.zeros(shape, bool)
+        mask[ys, xs] = True
+        return mask
+
+    noise = np.random.default_rng(1)
+    cases["few peaks: 48 px of a 16 px tile"] = (_periodic(48, 48, 16, 16, 8),
+                                                 box((48, 48), slice(18, 30), slice(14, 34)))
+    cases["24 px periodic image"] = (_periodic(24, 24, 6, 6), box((24, 24), slice(8, 16),
+                                                                   slice(8, 16)))
+    cases["16 px noise"] = ((noise.random((16, 16, 3)) * 255).astype(np.uint8),
+                            box((16, 16), slice(5, 10), slice(5, 10)))
+    cases["4 px frame left (noise)"] = ((noise.random((64, 64, 3)) * 255).astype(np.uint8),
+                                        box((64, 64), slice(4, 60), slice(4, 60)))
+    cases["corner hole, periodic"] = (_periodic(96, 96, 12, 10), box((96, 96), slice(0, 30),
+                                                                     slice(0, 40)))
+    cases["whole left border"] = (_periodic(64, 64, 8, 8), box((64, 64), slice(None),
+                                                               slice(0, 6)))
+    cases["75 % hole, periodic"] = (_periodic(64, 64, 8, 8), box((64, 64), slice(8, 56),
+                                                                 slice(8, 56)))
+    cases["every 4th row"] = (_periodic(64, 64, 8, 8), box((64, 64), slice(1, None, 4),
+                                                           slice(None)))
+    cases["flat grey"] = (np.full((64, 64, 3), 128, np.uint8), box((64, 64), slice(20, 40),
+                                                                   slice(20, 40)))
+    cases["tall thin image"] = (_periodic(200, 60, 12, 10), box((200, 60), slice(80, 120),
+                                                                slice(10, 50)))
+    return cases
+
+
+def edge_table(shiftmap_python):
+    rows = []
+    for name, (image, mask) in edge_cases().items():
+        row = {"case": name, "hole %": 100.0 * mask.mean()}
+        for method, fn in methods(shiftmap_python)[:2]:
+            try:
+                result, _ = fn(image, mask)
+            except Exception as exc:  # noqa: BLE001 - a failure is a result here
+                row[f"{method} error"] = f"raised {type(exc).__name__}"
+                continue
+            if isinstance(result, str):
+                row[f"{method} error"] = CRASHED
+                continue
+            row[f"{method} error"] = float(np.abs(result[mask].astype(np.float64)
+                                                  - image[mask]).mean())
+        rows.append(row)
+    print_table(rows, ["case", "hole %"] + [f"{n} error" for n, _ in methods(shiftmap_python)[:2]],
+                title="Edge cases: mean absolute error in the hole (0-255), or how it failed")
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -251,7 +314,7 @@ def main(argv=None):
                         "methods | truth) of seed 0, to look at")
     parser.add_argument("--verbose", action="store_true", help="print every case's numbers")
     parser.add_argument("--skip", default="", help="comma-separated tables to skip: "
-                        "buckets,regular,time")
+                        "buckets,regular,edges,time")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be >= 1")
@@ -284,6 +347,9 @@ def main(argv=None):
                       "Regular scenes at 256x256 (brick, checkerboard, tiles, two facades; an "
                       "object-removal and a 10-20 % free-form hole each; PSNR capped at 60 dB)",
                       args.verbose)
+        print()
+    if "edges" not in skip:
+        edge_table(args.shiftmap_python)
         print()
     if "time" not in skip:
         time_table(args.shiftmap_python, (256, 512) if args.quick else (256, 512, 1024))
