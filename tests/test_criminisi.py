@@ -510,7 +510,7 @@ def test_no_source_patch_error():
     mask = np.zeros(image.shape[:2], bool)
     mask[:, ::8] = True  # every 9x9 patch touches the hole
     with pytest.raises(ValueError, match="no fully known 9x9 source patch"):
-        inpaint_criminisi(image, mask, patch_size=9)
+        inpaint_criminisi(image, mask)
 
 
 def test_option_errors():
@@ -524,9 +524,9 @@ def test_option_errors():
     with pytest.raises(ValueError, match="search_window"):
         inpaint_criminisi(image, mask, search_window="global")
     with pytest.raises(ValueError, match=r"blend_radius .*\[0, 4\]"):
-        inpaint_criminisi(image, mask, blend_radius=5, patch_size=9)
-    with pytest.raises(ValueError, match=r"copy_radius .*\[0, 3\]"):
-        inpaint_criminisi(image, mask, copy_radius=4)
+        inpaint_criminisi(image, mask, blend_radius=5)
+    with pytest.raises(ValueError, match=r"copy_radius .*\[0, 4\]"):
+        inpaint_criminisi(image, mask, copy_radius=5)
     with pytest.raises(ValueError, match="guide_weight"):
         inpaint_criminisi(image, mask, guide_weight=-1)
     with pytest.raises(ValueError, match="guide_weight"):
