@@ -10,6 +10,10 @@ texture ratio, the median time and the time ratio against the peer on the same c
 then a scaling table at 512 and 1024 px with a 10 % hole. Results of the object-removal
 cases are written as PNG strips to ``--out`` to be looked at.
 
+Also: the bundled sample's scratch and object masks (ours with its defaults, with the
+paper's settings, and diffusion; hole PSNR and strips), and criminisi's peak traced
+memory per pixel at 1024 px.
+
 Peers: ``exemplar-based-inpainting`` (pip install exemplar-based-inpainting; patch 9,
 its defaults otherwise) and ``cv2.inpaint`` with ``INPAINT_TELEA`` (radius 3).
 """
@@ -39,11 +43,17 @@ PEER = "exemplar-based-inpainting"
 
 
 def run_ours(image, mask):
-    return inpaint_criminisi(image, mask, patch_size=9)
+    return inpaint_criminisi(image, mask)
+
+
+def run_ours_paper(image, mask):
+    """The paper's distance and copy: known pixels only, the whole patch at each step,
+    9x9 (the defaults before the guide and the copy radius)."""
+    return inpaint_criminisi(image, mask, patch_size=9, guide_weight=0.0, copy_radius=None)
 
 
 def run_ours_full(image, mask):
-    return inpaint_criminisi(image, mask, patch_size=9, search_window="full")
+    return inpaint_criminisi(image, mask, search_window="full")
 
 
 def run_telea(image, mask):
@@ -120,6 +130,55 @@ def summarise(records, method_order, peer):
     return rows
 
 
+def sample_table(out_dir):
+    """The bundled sample (cat photo) with its scratch and object masks: hole PSNR of
+    the defaults, of the paper's settings and of diffusion, and strips to look at."""
+    from inpaintkit import inpaint, io as kit_io
+
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                        "inpaintkit", "data")
+    image = kit_io.read_image(os.path.join(data, "sample.png"))
+    rows = []
+    for mask_name in ("sample_scratches", "sample_object"):
+        mask = kit_io.read_mask(os.path.join(data, f"{mask_name}.png"), image.shape[:2])
+        results = []
+        for name, fn in (("criminisi", run_ours), ("criminisi paper", run_ours_paper),
+                         ("diffusion", lambda i, m: inpaint(i, m, method="diffusion"))):
+            result, seconds = timed(fn, image, mask)
+            diff = (result[mask].astype(np.float64) - image[mask]) / 255.0
+            rows.append({"mask": mask_name, "method": name,
+                         "hole psnr": float(10 * np.log10(1.0 / np.mean(diff ** 2))),
+                         "ssim": score(image, result, mask)["ssim"], "time_s": seconds})
+            results.append(result)
+        save_strip(out_dir, {"bucket": "sample", "name": mask_name, "image": image,
+                             "mask": mask}, results)
+    print_table(rows, ["mask", "method", "hole psnr", "ssim", "time_s"],
+                title="Bundled sample (PSNR over the hole; strips: masked | criminisi | "
+                      "paper settings | diffusion)")
+    print()
+
+
+def memory_table(size=1024):
+    """Peak traced memory (NumPy allocations) per image pixel at ``size`` px."""
+    import tracemalloc
+
+    image = load_photos(size, ["astronaut"])["astronaut"]
+    rows = []
+    for name, mask in (("scribble 5 %", masks.in_ratio_bucket((size, size), 0.04, 0.06, seed=2)),
+                       ("object", masks.object_removal((size, size), seed=3)),
+                       ("thin strokes", masks.thin_strokes((size, size), seed=3))):
+        tracemalloc.start()
+        run_ours(image, mask)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        rows.append({"mask": name, "hole": float(mask.mean()),
+                     "peak bytes/px": peak / (size * size)})
+    print_table(rows, ["mask", "hole", "peak bytes/px"],
+                title=f"Peak traced memory of criminisi per pixel, {size}x{size} RGB uint8 "
+                      "(the input's float copy made by prepare() is 24 of them)")
+    print()
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one photo per bucket, 512 only")
@@ -140,12 +199,16 @@ def main(argv=None):
     tiny_mask[10:14, 10:14] = True
     inpaint_criminisi(tiny, tiny_mask)
     inpaint_criminisi(tiny, tiny_mask, search_window="full")
+    run_ours_paper(tiny, tiny_mask)
     print(f"first call (Numba compile or cache load): {time.perf_counter() - start:.2f} s")
     print(f"cases: skimage.data photos at 256 px, {per_bucket} per ratio bucket + object removal; "
           f"ours and TELEA median of 3 runs, {PEER} 1 run")
 
-    methods = {"criminisi": (run_ours, 3), "criminisi full": (run_ours_full, 3),
-               "telea": (run_telea, 3)}
+    sample_table(args.out)
+    memory_table()
+
+    methods = {"criminisi": (run_ours, 3), "criminisi paper": (run_ours_paper, 3),
+               "criminisi full": (run_ours_full, 3), "telea": (run_telea, 3)}
     if use_peer:
         methods[PEER] = (run_peer, 1)
     order = list(methods)

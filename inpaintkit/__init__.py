@@ -26,9 +26,9 @@ __all__ = [
     "inpaint_diffusion",
     "inpaint_patchmatch",
     "inpaint_criminisi",
+    "inpaint_offsets",
     "patchmatch_nnf",
     "compare",
-
     "inpaint_planar",
     "patchmatch_nnf_warped",
     "__version__",
@@ -43,19 +43,68 @@ THIN_HOLE_RADIUS = 6.0
 #: deeper than ``THIN_HOLE_RADIUS``: a few deep pixels where two scratches cross do
 #: not make a scratch mask an object-removal mask.
 DEEP_HOLE_FRACTION = 0.02
+#: Thin holes go to ``patchmatch`` instead of diffusion where the known pixels around
+#: them are this textured: the mean absolute luminance difference (in [0, 1] units) of
+#: each known pixel within ``TEXTURE_RING`` pixels of the hole to its right plus its
+#: lower neighbour. There diffusion's smooth fill leaves a readable blurred ghost of
+#: the hole's shape (a caption's letters over grass or foliage: hole texture ratio
+#: 0.58 against patchmatch's 0.71 on skimage's grass). Measured at 256 px: grass
+#: 0.16, gravel 0.14, astronaut 0.085, the cat, coffee and camera 0.04-0.06, the
+#: rocket's sky 0.02, the moon 0.015; below 0.1 diffusion scored the higher PSNR or
+#: within 0.3 dB of patchmatch except on the brick wall (regular; 2 dB lower).
+TEXTURE_THRESHOLD = 0.1
+#: Width (pixels) of the ring of known pixels around the hole whose texture is weighed.
+TEXTURE_RING = 6
 
 
-def choose_method(mask) -> str:
-    """The method ``method="auto"`` picks for ``mask``.
+def _ring_texture(image: np.ndarray, hole: np.ndarray) -> float:
+    """Mean absolute luminance difference to the right and lower neighbours over the
+    known pixels within ``TEXTURE_RING`` of the hole (only those pixels are read: a
+    scratch on a camera-size photo costs a dilation and a gather, not a conversion)."""
+    import cv2
+    import numpy as np
+
+    side = 2 * TEXTURE_RING + 1
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
+    ring = (cv2.dilate(hole.view(np.uint8), kernel) > 0) & ~hole
+    ring[-1, :] = False
+    ring[:, -1] = False
+    ys, xs = np.nonzero(ring)
+    keep = ~hole[ys, xs + 1] & ~hole[ys + 1, xs]
+    ys, xs = ys[keep], xs[keep]
+    if ys.size == 0:
+        return 0.0
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    if np.issubdtype(colour.dtype, np.integer):
+        scale = 1.0 / np.iinfo(colour.dtype).max
+    else:
+        scale = 1.0
+
+    def luma(y, x):
+        value = colour[y, x].astype(np.float64)
+        return (value.mean(axis=-1) if value.ndim == 2 else value) * scale
+
+    here = luma(ys, xs)
+    steps = np.abs(luma(ys, xs + 1) - here) + np.abs(luma(ys + 1, xs) - here)
+    return float(steps.mean())
+
+
+def choose_method(mask, image=None) -> str:
+    """The method ``method="auto"`` picks for ``mask`` (and ``image``).
 
     Thin or small holes (fewer than ``DEEP_HOLE_FRACTION`` of the hole pixels farther
-    than ``THIN_HOLE_RADIUS`` pixels from a known pixel) go to ``"diffusion"``; larger
-    holes need texture and go to ``"patchmatch"``.
+    than ``THIN_HOLE_RADIUS`` pixels from a known pixel) go to ``"diffusion"``, unless
+    ``image`` is given and the known pixels around the hole are textured (see
+    ``TEXTURE_THRESHOLD``): there a smooth fill would leave a blurred ghost of the
+    hole's shape, and ``"patchmatch"`` copies texture instead. Larger holes need
+    texture and go to ``"patchmatch"``.
 
     Parameters
     ----------
     mask : ndarray, shape (H, W), bool or integer
         Non-zero = hole.
+    image : ndarray, shape (H, W) or (H, W, C), optional
+        The image to fill; without it the choice looks at the mask only.
     """
     import numpy as np
 
@@ -64,9 +113,14 @@ def choose_method(mask) -> str:
         raise ValueError(f"mask must have shape (H, W), got {mask.shape}")
     import cv2  # lazy, and lighter to import than scipy.ndimage
 
-    from ._image import check_mask
+    from ._image import check_image, check_mask
 
     hole = check_mask(mask, mask.shape, copy=False)
+    if image is not None:
+        image = check_image(image)
+        if image.shape[:2] != hole.shape:
+            raise ValueError(f"mask has shape {hole.shape}, expected {image.shape[:2]} "
+                             "(the image's height and width)")
     if not hole.any():
         return "diffusion"
     # A hole pixel is deeper than THIN_HOLE_RADIUS when no known pixel lies within that
@@ -78,8 +132,11 @@ def choose_method(mask) -> str:
     disc = (yy * yy + xx * xx <= THIN_HOLE_RADIUS ** 2).astype(np.uint8)
     deep_pixels = cv2.countNonZero(cv2.erode(hole.view(np.uint8), disc,
                                              borderType=cv2.BORDER_CONSTANT, borderValue=1))
-    deep = deep_pixels / np.count_nonzero(hole)
-    return "diffusion" if deep < DEEP_HOLE_FRACTION else "patchmatch"
+    if deep_pixels / np.count_nonzero(hole) >= DEEP_HOLE_FRACTION:
+        return "patchmatch"
+    if image is not None and _ring_texture(image, hole) >= TEXTURE_THRESHOLD:
+        return "patchmatch"
+    return "diffusion"
 
 
 def methods() -> list[dict[str, Any]]:
@@ -122,8 +179,9 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
     mask : ndarray, shape (H, W), bool or integer
         Non-zero / True marks the hole.
     method : str
-        A name from :func:`methods`, or ``"auto"`` (see :func:`choose_method`; the
-        choice is logged on the ``inpaintkit`` logger).
+        A name from :func:`methods`, or ``"auto"`` (see :func:`choose_method`: the
+        hole's width and the texture around it; the choice is logged on the
+        ``inpaintkit`` logger).
     seed : int
         Seed for the methods that draw random numbers; the same seed gives the same
         result.
@@ -157,7 +215,7 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
     requested = method
     if method == "auto":
         image = check_image(image)
-        method = choose_method(check_mask(mask, image.shape[:2], copy=False))
+        method = choose_method(check_mask(mask, image.shape[:2], copy=False), image)
         logger.info("method 'auto' picked %r", method)
     spec = registry.get(method)
     params = registry.resolve_params(requested, method, params)
@@ -180,9 +238,9 @@ def __getattr__(name: str):
         "patchmatch_nnf": "inpaintkit.algorithms.patchmatch",
         "inpaint_criminisi": "inpaintkit.algorithms.criminisi",
         "compare": "inpaintkit.comparison",
-
         "inpaint_planar": "inpaintkit.algorithms.planar",
         "patchmatch_nnf_warped": "inpaintkit.algorithms.planar",
+        "inpaint_offsets": "inpaintkit.algorithms.offsets",
     }
     if name in lazy:
         import importlib

@@ -353,7 +353,7 @@ def fill_file(image_path, mask_path, output_path, *, method: str = "auto",
             record["hole_pixels"] = hole_pixels = int(hole.sum())
             if hole_pixels == 0:
                 raise ValueError("the mask marks no hole pixels: nothing to fill")
-            chosen = inpaintkit.choose_method(hole) if method == "auto" else method
+            chosen = inpaintkit.choose_method(hole, image) if method == "auto" else method
             record["method"] = chosen
             options = dict(params or {})
             for key, value in options.items():

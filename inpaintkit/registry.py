@@ -158,6 +158,8 @@ register("criminisi", "classical", "inpaintkit.algorithms.criminisi:inpaint_crim
          "Criminisi exemplar filling: continues linear structures first")
 register("planar", "classical", "inpaintkit.algorithms.planar:inpaint_planar",
          "planar structure guidance (Huang et al. 2014): perspective grids, facades, regular patterns")
+register("offsets", "classical", "inpaintkit.algorithms.offsets:inpaint_offsets",
+         "He & Sun 2012 offset statistics + graph cuts: regular scenes (brick, grids, windows)")
 register("gl", "learned", "inpaintkit.learned:inpaint_gl",
          "Globally and Locally consistent completion network (Iizuka et al. 2017)")
 register("pconv", "learned", "inpaintkit.learned:inpaint_pconv",

@@ -64,3 +64,51 @@ def test_lazy_public_names():
     assert callable(inpaintkit.inpaint_diffusion)
     with pytest.raises(AttributeError):
         inpaintkit.not_a_function  # noqa: B018
+
+
+def _photo(name, size=128):
+    from skimage import data as skdata
+    from skimage.transform import resize
+
+    image = getattr(skdata, name)()
+    side = min(image.shape[:2])
+    image = resize(image[:side, :side], (size, size), anti_aliasing=True, preserve_range=True)
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def _caption(size=128):
+    import cv2
+
+    mask = np.zeros((size, size), np.uint8)
+    cv2.putText(mask, "DO NOT COPY", (4, size // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 255, 2)
+    return mask > 0
+
+
+@pytest.mark.parametrize("photo, expected", [("grass", "patchmatch"), ("gravel", "patchmatch"),
+                                             ("moon", "diffusion"), ("rocket", "diffusion")])
+@pytest.mark.parametrize("kind", ["caption", "scratch"])
+def test_auto_weighs_the_texture_around_thin_holes(photo, expected, kind):
+    image = _photo(photo)
+    mask = _caption() if kind == "caption" else masks.thin_strokes((128, 128), seed=3)
+    assert inpaintkit.choose_method(mask) == "diffusion"  # the mask alone: thin
+    assert inpaintkit.choose_method(mask, image) == expected
+    big = np.zeros((128, 128), bool)
+    big[30:90, 30:90] = True
+    assert inpaintkit.choose_method(big, image) == "patchmatch"
+
+
+def test_auto_over_texture_leaves_no_blurred_ghost():
+    """A caption over grass: auto's fill keeps the grass's detail where diffusion's is
+    smooth (the letters would stay readable as a blur)."""
+    from inpaintkit import metrics
+
+    image = _photo("grass")
+    mask = _caption()
+    auto = inpaintkit.inpaint(image, mask)
+    smooth = inpaintkit.inpaint(image, mask, method="diffusion")
+    assert metrics.texture_ratio(image, auto, mask) > metrics.texture_ratio(image, smooth, mask) + 0.05
+
+
+def test_choose_method_checks_the_image_shape():
+    with pytest.raises(ValueError, match="mask has shape"):
+        inpaintkit.choose_method(np.ones((4, 4), bool), np.zeros((5, 5), np.uint8))

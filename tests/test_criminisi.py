@@ -77,27 +77,32 @@ def ref_priority(y, x, half, hole, confidence, smooth, gy, gx, alpha, epsilon, i
     return conf, conf * (data / alpha + epsilon)
 
 
-def ref_best_source(feat, valid, target, known_offsets, half):
-    """Brute-force argmin of (SSD, squared distance, tie key) over all valid centres."""
+def ref_best_source(feat, valid, target, known_offsets, half, weights=None):
+    """Brute-force argmin of (weighted SSD, squared distance, tie key) over all valid
+    centres."""
     height, width, _ = feat.shape
     ty, tx = target
+    if weights is None:
+        weights = np.ones(len(known_offsets))
     best = None
     for cy in range(height):
         for cx in range(width):
             if not valid[cy, cx]:
                 continue
-            ssd = sum(((feat[cy + dy, cx + dx] - feat[ty + dy, tx + dx]) ** 2).sum()
-                      for dy, dx in known_offsets)
+            ssd = sum(w * ((feat[cy + dy, cx + dx] - feat[ty + dy, tx + dx]) ** 2).sum()
+                      for w, (dy, dx) in zip(weights, known_offsets))
             key = (ssd, (cy - ty) ** 2 + (cx - tx) ** 2)
             if best is None or key < best[0]:
                 best = (key, cy * width + cx)
     return best
 
 
-def run_search(feat, valid, tie_key, target, known_offsets, window, parallel):
+def run_search(feat, valid, tie_key, target, known_offsets, window, parallel, weights=None):
     """Drive the kernels' window search like fill_steps does and merge the rows."""
     height, width, channels = feat.shape
     ty, tx = target
+    if weights is None:
+        weights = np.ones(len(known_offsets))
     offsets = np.array([dy * width + dx for dy, dx in known_offsets], np.int64)
     values = np.concatenate([feat[ty + dy, tx + dx] for dy, dx in known_offsets]).astype(np.float64)
     rows = [np.empty(height, t) for t in (np.float64, np.int64, np.int64, np.int64, np.int64)]
@@ -105,7 +110,8 @@ def run_search(feat, valid, tie_key, target, known_offsets, window, parallel):
     x0, x1 = max(tx - window, 0), min(tx + window + 1, width)
     search = kern.search_rows_parallel if parallel else kern.search_rows_serial
     search(feat.reshape(-1), channels, width, valid.reshape(-1).astype(np.uint8), tie_key, ty, tx,
-           y0, y1, x0, x1, offsets, values, len(offsets), np.inf, *rows)
+           y0, y1, x0, x1, offsets, values, np.asarray(weights, np.float64), len(offsets), np.inf,
+           *rows)
     best = (np.inf, BIG, BIG, -1)
     for r in range(y1 - y0):
         cand = (rows[0][r], rows[1][r], rows[2][r], rows[3][r])
@@ -255,10 +261,37 @@ def test_patch_ssd_stops_early_above_the_bound():
     feat = np.arange(30, dtype=np.float64)
     offsets = np.array([0, 1, 2], np.int64)
     values = np.zeros(3)
-    full = kern.patch_ssd(feat, 1, 10, offsets, values, 3, np.inf)
+    ones = np.ones(3)
+    full = kern.patch_ssd(feat, 1, 10, offsets, values, ones, 3, np.inf)
     assert full == 10 ** 2 + 11 ** 2 + 12 ** 2
-    early = kern.patch_ssd(feat, 1, 10, offsets, values, 3, 50.0)
+    early = kern.patch_ssd(feat, 1, 10, offsets, values, ones, 3, 50.0)
     assert 50.0 < early < full
+    weighted = kern.patch_ssd(feat, 1, 10, offsets, values, np.array([1.0, 0.5, 0.25]), 3, np.inf)
+    assert weighted == 10 ** 2 + 0.5 * 11 ** 2 + 0.25 * 12 ** 2
+    # Negative weights: unknown pixels compared in the weighted mean only.
+    guided = kern.patch_ssd(feat, 1, 10, offsets, np.array([0.0, 13.0, 10.0]),
+                            np.array([1.0, -0.5, -0.25]), 3, np.inf)
+    assert guided == pytest.approx(10 ** 2 + (0.5 * (11 - 13) + 0.25 * (12 - 10)) ** 2 / 0.75)
+
+
+def test_weighted_search_matches_brute_force():
+    """The guided distance: the target's unknown pixels (here at a first estimate) at a
+    lower weight than its known ones."""
+    rng = np.random.default_rng(11)
+    height, width, half = 14, 16, 2
+    feat = rng.random((height, width, 3))
+    hole = np.zeros((height, width), bool)
+    hole[5:9, 6:11] = True
+    valid = ndimage.minimum_filter((~hole).astype(np.uint8), size=2 * half + 1, mode="constant") > 0
+    target = (5, 7)
+    offsets = [(dy, dx) for dy in range(-half, half + 1) for dx in range(-half, half + 1)]
+    weights = [0.7 if hole[target[0] + dy, target[1] + dx] else 1.0 for dy, dx in offsets]
+    # (positive weights: every pixel compared one by one)
+    tie_key = np.zeros(height * width, np.int64)
+    (ssd, _, _, index), _ = run_search(feat, valid, tie_key, target, offsets,
+                                       max(height, width), False, weights)
+    (ref_ssd, _), ref_index = ref_best_source(feat, valid, target, offsets, half, weights)
+    assert ssd == pytest.approx(ref_ssd, rel=1e-12) and index == ref_index
 
 
 def test_heap_pops_in_priority_then_key_order():
@@ -354,7 +387,9 @@ def test_fill_order_follows_the_edge_first():
     image = edge_image()
     mask = np.zeros(image.shape, bool)
     mask[16:48, 16:48] = True
-    result, order = inpaint_criminisi(image, mask, return_fill_order=True)
+    # The whole-patch copy of the paper: with the default copy_radius=1 the band
+    # advances a pixel a step, and flat parts of the front catch up with it.
+    result, order = inpaint_criminisi(image, mask, return_fill_order=True, copy_radius=None)
     assert order.dtype == np.int32 and order.shape == image.shape
     assert (order[~mask] == -1).all() and (order[mask] >= 0).all()
     # The band along the edge is filled right across the hole before the flat parts
@@ -491,6 +526,12 @@ def test_option_errors():
         inpaint_criminisi(image, mask, search_window="global")
     with pytest.raises(ValueError, match=r"blend_radius .*\[0, 4\]"):
         inpaint_criminisi(image, mask, blend_radius=5)
+    with pytest.raises(ValueError, match=r"copy_radius .*\[0, 4\]"):
+        inpaint_criminisi(image, mask, copy_radius=5)
+    with pytest.raises(ValueError, match="guide_weight"):
+        inpaint_criminisi(image, mask, guide_weight=-1)
+    with pytest.raises(ValueError, match="guide_weight"):
+        inpaint_criminisi(image, mask, guide_weight=float("nan"))
 
 
 def test_registered_and_callable_through_inpaint():

@@ -231,23 +231,44 @@ def heap_pop(heap_prio, heap_tie, heap_index, heap_version, size):
 
 
 @jit
-def patch_ssd(feat, channels, centre, offsets, values, count, bound):
-    """SSD between the source patch at ``centre`` and the target's known pixels.
+def patch_ssd(feat, channels, centre, offsets, values, weights, count, bound):
+    """Distance between the source patch at ``centre`` and the target's pixels.
 
-    ``offsets[k]`` is the flat pixel offset of the k-th known target pixel and
-    ``values[k * channels + c]`` its value. Stops as soon as the partial sum exceeds
-    ``bound`` (the sum only grows), returning a value above ``bound``.
+    ``offsets[k]`` is the flat pixel offset of the k-th compared target pixel and
+    ``values[k * channels + c]`` its value. A known target pixel (``weights[k]`` > 0)
+    adds its squared difference times ``weights[k]``. An unknown one (``weights[k]``
+    = -w < 0) holds a first estimate of the hole: those are compared in the mean, not
+    pixel by pixel: per channel, (sum_k w_k d_k)^2 / sum_k w_k is added, so a source
+    that would put another brightness or colour there loses, while its texture and
+    phase are free. Stops as soon as the partial sum exceeds ``bound`` (the sum only
+    grows), returning a value above ``bound``. ``channels`` is at most 3.
     """
     total = 0.0
     base = centre * channels
+    guide_total = 0.0
+    mean0 = 0.0
+    mean1 = 0.0
+    mean2 = 0.0
     for k in range(count):
         b = base + offsets[k] * channels
         t = k * channels
+        w = weights[k]
+        if w < 0.0:
+            mean0 -= w * (feat[b] - values[t])
+            if channels > 1:
+                mean1 -= w * (feat[b + 1] - values[t + 1])
+                mean2 -= w * (feat[b + 2] - values[t + 2])
+            guide_total -= w
+            continue
+        part = 0.0
         for c in range(channels):
             d = feat[b + c] - values[t + c]
-            total += d * d
+            part += d * d
+        total += w * part
         if total > bound:
             return total
+    if guide_total > 0.0:
+        total += (mean0 * mean0 + mean1 * mean1 + mean2 * mean2) / guide_total
     return total
 
 
@@ -263,7 +284,7 @@ def is_better(ssd, dist, tie, best_ssd, best_dist, best_tie):
 
 @jit
 def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0, x1,
-               offsets, values, count, bound):
+               offsets, values, weights, count, bound):
     """Best source centre in row ``y``, columns [x0, x1), whose SSD is at most ``bound``.
 
     Returns (ssd, squared distance, tie key, centre, number of valid centres seen);
@@ -279,7 +300,7 @@ def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0,
         if valid[centre] == 0:
             continue
         seen += 1
-        ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+        ssd = patch_ssd(feat, channels, centre, offsets, values, weights, count, best_ssd)
         if ssd > best_ssd:
             continue
         dist = (y - target_y) * (y - target_y) + (x - target_x) * (x - target_x)
@@ -293,7 +314,7 @@ def search_row(feat, channels, width, valid, tie_key, target_y, target_x, y, x0,
 
 @jit_parallel
 def search_rows_parallel(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
-                         x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
+                         x0, x1, offsets, values, weights, count, bound, row_ssd, row_dist, row_tie,
                          row_index, row_seen):
     """Best source centre of each row of the window [y0, y1) x [x0, x1), rows in parallel.
 
@@ -303,12 +324,12 @@ def search_rows_parallel(feat, channels, width, valid, tie_key, target_y, target
     for r in prange(y1 - y0):
         row_ssd[r], row_dist[r], row_tie[r], row_index[r], row_seen[r] = search_row(
             feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
-            offsets, values, count, bound)
+            offsets, values, weights, count, bound)
 
 
 @jit
 def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x, y0, y1,
-                       x0, x1, offsets, values, count, bound, row_ssd, row_dist, row_tie,
+                       x0, x1, offsets, values, weights, count, bound, row_ssd, row_dist, row_tie,
                        row_index, row_seen):
     """The same as :func:`search_rows_parallel` on one thread, for small windows where
     starting the threads costs more than the search."""
@@ -317,7 +338,7 @@ def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x
     for r in range(y1 - y0):
         row_ssd[r], row_dist[r], row_tie[r], row_index[r], row_seen[r] = search_row(
             feat, channels, width, valid, tie_key, target_y, target_x, y0 + r, x0, x1,
-            offsets, values, count, bound)
+            offsets, values, weights, count, bound)
         if row_index[r] >= 0 and row_ssd[r] < bound:
             bound = row_ssd[r]
 
@@ -341,7 +362,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                smooth, scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
                front_conf, priority, version, updated, offset_y, offset_x, fill_order, stamp,
                half, window, source_distance, min_candidates, parallel_min, alpha, epsilon,
-               iso_radius, max_steps):
+               iso_radius, max_steps, guide_weight, depth, copy_half):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
@@ -355,11 +376,18 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     gradients, smoothed mask, front and priorities around the patch only.
 
     Windows with at least ``parallel_min`` candidates are searched in parallel.
-    ``counters`` holds [front size, steps done, pixels filled].
+    ``counters`` holds [front size, steps done, pixels filled]. Where
+    ``guide_weight[depth[j]]`` > 0 (``depth`` is each pixel's distance into the
+    original hole, uint8, and ``guide_weight`` a table over it), ``feat`` holds a
+    first estimate of unknown pixel j, and the patch distance also compares the
+    target's unknown pixels with it, at that weight. Only the unknown pixels within
+    ``copy_half`` of the target's centre are copied.
     """
     side = 2 * half + 1
     offsets = np.empty(side * side, np.int64)
     values = np.empty(side * side * channels, np.float64)
+    pixel_weights = np.empty(side * side, np.float64)
+    sorted_weights = np.empty(side * side, np.float64)
     sorted_offsets = np.empty(side * side, np.int64)
     sorted_values = np.empty(side * side * channels, np.float64)
     deviation = np.empty(side * side, np.float64)
@@ -403,13 +431,15 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         xa = max(tx - half, 0)
         xb = min(tx + half + 1, width)
 
-        # 2. The target's known pixels, as flat offsets from its centre.
+        # 2. The target's known pixels (and, guided, its unknown ones at their first
+        # estimate), as flat offsets from its centre.
         count = 0
         for y in range(ya, yb):
             for x in range(xa, xb):
                 j = y * width + x
-                if hole[j] == 0:
+                if hole[j] == 0 or guide_weight[depth[j]] > 0.0:
                     offsets[count] = (y - ty) * width + (x - tx)
+                    pixel_weights[count] = 1.0 if hole[j] == 0 else -guide_weight[depth[j]]
                     for c in range(channels):
                         values[count * channels + c] = feat[j * channels + c]
                     count += 1
@@ -427,14 +457,16 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                 for c in range(channels):
                     d = values[k * channels + c] - means[c]
                     dev += d * d
-                deviation[k] = -dev
+                deviation[k] = -dev if pixel_weights[k] > 0.0 else 0.0
             order = np.argsort(deviation[:count], kind="mergesort")
             for k in range(count):
                 sorted_offsets[k] = offsets[order[k]]
+                sorted_weights[k] = pixel_weights[order[k]]
                 for c in range(channels):
                     sorted_values[k * channels + c] = values[order[k] * channels + c]
             for k in range(count):
                 offsets[k] = sorted_offsets[k]
+                pixel_weights[k] = sorted_weights[k]
                 for c in range(channels):
                     values[k * channels + c] = sorted_values[k * channels + c]
 
@@ -457,7 +489,8 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                 if valid[centre] == 0 or stamp[centre] == step + 1:
                     continue
                 stamp[centre] = step + 1
-                ssd = patch_ssd(feat, channels, centre, offsets, values, count, best_ssd)
+                ssd = patch_ssd(feat, channels, centre, offsets, values, pixel_weights, count,
+                                best_ssd)
                 if ssd > best_ssd:
                     continue
                 dist = (cy - ty) * (cy - ty) + (cx - tx) * (cx - tx)
@@ -473,11 +506,11 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
             wx1 = min(tx + reach_w + 1, width)
             if (wy1 - wy0) * (wx1 - wx0) >= parallel_min:
                 search_rows_parallel(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
-                                     wx0, wx1, offsets, values, count, best_ssd, row_ssd,
+                                     wx0, wx1, offsets, values, pixel_weights, count, best_ssd, row_ssd,
                                      row_dist, row_tie, row_index, row_seen)
             else:
                 search_rows_serial(feat, channels, width, valid, tie_key, ty, tx, wy0, wy1,
-                                   wx0, wx1, offsets, values, count, best_ssd, row_ssd,
+                                   wx0, wx1, offsets, values, pixel_weights, count, best_ssd, row_ssd,
                                    row_dist, row_tie, row_index, row_seen)
             seen = 0
             for r in range(wy1 - wy0):
@@ -498,8 +531,8 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         sy = best // width
         sx = best - sy * width
         conf = front_conf[target]
-        for y in range(ya, yb):
-            for x in range(xa, xb):
+        for y in range(max(ty - copy_half, 0), min(ty + copy_half + 1, height)):
+            for x in range(max(tx - copy_half, 0), min(tx + copy_half + 1, width)):
                 j = y * width + x
                 if hole[j] == 0:
                     continue
@@ -605,6 +638,7 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
     """
     radius = weights.shape[0] // 2
     inv = 1.0 / (2.0 * channels * colour_sigma * colour_sigma)
+    acc = np.empty(channels)
     for i in range(height * width):
         if orig_hole[i] == 0:
             continue
@@ -615,7 +649,7 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
         y = i // width
         x = i - y * width
         for c in range(channels):
-            out[i * channels + c] = 0.0
+            acc[c] = 0.0
         weight_sum = 0.0
         for dy in range(-radius, radius + 1):
             yy = y + dy
@@ -645,6 +679,8 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
                     w *= math.exp(-dist * inv)
                 weight_sum += w
                 for c in range(channels):
-                    out[i * channels + c] += w * colour[s * channels + c]
+                    acc[c] += w * colour[s * channels + c]
+        # Written last: ``out`` may be ``colour`` itself (a pixel reads only known
+        # pixels and its own value).
         for c in range(channels):
-            out[i * channels + c] /= weight_sum
+            out[i * channels + c] = acc[c] / weight_sum

@@ -182,12 +182,15 @@ def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, st
 
 @jit
 def _try_candidate(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
-                   best_y, best_x, best_d):
+                   best_y, best_x, best_d, min_offset2=0):
     """The better of the current best and source centre (cy, cx) for target (y, x).
 
     The candidate must already be a valid source centre; it is compared only if it
-    differs from the current best.
+    differs from the current best and lies at least ``sqrt(min_offset2)`` pixels
+    from (y, x) (0: anywhere).
     """
+    if min_offset2 > 0 and (cy - y) * (cy - y) + (cx - x) * (cx - x) < min_offset2:
+        return best_y, best_x, best_d
     if cy != best_y or cx != best_x:
         d = patch_distance(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels, best_d)
         if d < best_d:
@@ -197,7 +200,7 @@ def _try_candidate(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
 
 @jit
 def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                  r, channels, iteration, seed, band_height, samples, band):
+                  r, channels, iteration, seed, band_height, samples, band, min_offset2=0):
     """Propagation and random search over the rows of one band (see nnf_iterate)."""
     height = nnf.shape[0]
     width = nnf.shape[1]
@@ -233,7 +236,7 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                 if x_lo <= cx <= x_hi and src_ok[cy, cx]:
                     best_y, best_x, best_d = _try_candidate(
                         src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
-                        best_y, best_x, best_d)
+                        best_y, best_x, best_d, min_offset2)
             # Propagation along the column: the neighbour may be in another band.
             ny = y - step
             if 0 <= ny < height and active[ny, x]:
@@ -246,7 +249,7 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                 if y_lo <= cy <= y_hi and src_ok[cy, cx]:
                     best_y, best_x, best_d = _try_candidate(
                         src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
-                        best_y, best_x, best_d)
+                        best_y, best_x, best_d, min_offset2)
 
             # Random search around the current best with halving radius, ``samples``
             # candidates per radius.
@@ -264,7 +267,7 @@ def _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapsho
                     if src_ok[cy, cx]:
                         best_y, best_x, best_d = _try_candidate(
                             src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
-                            best_y, best_x, best_d)
+                            best_y, best_x, best_d, min_offset2)
                 radius //= 2
 
             nnf[y, x, 0] = best_y
@@ -280,7 +283,7 @@ def _band_count(height, band_height, iteration):
 
 @jit_parallel
 def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                r, channels, iteration, seed, band_height, samples):
+                r, channels, iteration, seed, band_height, samples, min_offset2=0):
     """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
 
     Even iterations scan top-left to bottom-right and propagate from the left and
@@ -296,11 +299,13 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     neighbours inside itself from ``nnf`` (updated in scan order) and neighbours in
     other bands from ``snapshot``, the NNF before this iteration; each band has its
     own random stream. So the result depends on ``seed``, ``iteration`` and
-    ``band_height`` only, never on the thread count.
+    ``band_height`` only, never on the thread count. Candidates closer to the
+    target than ``sqrt(min_offset2)`` are never taken (He and Sun 2012's offset
+    statistics match each patch to a similar one at least that far away).
     """
     for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
         _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                      r, channels, iteration, seed, band_height, samples, band)
+                      r, channels, iteration, seed, band_height, samples, band, min_offset2)
 
 
 @jit

@@ -7,6 +7,7 @@ steps at a time so that progress can be reported.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 
@@ -14,6 +15,7 @@ from .. import _progress
 from .._image import check_has_hole, prepare
 from . import _criminisi_kernels as _k
 from ._prefill import fill_without_sources
+from .diffusion import _hole_box, harmonic_fill
 
 COLOR_SPACES = ("lab", "rgb")
 
@@ -34,6 +36,11 @@ ISOPHOTE_RADIUS = 2
 #: Colour distance scale (in [0, 1] units) of the seam blending: votes that differ
 #: from the pixel by much more come from other structure and are left out.
 BLEND_COLOUR_SIGMA = 0.3
+#: Default weight, in the patch distance, of the target's unknown pixels compared with
+#: a first estimate of the hole (its harmonic fill); 0 compares known pixels only.
+GUIDE_WEIGHT = 1.0
+#: Hole pixels up to this far (pixels) into the hole weigh ``guide_weight`` in full.
+GUIDE_DEPTH = 3.0
 #: Steps per kernel call between progress reports.
 STEPS_PER_REPORT = 256
 #: Search windows with at least this many candidate centres are searched with threads;
@@ -57,16 +64,18 @@ def _search_features(data: np.ndarray, color_space: str,
     """
     height, width, channels = data.shape
     if channels == 3 and color_space == "lab":
-        feat = np.empty(height * width * 3)
+        feat = np.empty(height * width * 3, np.float32)
         if eight_bit:
             lut = np.array([_k.srgb_to_linear(k / 255.0) for k in range(256)])
         else:
             lut = np.empty(0)
         _k.rgb_to_lab(data.reshape(-1), feat, lut)
-        luma = np.ascontiguousarray(feat[0::3])
+        luma = np.ascontiguousarray(feat[0::3])  # float32
     else:
-        feat = data.reshape(-1) * FEATURE_SCALE
-        luma = data.mean(axis=2).reshape(-1) * FEATURE_SCALE
+        feat = np.empty(data.size, np.float32)
+        np.multiply(data.reshape(-1), FEATURE_SCALE, out=feat, casting="same_kind")
+        luma = np.empty(height * width, np.float32)
+        np.multiply(data.mean(axis=2).reshape(-1), FEATURE_SCALE, out=luma, casting="same_kind")
     return feat, luma
 
 
@@ -83,6 +92,19 @@ def _seam_pixels(offset_y, offset_x, hole, radius) -> np.ndarray:
         change[b] |= differs
     near = ndimage.maximum_filter(change, size=2 * radius + 1, mode="constant")
     return (near & hole).reshape(-1).view(np.uint8)
+
+
+def _check_guide(patch_size, guide_weight, copy_radius) -> None:
+    if (isinstance(guide_weight, (bool, np.bool_)) or not isinstance(guide_weight, (int, float, np.number))
+            or not 0 <= guide_weight < np.inf):
+        raise ValueError(f"guide_weight must be a finite number >= 0, got {guide_weight!r}")
+    if copy_radius is not None and (
+            isinstance(copy_radius, bool) or not isinstance(copy_radius, (int, np.integer))
+            or not 0 <= copy_radius <= patch_size // 2):
+        raise ValueError(
+            f"copy_radius must be None or an integer in [0, patch_size // 2] = "
+            f"[0, {patch_size // 2}], got {copy_radius!r}"
+        )
 
 
 def _check_options(shape, patch_size, search_window, color_space, blend_radius) -> None:
@@ -117,7 +139,9 @@ def _check_options(shape, patch_size, search_window, color_space, blend_radius) 
 
 
 def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_space="lab",
-                      blend_radius=None, return_fill_order=False, seed=0):
+                      blend_radius=None, guide_weight=GUIDE_WEIGHT, copy_radius=1,
+                      return_fill_order=False,
+                      seed=0):
     """Fill the hole by exemplar-based inpainting (Criminisi, Perez and Toyama 2004).
 
     The hole is filled from its border inwards, one patch at a time. The next patch is
@@ -136,6 +160,8 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         Non-zero / True marks the hole.
     patch_size : int, default 9
         Side of the square patches, odd, >= 3 and at most the image's smaller side.
+        7 scores about 0.5 dB higher on the bundled scratch sample but misplaces
+        a few pixels of stripes with an 8-pixel period (the example below).
     search_window : None, int or "full", default None
         Where source patches are looked for. An integer is the half-size of a square
         window around the target; the sources that continue the patches of the
@@ -155,6 +181,21 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         weight so that no structure is smeared across an edge), so block edges do
         not show. At most ``patch_size // 2``, which ``None`` uses; 0 keeps the pure
         copy.
+    guide_weight : float, default 1.0
+        Weight of the target's unknown pixels in the patch distance, compared with a
+        first estimate of the hole (its harmonic fill, the smooth interpolant of the
+        hole's border); known pixels weigh 1 and 0 gives the paper's distance over
+        known pixels only. A patch that matches the known border but would put dark
+        or bright structure where the border's colours suggest none (a pupil's
+        highlight blotted out, a rail drawn across a street) now loses. On the
+        bundled scratch sample, hole PSNR 21.6 -> 23.0 dB alone.
+    copy_radius : int or None, default 1
+        Only the unknown pixels within this (chessboard) radius of the target's
+        centre are copied at each step, not the whole unknown part of the patch:
+        pixels next to the front copy from a patch matched on their own
+        neighbourhood, so a thin hole is no longer filled by one patch along much
+        of its length (the jagged staircases along eyelids). ``None`` copies the
+        whole patch as in the paper (fastest). At most ``patch_size // 2``.
     return_fill_order : bool, default False
         Also return the step at which each pixel was filled.
     seed : int, default 0
@@ -211,6 +252,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         return copy
     height, width, channels = prep.data.shape
     _check_options((height, width), patch_size, search_window, color_space, blend_radius)
+    _check_guide(patch_size, guide_weight, copy_radius)
     patch_size = int(patch_size)
     half = patch_size // 2
 
@@ -247,33 +289,57 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
 
     # Where a window must reach to hold any source: deep inside a large hole the
     # default window starts wide enough instead of doubling its way out.
-    source_distance = ndimage.distance_transform_cdt(valid == 0, metric="chessboard")
-    source_distance = source_distance.reshape(-1).astype(np.int64)
+    # Chessboard distance to the nearest source centre (OpenCV measures from each
+    # non-zero pixel to the nearest zero one), float32.
+    source_distance = cv2.distanceTransform((valid == 0).view(np.uint8), cv2.DIST_C, 3)
+    source_distance = source_distance.reshape(-1).astype(np.int32)
 
     size = height * width
+    if guide_weight > 0:
+        # The first estimate of the hole that the patch distance also compares with.
+        # Solved on the hole's bounding box plus the one-pixel ring it reads.
+        box = _hole_box(prep.mask, 1)
+        crop_hole = prep.mask[box]
+        with _progress.reporting(None):  # the solver's own progress is not ours
+            estimate = harmonic_fill(prep.data[box].copy(), crop_hole)
+        prep.data[box][crop_hole] = estimate[crop_hole]
+        del estimate
+    # Distance into the hole (uint8, clipped) and the guide's weight at each distance:
+    # full up to GUIDE_DEPTH, then falling as (GUIDE_DEPTH / d)^2 - deep inside a large
+    # hole the smooth estimate says little, and would pull regular texture to its mean.
+    depth = np.zeros(prep.mask.shape, np.uint8)
+    if guide_weight > 0:
+        box = _hole_box(prep.mask, 1)
+        depth[box] = np.minimum(np.ceil(ndimage.distance_transform_edt(prep.mask[box])), 255)
+    distances = np.maximum(np.arange(256, dtype=np.float64), 1.0)
+    guide_table = float(guide_weight) * np.minimum(1.0, (GUIDE_DEPTH / distances) ** 2)
+    depth = depth.reshape(-1)
+    # (The 8-bit table rounds the estimate to 8-bit levels: harmless for a guide.)
     feat, luma = _search_features(prep.data, color_space, prep.original.dtype == np.uint8)
-    colour = prep.data.reshape(-1).copy()
+    colour = prep.data.reshape(-1)  # prepare's own float copy: filled in place
     hole = prep.mask.reshape(-1).astype(np.uint8)
     valid_flat = valid.reshape(-1)
     rng = np.random.default_rng(seed)
-    tie_key = rng.permutation(size).astype(np.int64)
+    tie_key = np.arange(size, dtype=np.int32)
+    rng.shuffle(tie_key)  # the permutation rng.permutation(size) gives, in 4 bytes a pixel
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
-    smooth = np.zeros(size)
-    scratch = np.zeros(size)
-    grad_y = np.zeros(size)
-    grad_x = np.zeros(size)
-    confidence = known.reshape(-1).astype(np.float64)  # C = 1 on the known region
-    front_pos = np.full(size, -1, np.int64)
-    front_where = np.full(size, -1, np.int64)
+    # float32 values and int32 indices: ~4 bytes per array and pixel.
+    smooth = np.zeros(size, np.float32)
+    scratch = np.zeros(size, np.float32)
+    grad_y = np.zeros(size, np.float32)
+    grad_x = np.zeros(size, np.float32)
+    confidence = known.reshape(-1).astype(np.float32)  # C = 1 on the known region
+    front_pos = np.full(size, -1, np.int32)
+    front_where = np.full(size, -1, np.int32)
     counters = np.zeros(3, np.int64)
-    front_conf = np.zeros(size)
+    front_conf = np.zeros(size, np.float32)
     priority = np.zeros(size)
-    version = np.zeros(size, np.int64)
-    updated = np.empty(size, np.int64)
-    offset_y = np.zeros(size, np.int64)
-    offset_x = np.zeros(size, np.int64)
+    version = np.zeros(size, np.int32)
+    updated = np.empty(size, np.int32)
+    offset_y = np.zeros(size, np.int32)
+    offset_x = np.zeros(size, np.int32)
     fill_order = np.full(size, -1, np.int32)
-    stamp = np.zeros(size, np.int64)
+    stamp = np.zeros(size, np.int32)
     alpha = FEATURE_SCALE
 
     # Only the hole's bounding box (plus what the filters reach) needs setting up: the
@@ -294,13 +360,15 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
                              front_pos, front_where, counters, front_conf, priority, version,
                              updated, offset_y, offset_x, fill_order, stamp, half, window,
                              source_distance, patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
-                             ISOPHOTE_RADIUS, STEPS_PER_REPORT)
+                             ISOPHOTE_RADIUS, STEPS_PER_REPORT, guide_table, depth,
+                             int(copy_radius) if copy_radius is not None else half)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
         _progress.report("criminisi", int(counters[2]), total)
 
     if blend_radius > 0:
-        blended = np.empty_like(colour)
+        # In place: a seam pixel reads known source pixels and its own value only.
+        blended = colour
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
         taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
         seam = _seam_pixels(offset_y.reshape(height, width), offset_x.reshape(height, width),

@@ -167,6 +167,7 @@ class _Search:
         n_active = int(np.count_nonzero(active))
         self.parallel = _share(n_active)
         self.iterate_parallel = n_active >= _SERIAL_SEARCH_BELOW
+        self.min_offset2 = 0  # squared minimum match offset (patchmatch_nnf's min_offset)
 
     def set_images(self, source, target) -> None:
         """(Re)set the feature images (float32 (H, W, C)); the masks stay."""
@@ -191,6 +192,8 @@ class _Search:
         dist = np.empty(shape, dtype=np.float32)
         run_strided(_k.nnf_distances, self.src, self.tgt, self.tgt_valid, self.count, nnf,
                     self.active, self.r, self.channels, dist, parallel=self.parallel)
+        if self.min_offset2:
+            dist[_too_close(nnf, self.min_offset2)] = np.inf  # any allowed candidate wins
         return nnf, dist
 
     def iterate(self, nnf, dist, iterations: int, seed: int) -> None:
@@ -199,14 +202,22 @@ class _Search:
             with threads(self.iterate_parallel):
                 _k.nnf_iterate(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
                                self.active, nnf, dist, snapshot, self.r, self.channels, it,
-                               seed, self.band_height, self.samples)
+                               seed, self.band_height, self.samples, self.min_offset2)
+
+
+def _too_close(nnf: np.ndarray, min_offset2: int) -> np.ndarray:
+    """Entries whose match lies less than sqrt(``min_offset2``) pixels from the target."""
+    dy = nnf[..., 0] - np.arange(nnf.shape[0], dtype=np.int64)[:, None]
+    dx = nnf[..., 1] - np.arange(nnf.shape[1], dtype=np.int64)[None, :]
+    return dy * dy + dx * dx < min_offset2
 
 
 # ------------------------------------------------------------------------ public NNF
 
 
 def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
-                   source_valid=None, target_valid=None, init=None, search_samples=3):
+                   source_valid=None, target_valid=None, init=None, search_samples=3,
+                   min_offset=0):
     """Approximate nearest-neighbour field from ``target`` patches to ``source`` patches.
 
     Randomized PatchMatch (Barnes et al. 2009): a random (or given) initial field is
@@ -243,6 +254,11 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
         patch centres are replaced by random valid ones.
     search_samples : int, default 3
         Random-search candidates per radius (>= 1; 1 is Barnes et al.'s scheme).
+    min_offset : float, default 0
+        Matches closer than this many pixels (Euclidean) to their target's own place
+        are never returned (>= 0), as in the offset statistics of He and Sun (2012)
+        that match each patch to a similar one elsewhere in the same image. Targets
+        for which no allowed match was found get distance +inf.
 
     Returns
     -------
@@ -289,6 +305,9 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
     iterations = _check_int(iterations, "iterations", low=1)
     seed = _check_int(seed, "seed", low=0)
     search_samples = _check_int(search_samples, "search_samples", low=1)
+    if (isinstance(min_offset, (bool, np.bool_)) or not isinstance(min_offset, numbers.Real)
+            or not 0 <= min_offset < np.inf):
+        raise ValueError(f"min_offset must be a finite number >= 0, got {min_offset!r}")
     src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
     tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
     r = patch_size // 2
@@ -308,6 +327,7 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
         init = np.clip(init, bound.min, bound.max).astype(np.int32)
     active = np.ones(tgt.shape[:2], dtype=bool)
     search = _Search(src, tgt, src_ok, tgt_valid, active, r, search_samples)
+    search.min_offset2 = int(np.ceil(min_offset ** 2))  # integer offsets: same test
     nnf, dist = search.start(init, _derive_seed(seed, 0))
     search.iterate(nnf, dist, iterations, _derive_seed(seed, 1))
     return nnf, dist

@@ -80,7 +80,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                 "the mask marks no hole pixels: nothing to fill"
                 + ("" if invert_mask else " (if the hole is black, pass --invert-mask)")
             )
-        chosen = inpaintkit.choose_method(hole) if method == "auto" else method
+        chosen = inpaintkit.choose_method(hole, pixels) if method == "auto" else method
         spec = registry.get(chosen)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -461,7 +461,7 @@ def _check_fill(fields: dict[str, Any], settings: Settings,
         raise HTTPException(422, "the mask marks no hole pixels: paint over what to remove")
     if holes == hole.size:
         raise HTTPException(422, "the mask covers the whole image: nothing is left to fill from")
-    chosen = inpaintkit.choose_method(hole) if requested == "auto" else requested
+    chosen = inpaintkit.choose_method(hole, image) if requested == "auto" else requested
     name = fields.get("filename") or fields.get("image.filename") or "result"
     return {"method": chosen, "requested": requested, "params": params, "seed": seed,
             "image": image, "mask": hole, "filename": str(name)[:80].rsplit(".", 1)[0]}
