@@ -105,6 +105,16 @@ def _parse_params(target: str) -> dict[str, Any] | None:
             tree = ast.parse(handle.read())
     except (OSError, SyntaxError):
         return None
+    # Module-level constants with literal values (``GUIDE_WEIGHT = 1.0``) may be defaults.
+    constants = {}
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 \
+            else node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
+        if isinstance(target, ast.Name):
+            try:
+                constants[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == func_name:
             params = {}
@@ -113,6 +123,9 @@ def _parse_params(target: str) -> dict[str, Any] | None:
                     continue
                 if default is None:
                     return None  # a required keyword: let the signature say so
+                if isinstance(default, ast.Name) and default.id in constants:
+                    params[arg.arg] = constants[default.id]
+                    continue
                 try:
                     params[arg.arg] = ast.literal_eval(default)
                 except ValueError:
