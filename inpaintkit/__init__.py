@@ -57,7 +57,7 @@ TEXTURE_THRESHOLD = 0.1
 TEXTURE_RING = 6
 
 
-def _ring_texture(image: np.ndarray, hole: np.ndarray) -> float:
+def _ring_texture(image, hole) -> float:
     """Mean absolute luminance difference to the right and lower neighbours over the
     known pixels within ``TEXTURE_RING`` of the hole (only those pixels are read: a
     scratch on a camera-size photo costs a dilation and a gather, not a conversion)."""

@@ -215,6 +215,22 @@ def _too_close(nnf: np.ndarray, min_offset2: int) -> np.ndarray:
 # ------------------------------------------------------------------------ public NNF
 
 
+def _nnf_inputs(source, target, patch_size, iterations, seed):
+    """The checks every nearest-neighbour-field function makes on its common arguments:
+    ``(source, target, patch_size, iterations, seed)`` as float32 features and ints."""
+    src = _as_features(source, "source")
+    tgt = _as_features(target, "target")
+    if src.shape[2] != tgt.shape[2]:
+        raise ValueError(
+            f"source and target must have the same number of channels, got {src.shape[2]} "
+            f"and {tgt.shape[2]}"
+        )
+    patch_size = _check_patch_size(patch_size, src.shape, tgt.shape)
+    iterations = _check_int(iterations, "iterations", low=1)
+    seed = _check_int(seed, "seed", low=0)
+    return src, tgt, patch_size, iterations, seed
+
+
 def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
                    source_valid=None, target_valid=None, init=None, search_samples=3,
                    min_offset=0):
@@ -294,16 +310,8 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
     >>> bool(distance[20, 20] == 0.0), nnf[20, 20].tolist()
     (True, [17, 25])
     """
-    src = _as_features(source, "source")
-    tgt = _as_features(target, "target")
-    if src.shape[2] != tgt.shape[2]:
-        raise ValueError(
-            f"source and target must have the same number of channels, got {src.shape[2]} "
-            f"and {tgt.shape[2]}"
-        )
-    patch_size = _check_patch_size(patch_size, src.shape, tgt.shape)
-    iterations = _check_int(iterations, "iterations", low=1)
-    seed = _check_int(seed, "seed", low=0)
+    src, tgt, patch_size, iterations, seed = _nnf_inputs(source, target, patch_size,
+                                                         iterations, seed)
     search_samples = _check_int(search_samples, "search_samples", low=1)
     if (isinstance(min_offset, (bool, np.bool_)) or not isinstance(min_offset, numbers.Real)
             or not 0 <= min_offset < np.inf):

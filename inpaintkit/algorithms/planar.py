@@ -24,8 +24,8 @@ from .._image import check_has_hole, check_mask, prepare
 from . import _planar_kernels as _k
 from ._jit import run_strided, threads
 from .patchmatch import (
-    _GAMMA, _TEXTURE_WINDOW, _as_features, _as_valid, _band_height, _build_pyramid,
-    _check_int, _check_patch_size, _derive_seed, _hole_depth, _initial_fill, _share,
+    _GAMMA, _TEXTURE_WINDOW, _as_valid, _band_height, _build_pyramid,
+    _check_int, _check_patch_size, _derive_seed, _hole_depth, _initial_fill, _nnf_inputs, _share,
     _source_ok, _texture_features, _upsample_image, _vote_from_sources, _vote_weights,
     inpaint_patchmatch,
 )
@@ -259,16 +259,8 @@ def patchmatch_nnf_warped(source, target, *, homographies=(), patch_size=7, iter
     >>> pos[20, 20].tolist(), A[20, 20].tolist()
     ([17.0, 25.0], [[1.0, 0.0], [0.0, 1.0]])
     """
-    src = _as_features(source, "source")
-    tgt = _as_features(target, "target")
-    if src.shape[2] != tgt.shape[2]:
-        raise ValueError(
-            f"source and target must have the same number of channels, got {src.shape[2]} "
-            f"and {tgt.shape[2]}"
-        )
-    patch_size = _check_patch_size(patch_size, src.shape, tgt.shape)
-    iterations = _check_int(iterations, "iterations", low=1)
-    seed = _check_int(seed, "seed", low=0)
+    src, tgt, patch_size, iterations, seed = _nnf_inputs(source, target, patch_size,
+                                                         iterations, seed)
     hs = [_check_homography(h, i) for i, h in enumerate(homographies)]
     low, high = (float(v) for v in scale_range)
     if not (0 < low <= 1 <= high):
