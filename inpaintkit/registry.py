@@ -89,7 +89,18 @@ def _static_params(target: str) -> dict[str, Any] | None:
     # One parse at a time: CPython 3.11's parser is not safe to run from several
     # threads at once (the web app lists methods from worker threads).
     with _PARSE_LOCK:
-        return _parse_params(target)
+        if target not in _PARSED:
+            try:
+                _PARSED[target] = _parse_params(target)
+            except (SystemError, RecursionError, MemoryError):
+                # CPython 3.11's parser can fail spuriously off the main thread
+                # ("AST constructor recursion depth mismatch"): use the signature.
+                return None
+        return _PARSED[target]
+
+
+#: Parsed defaults per target (sources do not change while a process runs).
+_PARSED: dict[str, dict[str, Any] | None] = {}
 
 
 def _parse_params(target: str) -> dict[str, Any] | None:

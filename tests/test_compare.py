@@ -96,7 +96,7 @@ def test_learned_without_weights_is_a_failed_row(case):
                                     params={"pconv": {"config": "paper"}}, warm_up=False)
     assert comparison["diffusion"].ok
     error = comparison["pconv"].error
-    assert error and "\n" not in error and "no weights for 'pconv'" in error
+    assert error and "\n" not in error and "'pconv' needs weights=PATH" in error
 
 
 @pytest.mark.parametrize("kwargs, message", [

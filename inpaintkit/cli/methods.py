@@ -19,10 +19,11 @@ def command(as_json: bool) -> None:
         return
     for row in rows:
         click.echo(f"{row['name']:<12} {row['kind']:<10} {row['description']}")
-        if row.get("weights"):
-            click.echo(f"{'':<12} weights: {row['weights']}")
+        # What stops a method comes first; then which weights it uses, then its options.
         if row["params"] is None:
             click.echo(f"{'':<12} unavailable: {row['error']}")
-        elif row["params"]:
+        if row.get("weights"):
+            click.echo(f"{'':<12} weights: {row['weights']}")
+        if row["params"]:
             options = ", ".join(f"{k}={v!r}" for k, v in row["params"].items())
             click.echo(f"{'':<12} options: {options}")
