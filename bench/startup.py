@@ -51,10 +51,14 @@ def _run(args: list[str], env: dict) -> tuple[float, float]:
 def _files(folder: str) -> tuple[str, str, str]:
     import imageio.v3 as iio
 
-    rng = np.random.default_rng(0)
     image = os.path.join(folder, "tiny.png")
     mask = os.path.join(folder, "tiny_mask.png")
-    iio.imwrite(image, (rng.random((64, 64, 3)) * 255).astype(np.uint8))
+    # A smooth photo-like gradient: auto sends the scratch to diffusion (over noise it
+    # would weigh the texture and pick patchmatch).
+    ramp = np.linspace(0.2, 0.8, 64)
+    pixels = np.stack([np.add.outer(ramp, ramp) / 2, np.tile(ramp, (64, 1)),
+                       np.tile(ramp[:, None], (1, 64))], axis=2)
+    iio.imwrite(image, (pixels * 255).astype(np.uint8))
     hole = np.zeros((64, 64), np.uint8)
     hole[30:33, 10:50] = 255
     iio.imwrite(mask, hole)
