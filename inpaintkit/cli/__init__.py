@@ -57,6 +57,9 @@ def cli():
       inpaintkit fill photo.png mask.png -o filled.png
       inpaintkit fill photo.png mask.png -o out.png --method patchmatch --param patch_size=9
       inpaintkit fill cutout.png -o out.png        (transparent pixels are the hole)
+      inpaintkit compare photo.png mask.png -o cmp/   (every method side by side)
+      inpaintkit batch scans/ -o filled/ --mask-suffix _mask
+      inpaintkit serve --open                       (paint the hole in a browser)
       inpaintkit methods
     """
 
