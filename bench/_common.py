@@ -17,6 +17,26 @@ from skimage.transform import resize
 
 from inpaintkit import masks, metrics
 
+
+def import_pypatchmatch():
+    """PyPI ``pypatchmatch`` (module ``patchmatch``) when it is installed and its C++
+    library loads, else None (saying why). The bench folder is left off the path, or
+    ``bench/patchmatch.py`` would import itself under that name."""
+    import sys
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+    try:
+        import patchmatch
+
+        return patchmatch if patchmatch.patchmatch_available else None
+    except Exception as exc:  # pragma: no cover - depends on the environment
+        print(f"PyPatchMatch unavailable: {exc!r}")
+        return None
+    finally:
+        sys.path[:] = saved
+
 #: Benchmark photos from skimage.data. Keep these out of any training set.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")
 

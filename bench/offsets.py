@@ -35,7 +35,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    bucket_cases, load_photos, object_cases, print_table, save_strip, score, timed,
+    bucket_cases, import_pypatchmatch, load_photos, object_cases, print_table, save_strip, score,
+    timed,
 )
 
 from inpaintkit import inpaint_patchmatch, masks  # noqa: E402
@@ -48,21 +49,7 @@ CRASHED = "crashed"
 PSNR_CAP = 60.0
 
 
-def _import_pypatchmatch():
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != HERE]
-    try:
-        import patchmatch
-
-        return patchmatch if patchmatch.patchmatch_available else None
-    except Exception as exc:  # pragma: no cover - depends on the environment
-        print(f"PyPatchMatch unavailable: {exc!r}")
-        return None
-    finally:
-        sys.path[:] = saved
-
-
-PYPATCHMATCH = _import_pypatchmatch()
+PYPATCHMATCH = import_pypatchmatch()
 
 
 def run_shiftmap(python: str, image: np.ndarray, mask: np.ndarray):

@@ -34,33 +34,15 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    bucket_cases, known_texture, load_photos, object_cases, print_table, save_strip, score,
-    timed,
+    bucket_cases, import_pypatchmatch, known_texture, load_photos, object_cases, print_table,
+    save_strip, score, timed,
 )
 
 from inpaintkit import inpaint_patchmatch, masks, patchmatch_nnf  # noqa: E402
 
 
-def _import_peer():
-    """Import PyPI ``pypatchmatch`` (module ``patchmatch``); this script's own folder
-    is left off the path, or the script would import itself under that name."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    try:
-        import patchmatch
-
-        return patchmatch
-    finally:
-        sys.path[:] = saved
-
-
-try:
-    pypatchmatch = _import_peer()
-    HAVE_PEER = bool(pypatchmatch.patchmatch_available)
-except Exception as exc:  # pragma: no cover - depends on the environment
-    print(f"PyPatchMatch unavailable: {exc!r}")
-    HAVE_PEER = False
+pypatchmatch = import_pypatchmatch()
+HAVE_PEER = pypatchmatch is not None
 
 
 def run_peer(image, mask, radius):

@@ -40,29 +40,16 @@ from skimage import data as skdata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import bucket_cases, object_cases, print_table, score, summarise, timed  # noqa: E402
+from _common import (  # noqa: E402
+    bucket_cases, import_pypatchmatch, object_cases, print_table, score, summarise, timed,
+)
 
 import inpaintkit  # noqa: E402
 from inpaintkit import masks, structure  # noqa: E402
 
 
-def _import_peer():
-    here = os.path.dirname(os.path.abspath(__file__))
-    saved = sys.path[:]
-    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-    try:
-        import patchmatch
-
-        return patchmatch
-    finally:
-        sys.path[:] = saved
-
-
-try:
-    pypatchmatch = _import_peer()
-    HAVE_PEER = bool(pypatchmatch.patchmatch_available)
-except Exception:  # noqa: BLE001 - the peer is optional
-    HAVE_PEER = False
+pypatchmatch = import_pypatchmatch()
+HAVE_PEER = pypatchmatch is not None
 
 
 # ------------------------------------------------------------------- textures
