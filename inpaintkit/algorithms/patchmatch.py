@@ -215,9 +215,13 @@ def _too_close(nnf: np.ndarray, min_offset2: int) -> np.ndarray:
 # ------------------------------------------------------------------------ public NNF
 
 
-def _nnf_inputs(source, target, patch_size, iterations, seed):
-    """The checks every nearest-neighbour-field function makes on its common arguments:
-    ``(source, target, patch_size, iterations, seed)`` as float32 features and ints."""
+def _nnf_inputs(source, target, patch_size, iterations, seed, source_valid, target_valid):
+    """The checks every nearest-neighbour-field function makes on its common arguments.
+
+    Returns ``(src, tgt, patch_size, iterations, seed, src_valid, tgt_valid, src_ok)``:
+    float32 features, ints, the validity masks and where a fully valid source patch is
+    centred (``ValueError`` when there is none).
+    """
     src = _as_features(source, "source")
     tgt = _as_features(target, "target")
     if src.shape[2] != tgt.shape[2]:
@@ -228,7 +232,15 @@ def _nnf_inputs(source, target, patch_size, iterations, seed):
     patch_size = _check_patch_size(patch_size, src.shape, tgt.shape)
     iterations = _check_int(iterations, "iterations", low=1)
     seed = _check_int(seed, "seed", low=0)
-    return src, tgt, patch_size, iterations, seed
+    src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
+    tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
+    src_ok = _source_ok(src_valid, patch_size // 2)
+    if not src_ok.any():
+        raise ValueError(
+            f"source has no valid {patch_size}x{patch_size} patch: every patch touches an "
+            "invalid pixel (source_valid) or the border"
+        )
+    return src, tgt, patch_size, iterations, seed, src_valid, tgt_valid, src_ok
 
 
 def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
@@ -310,21 +322,13 @@ def patchmatch_nnf(source, target, *, patch_size=7, iterations=5, seed=0,
     >>> bool(distance[20, 20] == 0.0), nnf[20, 20].tolist()
     (True, [17, 25])
     """
-    src, tgt, patch_size, iterations, seed = _nnf_inputs(source, target, patch_size,
-                                                         iterations, seed)
+    src, tgt, patch_size, iterations, seed, src_valid, tgt_valid, src_ok = _nnf_inputs(
+        source, target, patch_size, iterations, seed, source_valid, target_valid)
     search_samples = _check_int(search_samples, "search_samples", low=1)
     if (isinstance(min_offset, (bool, np.bool_)) or not isinstance(min_offset, numbers.Real)
             or not 0 <= min_offset < np.inf):
         raise ValueError(f"min_offset must be a finite number >= 0, got {min_offset!r}")
-    src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
-    tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
     r = patch_size // 2
-    src_ok = _source_ok(src_valid, r)
-    if not src_ok.any():
-        raise ValueError(
-            f"source has no valid {patch_size}x{patch_size} patch: every patch touches an "
-            "invalid pixel (source_valid) or the border"
-        )
     if init is not None:
         init = np.asarray(init)
         if init.shape != (*tgt.shape[:2], 2):

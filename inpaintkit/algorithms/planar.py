@@ -24,7 +24,7 @@ from .._image import check_has_hole, check_mask, prepare
 from . import _planar_kernels as _k
 from ._jit import run_strided, threads
 from .patchmatch import (
-    _GAMMA, _TEXTURE_WINDOW, _as_valid, _band_height, _build_pyramid,
+    _GAMMA, _TEXTURE_WINDOW, _band_height, _build_pyramid,
     _check_int, _check_patch_size, _derive_seed, _hole_depth, _initial_fill, _nnf_inputs, _share,
     _source_ok, _texture_features, _upsample_image, _vote_from_sources, _vote_weights,
     inpaint_patchmatch,
@@ -259,23 +259,15 @@ def patchmatch_nnf_warped(source, target, *, homographies=(), patch_size=7, iter
     >>> pos[20, 20].tolist(), A[20, 20].tolist()
     ([17.0, 25.0], [[1.0, 0.0], [0.0, 1.0]])
     """
-    src, tgt, patch_size, iterations, seed = _nnf_inputs(source, target, patch_size,
-                                                         iterations, seed)
+    src, tgt, patch_size, iterations, seed, src_valid, tgt_valid, src_ok = _nnf_inputs(
+        source, target, patch_size, iterations, seed, source_valid, target_valid)
     hs = [_check_homography(h, i) for i, h in enumerate(homographies)]
     low, high = (float(v) for v in scale_range)
     if not (0 < low <= 1 <= high):
         raise ValueError(
             f"scale_range must be (low, high) with 0 < low <= 1 <= high, got {scale_range!r}")
     bias_limit = _check_weight(bias_limit, "bias_limit")
-    src_valid = _as_valid(source_valid, src.shape[:2], "source_valid")
-    tgt_valid = _as_valid(target_valid, tgt.shape[:2], "target_valid")
     r = patch_size // 2
-    src_ok = _source_ok(src_valid, r)
-    if not src_ok.any():
-        raise ValueError(
-            f"source has no valid {patch_size}x{patch_size} patch: every patch touches an "
-            "invalid pixel (source_valid) or the border"
-        )
     lines = np.array([[h[2, 1], h[2, 0], h[2, 2]] for h in hs] + [[0.0, 0.0, 1.0]])
     count = len(lines)
     posterior = np.full((*tgt.shape[:2], count), 1.0 / count)
