@@ -36,6 +36,7 @@ __all__ = [
     "run",
     "collect_items",
     "fill_file",
+    "fill_files",
     "warm_up",
     "read_ledger",
     "latest_states",
@@ -279,25 +280,35 @@ def _one_line(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def _numba_threads(count: int | None) -> Iterator[None]:
-    """Run Numba kernels inside the block on ``count`` threads (None: leave as is).
+    """Run Numba kernels (and OpenCV's) inside the block on ``count`` threads (None:
+    leave as is).
 
     One thread per worker task makes N single-threaded workers use N cores instead
-    of N x cores threads fighting over them. The setting is per calling thread.
+    of N x cores threads fighting over them. Numba's setting is per calling thread;
+    OpenCV's (image decoding and colour conversion) is per process and restored.
     """
     if count is None:
         yield
         return
+    import cv2
     import numba
 
+    cv2_before = cv2.getNumThreads()
+    if cv2_before != count:
+        cv2.setNumThreads(count)
     before = numba.get_num_threads()
-    if before == count or count > numba.config.NUMBA_NUM_THREADS:
-        yield
-        return
-    numba.set_num_threads(count)
     try:
-        yield
+        if before == count or count > numba.config.NUMBA_NUM_THREADS:
+            yield
+            return
+        numba.set_num_threads(count)
+        try:
+            yield
+        finally:
+            numba.set_num_threads(before)
     finally:
-        numba.set_num_threads(before)
+        if cv2_before != count:
+            cv2.setNumThreads(cv2_before)
 
 
 def _worker_name() -> str:
@@ -371,6 +382,32 @@ def fill_file(image_path, mask_path, output_path, *, method: str = "auto",
     record["seconds"] = time.perf_counter() - start
     record["cpu_seconds"] = time.process_time() - cpu_start
     return record
+
+
+def fill_files(jobs: Sequence[tuple[str, str | None, str]], *, method: str = "auto",
+               params: dict[str, Any] | None = None, seed: int = 0,
+               numba_threads: int | None = 1) -> list[dict[str, Any]]:
+    """Fill several image files one after the other: one batch task of a chunk.
+
+    ``jobs`` are ``(image_path, mask_path, output_path)`` triples; returns one
+    :func:`fill_file` record per job, in order. A single job behaves exactly as
+    :func:`fill_file`: an unexpected error propagates (the engine retries the task).
+    In a longer chunk such an error is caught so the chunk's other items still
+    count: that item's record has ``state="raised"`` and the one-line ``error``, and
+    the engine retries it alone.
+    """
+    if len(jobs) == 1:
+        return [fill_file(*jobs[0], method=method, params=params, seed=seed,
+                          numba_threads=numba_threads)]
+    records = []
+    for image_path, mask_path, output_path in jobs:
+        try:
+            records.append(fill_file(image_path, mask_path, output_path, method=method,
+                                     params=params, seed=seed, numba_threads=numba_threads))
+        except Exception as exc:  # a bug, MemoryError: retried alone by the engine
+            records.append({"state": "raised", "error": _one_line(exc), "method": method,
+                            "worker": _worker_name()})
+    return records
 
 
 def dask_setup(worker) -> None:
@@ -493,6 +530,8 @@ class Summary:
         Sum of the workers' CPU time over the items.
     workers : int
         Worker threads when the batch started.
+    tasks : int
+        Tasks submitted to the cluster (a task fills a chunk of items; retries count).
     failures : list of (str, str)
         (item name, one-line error) for each failed item.
     ledger : Path
@@ -511,6 +550,7 @@ class Summary:
     work_seconds: float = 0.0
     cpu_seconds: float = 0.0
     workers: int = 0
+    tasks: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
     ledger: Path | None = None
     interrupted: bool = False
@@ -614,6 +654,15 @@ _NO_DASHBOARD = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 #: seconds is fetched directly (checked every _LOST_CHECK_S seconds while idle).
 _LOST_AFTER_S = 10.0
 _LOST_CHECK_S = 2.0
+#: Chunks sized from the work aim at this many seconds of a worker per task: long
+#: enough that the engine's cost per task (a few ms of scheduler, client and transfer)
+#: is well under 1 % of it, short enough that results, the progress bar and a first
+#: Ctrl-C still come within seconds, and that a worker's death redoes little.
+_TASK_SECONDS = 1.5
+#: The most items in a task sized from the work.
+_LARGEST_CHUNK = 32
+#: Items whose times size the chunks (the median of the latest ones).
+_RECENT = 16
 
 
 def _cpu_count() -> int:
@@ -628,8 +677,7 @@ def _client_for(client, scheduler: str | None, workers: int | None,
                 retries: int) -> Iterator[Any]:
     """The given client, one connected to ``scheduler``, or a fresh LocalCluster."""
     try:
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:
         raise ImportError("batch runs need dask.distributed: pip install 'inpaintkit[batch]'") from None
     if client is not None:
@@ -644,19 +692,45 @@ def _client_for(client, scheduler: str | None, workers: int | None,
                                    "within 60 s") from None
             yield connected
         return
-    count = workers or _cpu_count()
+    with _local_cluster(workers or _cpu_count()) as cluster, Client(cluster) as local:
+        yield local
+
+
+#: Dask settings for the local cluster's scheduler, nannies and workers. Dask's
+#: defaults suit interactive work; left as they are, the idle engine of a 2-worker
+#: cluster drew ~11 % of a core (event-loop ticks every 20 ms in every server, a
+#: statistical profiler sampling the worker's task thread every 10 ms, memory and
+#: system monitors polling psutil), which on 2 cores is CPU taken from the workers;
+#: with these it draws ~2 %. A worker's memory is still checked twice a second.
+_QUIET_CLUSTER = {
     # A worker that dies mid-item makes the item KilledWorker at once (no silent
     # scheduler retries); run() resubmits it up to `retries` times itself, so the
     # count is the same on this cluster and on the user's.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                          "distributed.worker.daemon": True}):
+    "distributed.scheduler.allowed-failures": 0,
+    "distributed.worker.daemon": True,
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "500ms",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.admin.system-monitor.gil.enabled": False,
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.deploy.cluster-repr-interval": "5s",
+}
+
+
+@contextlib.contextmanager
+def _local_cluster(count: int) -> Iterator[Any]:
+    """A LocalCluster of ``count`` single-threaded worker processes, as
+    ``inpaintkit batch`` starts it (``_QUIET_CLUSTER`` settings, no dashboard)."""
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set(_QUIET_CLUSTER):
         cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                dashboard_address=None, silence_logs=logging.ERROR,
                                env={"NUMBA_NUM_THREADS": "1"}, preload=[__name__],
                                scheduler_kwargs=_NO_DASHBOARD)
     try:
-        with Client(cluster) as local:
-            yield local
+        yield cluster
     finally:
         cluster.close()
 
@@ -666,7 +740,7 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
         scheduler: str | None = None, workers: int | None = None, mask=None, masks=None,
         mask_suffix: str | None = None, output_format: str | None = None,
         overwrite: bool = False, retries: int = 2, max_in_flight: int | None = None,
-        numba_threads: int | None = 1,
+        chunk_size: int | None = None, numba_threads: int | None = 1,
         progress: Callable[[dict[str, Any], Summary], None] | None = None,
         notify: Callable[[str], None] | None = None) -> Summary:
     """Fill many image files on a Dask cluster; resumable, one ledger line per item.
@@ -699,8 +773,14 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
         Extra attempts for an item whose worker died or that raised an unexpected
         error; then it is recorded as failed.
     max_in_flight : int, optional
-        Items submitted and not yet finished, at most (default: three per worker
-        thread, at least 8): a sliding window, never the whole batch at once.
+        Items submitted and not yet finished, at most: a sliding window, never the
+        whole batch at once. Default: three tasks per worker thread (at least 8), each
+        of up to 32 items.
+    chunk_size : int, optional
+        Items per task. Default: sized from the work, about 1.5 s of a worker per
+        task (one item per task until the first results are in; fewer near the end
+        of the batch). Each item still gets its own ledger line; the items of a task
+        whose worker dies are retried one by one.
     numba_threads : int or None
         Numba threads per item on a worker (default 1: N workers use N cores).
     progress : callable, optional
@@ -730,6 +810,9 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
         raise ValueError(f"workers must be >= 1, got {workers}")
     if max_in_flight is not None and max_in_flight < 1:
         raise ValueError(f"max_in_flight must be >= 1, got {max_in_flight}")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
     if sum(option is not None for option in (client, scheduler)) > 1:
         raise ValueError("give client or scheduler, not both")
     if workers is not None and (client is not None or scheduler is not None):
@@ -790,7 +873,7 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
             with _client_for(client, scheduler, workers, retries) as active:
                 _run_on(active, todo, summary, record, method=method, params=params,
                         seed=seed, retries=retries, max_in_flight=max_in_flight,
-                        numba_threads=numba_threads, notify=notify)
+                        chunk_size=chunk_size, numba_threads=numba_threads, notify=notify)
             # After the cluster we started is closed no task can still be writing.
             _remove_partial_writes(todo)
     finally:
@@ -800,10 +883,35 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
     return summary
 
 
+def _chunk_size(seconds: Sequence[float], *, pending: int, threads: int,
+                fixed: int | None, largest: int) -> int:
+    """Items in the next task.
+
+    ``fixed`` if given; else from the work: as many items as fill in about
+    ``_TASK_SECONDS`` at the median time of the recent items (one item until a
+    first result is in: the first results come as early as they can), at most
+    ``largest``. Either way, near the end of the batch the chunks shrink so every
+    worker thread still gets about two (``pending / (2 * threads)``) and the last
+    worker to finish does not finish long after the others.
+    """
+    if fixed is not None:
+        size = fixed
+    elif not seconds:
+        size = 1
+    else:
+        recent = sorted(seconds)
+        median = recent[len(recent) // 2]
+        size = int(_TASK_SECONDS / median) if median > 0 else largest
+    guided = -(-pending // (2 * max(1, threads)))
+    return max(1, min(size, largest, guided))
+
+
 def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
             params: dict[str, Any], seed: int, retries: int, max_in_flight: int | None,
-            numba_threads: int | None, notify: Callable[[str], None]) -> None:
-    """Submit ``todo`` to ``client`` a sliding window at a time and record results."""
+            chunk_size: int | None, numba_threads: int | None,
+            notify: Callable[[str], None]) -> None:
+    """Submit ``todo`` to ``client`` a sliding window at a time, in chunks of items
+    per task, and record each item's result."""
     from distributed import KilledWorker, as_completed
 
     threads = sum(client.nthreads().values())
@@ -813,14 +921,25 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
     notify(f"filling {len(todo)} of {summary.total} images on {where} "
            f"({threads} worker thread{'s' if threads != 1 else ''})"
            + (f"; {summary.skipped} skipped (output exists)" if summary.skipped else ""))
-    # Three per worker thread: each has its next items queued while a result travels
-    # back (on a busy machine a round trip took ~50 ms, as long as a small item).
-    window = max_in_flight or max(8, 3 * threads)
+    # Three tasks per worker thread: each has its next task queued while a result
+    # travels back. Given max_in_flight bounds the items, and chunks are cut so it
+    # still holds two tasks per thread.
+    if max_in_flight is None:
+        task_window, item_window, largest = max(8, 3 * threads), None, _LARGEST_CHUNK
+    else:
+        task_window = item_window = max_in_flight
+        largest = max(1, max_in_flight // (2 * max(1, threads)))
+    if chunk_size is not None:
+        largest = chunk_size
     pending = list(reversed(todo))  # pop() from the end keeps the sorted order
+    retry: list[tuple[Item, int]] = []  # items to run again, alone
     finished = as_completed(with_results=True, raise_errors=False)
-    in_flight: dict[Any, tuple[Item, int]] = {}
+    in_flight: dict[Any, tuple[list[Item], int, int]] = {}  # future: items, attempt, dask retries
+    items_in_flight = 0
+    recent: list[float] = []  # the latest items' seconds on a worker
     batch_id = uuid.uuid4().hex[:8]
     dropped = 0
+    tasks = 0
 
     # Absolute paths, for mask-file options as for items: a remote worker's working
     # folder is not ours.
@@ -828,37 +947,81 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
                      if key.endswith("_mask") and isinstance(value, (str, os.PathLike)) else value
                      for key, value in params.items()}
 
-    def submit(item: Item, attempt: int) -> None:
+    def submit(items: list[Item], attempt: int) -> None:
+        nonlocal items_in_flight, tasks
+        jobs = [(str(item.image.absolute()),
+                 None if item.mask is None else str(item.mask.absolute()),
+                 str(item.output.absolute())) for item in items]
+        # One item alone: an unexpected error is retried by Dask, up to the item's
+        # attempts left. In a chunk it is caught per item and the item resubmitted.
+        dask_retries = max(0, retries + 1 - attempt) if len(items) == 1 else 0
+        name = items[0].name if len(items) == 1 else f"{items[0].name}+{len(items) - 1}"
         future = client.submit(
-            fill_file, str(item.image.absolute()),
-            None if item.mask is None else str(item.mask.absolute()),
-            str(item.output.absolute()), method=method, params=worker_params, seed=seed,
-            numba_threads=numba_threads, key=f"inpaintkit-fill-{batch_id}-{item.name}-{attempt}",
-            retries=retries, pure=False)
-        in_flight[future] = (item, attempt)
+            fill_files, jobs, method=method, params=worker_params, seed=seed,
+            numba_threads=numba_threads, key=f"inpaintkit-fill-{batch_id}-{name}-{attempt}",
+            retries=dask_retries, pure=False)
+        in_flight[future] = (items, attempt, dask_retries)
+        items_in_flight += len(items)
+        tasks += 1
         finished.add(future)
 
-    def handle(item: Item, attempt: int, future, result) -> None:
+    def submit_more() -> None:
+        while len(in_flight) < task_window and (retry or pending):
+            if retry:
+                item, attempt = retry.pop()
+                batch = [item]
+            else:
+                size = _chunk_size(recent, pending=len(pending), threads=threads,
+                                   fixed=chunk_size, largest=largest)
+                if item_window is not None:
+                    size = min(size, item_window - items_in_flight)
+                    if size < 1:
+                        return
+                batch, attempt = [pending.pop() for _ in range(min(size, len(pending)))], 1
+            submit(batch, attempt)
+
+    def again(item: Item, attempt: int, why: str) -> None:
+        """The item's attempt ``attempt`` did not finish: queue it alone, or record it
+        as failed once its retries are spent."""
         nonlocal dropped
+        if interrupts.count:
+            dropped += 1  # not retried after Ctrl-C: left for the re-run
+        elif attempt <= retries:
+            retry.append((item, attempt + 1))
+        else:
+            record(item, "failed", attempts=attempt, error=why)
+
+    def handle(items: list[Item], attempt: int, dask_retries: int, future, result) -> None:
+        nonlocal items_in_flight
+        items_in_flight -= len(items)
         if future.status == "finished":
-            record(item, result["state"], error=result.get("error"), attempts=attempt,
-                   result=result)
+            for item, one in zip(items, result):
+                if one["state"] == "raised":  # an unexpected error inside a chunk
+                    again(item, attempt, one["error"])
+                    continue
+                if one.get("seconds"):
+                    recent.append(one["seconds"])
+                record(item, one["state"], error=one.get("error"), attempts=attempt,
+                       result=one)
+            del recent[:-_RECENT]
             return
         error = result[1] if isinstance(result, tuple) else result
         if isinstance(error, KilledWorker):
-            if interrupts.count:
-                dropped += 1  # not retried after Ctrl-C: left for the re-run
-            elif attempt <= retries:
-                submit(item, attempt + 1)
-            else:
-                record(item, "failed", attempts=attempt,
-                       error=f"its worker died while filling it ({attempt} attempt"
-                             f"{'s' if attempt > 1 else ''}: killed, or out of memory?)")
+            # Every item of the task is run again, alone: one that kills its worker
+            # (out of memory) then fails by itself, and the others succeed.
+            why = (f"its worker died while filling it ({attempt} attempt"
+                   f"{'s' if attempt > 1 else ''}: killed, or out of memory?)")
+            for item in items:
+                again(item, attempt, why)
         elif future.status == "cancelled" or isinstance(error, BaseException) and \
                 not isinstance(error, Exception):
-            record(item, "failed", error="cancelled on the cluster", attempts=attempt)
-        else:  # raised by the task after Dask's retries: a bug, MemoryError, ...
-            record(item, "failed", error=_one_line(error), attempts=attempt + retries)
+            for item in items:
+                record(item, "failed", error="cancelled on the cluster", attempts=attempt)
+        elif len(items) == 1:  # raised by the task after Dask's retries: a bug, MemoryError
+            record(items[0], "failed", error=_one_line(error), attempts=attempt + dask_retries)
+        else:  # the chunk itself failed (fill_files catches the items' errors)
+            for item in items:
+                again(item, attempt, _one_line(error))
 
     done_since: dict[Any, float] = {}
     last_check = time.monotonic()
@@ -871,50 +1034,70 @@ def _run_on(client, todo: list[Item], summary: Summary, record, *, method: str,
         for future in [future for future in in_flight if future.done()]:
             if now - done_since.setdefault(future, now) < _LOST_AFTER_S:
                 continue
-            item, attempt = in_flight.pop(future)
+            items, attempt, dask_retries = in_flight.pop(future)
             done_since.pop(future, None)
             try:
                 if future.status == "finished":
                     result = future.result(timeout=60)
                 else:
                     result = future.exception(timeout=60)
-            except Exception as exc:  # the fetch itself failed: run the item again
-                logger.warning("could not fetch the result of %s (%s)", item.name, _one_line(exc))
-                if attempt <= retries and interrupts.count == 0:
-                    submit(item, attempt + 1)
-                else:
-                    record(item, "failed", attempts=attempt,
-                           error=f"could not fetch its result: {_one_line(exc)}")
+            except Exception as exc:  # the fetch itself failed: run the items again
+                logger.warning("could not fetch the result of %s (%s)",
+                               ", ".join(item.name for item in items), _one_line(exc))
+                unfetched(items, attempt, exc)
                 continue
-            handle(item, attempt, future, result)
+            handle(items, attempt, dask_retries, future, result)
 
+    def unfetched(items: list[Item], attempt: int, exc: Exception) -> None:
+        nonlocal items_in_flight
+        items_in_flight -= len(items)
+        for item in items:
+            again(item, attempt, f"could not fetch its result: {_one_line(exc)}")
+
+    # Waiting on as_completed's condition, not polling: the client (which on a
+    # LocalCluster also hosts the scheduler and the nannies) sleeps until a result
+    # is in, and leaves the cores to the workers.
+    condition = getattr(finished, "thread_condition", None)
     start = time.perf_counter()
     with _Interrupts(notify) as interrupts:
         try:
-            while pending and len(in_flight) < window:
-                submit(pending.pop(), 1)
-            while in_flight:
+            submit_more()
+            while in_flight or retry:
                 if interrupts.count >= 2:
                     client.cancel(list(in_flight), force=True)
+                    dropped += items_in_flight
                     in_flight.clear()
+                    items_in_flight = 0
                     break
+                if not in_flight:  # only retries left, after Ctrl-C they are dropped
+                    if interrupts.count:
+                        dropped += len(retry)
+                        retry.clear()
+                        break
+                    submit_more()
+                    continue
                 if not finished.has_ready():
                     if time.monotonic() - last_check > _LOST_CHECK_S:
                         last_check = time.monotonic()
                         collect_lost()
-                    time.sleep(0.01)
+                    if condition is not None:
+                        with condition:
+                            if not finished.has_ready():
+                                condition.wait(timeout=_LOST_CHECK_S / 4)
+                    else:
+                        time.sleep(0.01)
                     continue
                 # Results are fetched from the workers in the background, many at a
-                # time; a blocking future.result() per item would cost a round trip each.
+                # time; a blocking future.result() per task would cost a round trip each.
                 for future, result in finished.next_batch(block=False):
                     entry = in_flight.pop(future, None)
                     done_since.pop(future, None)
                     if entry is not None:  # else collect_lost() had it already
                         handle(*entry, future, result)
                 if interrupts.count == 0:
-                    while pending and len(in_flight) < window:
-                        submit(pending.pop(), 1)
+                    submit_more()
         finally:
             summary.seconds = time.perf_counter() - start
-            summary.not_run = len(pending) + len(in_flight) + dropped
+            summary.tasks = tasks
+            summary.not_run = len(pending) + items_in_flight + len(retry) + dropped
             summary.interrupted = interrupts.count > 0

@@ -222,6 +222,22 @@ def test_bad_options_are_refused_before_any_work(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_chunk_sizes_follow_the_work_and_shrink_at_the_end():
+    size = batch._chunk_size
+    # No result yet: one item per task, so the first results come early.
+    assert size([], pending=1000, threads=2, fixed=None, largest=32) == 1
+    # About _TASK_SECONDS of work per task, from the median of the recent items
+    # (a cold worker's slow first item does not count much).
+    assert size([0.3] * 5 + [9.0], pending=1000, threads=2, fixed=None, largest=32) == \
+        int(batch._TASK_SECONDS / 0.3)
+    assert size([4.0, 5.0], pending=1000, threads=2, fixed=None, largest=32) == 1
+    assert size([0.001], pending=1000, threads=2, fixed=None, largest=32) == 32
+    assert size([0.3], pending=1000, threads=2, fixed=7, largest=7) == 7
+    # Near the end: about two tasks per worker thread for what is left.
+    assert size([0.01], pending=10, threads=2, fixed=None, largest=32) == 3
+    assert size([0.3], pending=3, threads=2, fixed=7, largest=7) == 1
+
+
 # ----------------------------------------------------------------- on a LocalCluster
 
 
@@ -261,6 +277,27 @@ def test_batch_fills_a_folder_and_resumes(tmp_path, dask_client):
     check_output(tmp_path / "out" / "photo05.png", *truth["photo05.png"])
 
 
+def test_chunks_of_items_keep_one_record_per_item(tmp_path, dask_client):
+    truth = make_folder(tmp_path / "in", 14)
+    (tmp_path / "in" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    io.write_image(tmp_path / "in" / "corrupt_mask.png", np.ones((48, 48), np.uint8))
+    seen = []
+    summary = batch.run([tmp_path / "in"], tmp_path / "out", mask_suffix="_mask",
+                        method="diffusion", client=dask_client, chunk_size=4,
+                        progress=lambda record, s: seen.append(record["item"]))
+    assert (summary.done, summary.failed) == (14, 1)
+    # 15 items: chunks of 4, 3, 2, 2, 1, 1, 1, 1 (smaller near the end).
+    assert summary.tasks == 8
+    assert sorted(seen) == sorted([*truth, "corrupt.png"])
+    records = batch.read_ledger(summary.ledger)
+    assert sorted(r["item"] for r in records) == sorted(seen)  # one line per item
+    assert batch.latest_states(summary.ledger)["corrupt.png"]["error"].startswith(
+        "cannot read image")
+    for name, (image, hole) in truth.items():
+        check_output(tmp_path / "out" / name, image, hole)
+    assert stray_files(tmp_path / "out") == []
+
+
 def test_cli_records_bad_items_and_goes_on(tmp_path, dask_client, capsys):
     truth = make_folder(tmp_path / "in", 6, nested=False)
     (tmp_path / "in" / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
@@ -298,10 +335,12 @@ def test_cli_records_bad_items_and_goes_on(tmp_path, dask_client, capsys):
     assert "inpaintkit: batch: 0 done, 0 failed, 7 skipped of 7" in err
 
 
-def test_an_unexpected_error_is_retried_then_recorded(tmp_path, dask_client):
+@pytest.mark.parametrize("chunk_size", [None, 4])
+def test_an_unexpected_error_is_retried_then_recorded(tmp_path, dask_client, chunk_size):
     """A task that raises something other than an input error (a bug, MemoryError) is
-    retried by Dask (``retries=``), then recorded as failed; the others succeed."""
-    truth = make_folder(tmp_path / "in", 3, nested=False)
+    retried by Dask (``retries=``), then recorded as failed; the others succeed. In a
+    chunk, the item that raised is retried alone and the chunk's others count."""
+    truth = make_folder(tmp_path / "in", 8, nested=False)
     io.write_image(tmp_path / "in" / "odd.png", smooth_photo(7, 40))
     io.write_image(tmp_path / "in" / "odd_mask.png", stroke_mask(7, 40).astype(np.uint8))
 
@@ -326,10 +365,13 @@ def test_an_unexpected_error_is_retried_then_recorded(tmp_path, dask_client):
     dask_client.run(break_inpaint)
     try:
         summary = batch.run([tmp_path / "in"], tmp_path / "out", mask_suffix="_mask",
-                            method="diffusion", client=dask_client, retries=1)
+                            method="diffusion", client=dask_client, retries=1,
+                            chunk_size=chunk_size)
     finally:
         dask_client.run(restore_inpaint)
-    assert (summary.done, summary.failed) == (3, 1)
+    # chunk_size 4: odd.png and two others, 2, 1, 1, 1, 1; then odd.png alone.
+    assert summary.tasks == (9 if chunk_size is None else 7)
+    assert (summary.done, summary.failed) == (8, 1)
     assert summary.failures == [("odd.png", "RuntimeError: kernel exploded")]
     record = batch.latest_states(summary.ledger)["odd.png"]
     assert record["state"] == "failed" and record["attempts"] == 2
@@ -386,9 +428,11 @@ def _python_env() -> dict:
     return env
 
 
-def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path):
+@pytest.mark.parametrize("chunk_size", [1, 3])
+def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path, chunk_size):
     """A scheduler and two `dask worker` processes on loopback; one worker is killed
-    (SIGKILL) in the middle of the batch."""
+    (SIGKILL) in the middle of the batch, with one item or a chunk of items in flight:
+    each of them is retried, alone, and done exactly once."""
     from distributed import Client
 
     truth = make_folder(tmp_path / "in", 16, size=160, square=True)
@@ -418,13 +462,14 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path):
             killed = []
 
             def kill_one(record, summary):
-                if summary.done == 3 and not killed:
+                if summary.done >= 3 and not killed:
                     os.kill(worker_pids[victim], signal.SIGKILL)
                     killed.append(victim)
 
             summary = batch.run([tmp_path / "in"], tmp_path / "out", mask_suffix="_mask",
-                                method="diffusion", client=client, max_in_flight=6,
-                                retries=2, progress=kill_one)
+                                method="diffusion", client=client,
+                                max_in_flight=6 if chunk_size == 1 else None,
+                                chunk_size=chunk_size, retries=2, progress=kill_one)
         assert killed
         assert (summary.done, summary.failed) == (16, 0)
         outputs = sorted(p.relative_to(tmp_path / "out").as_posix()
@@ -439,6 +484,8 @@ def test_killed_worker_loses_nothing_and_duplicates_nothing(tmp_path):
         # The items in flight on the killed worker were run again, elsewhere.
         retried = [r for r in records if r["attempts"] > 1]
         assert retried and all(r["worker"] != victim for r in retried)
+        if chunk_size > 1:  # the victim's chunk in flight: its items, each once
+            assert len(retried) >= 2
     finally:
         for process in processes:  # a worker's own process exits with its nanny
             process.kill()

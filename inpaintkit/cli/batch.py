@@ -78,7 +78,11 @@ class _Bar:
 @click.option("--retries", type=click.IntRange(min=0), default=2, show_default=True,
               help="Extra attempts for an item whose worker died (killed, out of memory).")
 @click.option("--max-in-flight", type=click.IntRange(min=1), default=None,
-              help="Items submitted at once [default: three per worker, at least 8].")
+              help="Items submitted at once [default: three tasks per worker, at least "
+                   "8, of up to 32 items each].")
+@click.option("--chunk-size", type=click.IntRange(min=1), default=None,
+              help="Images per task [default: sized from the work, about 1.5 s per "
+                   "task].")
 @click.option("-q", "--quiet", is_flag=True, help="Print only the closing summary.")
 @click.option("--progress/--no-progress", default=None,
               help="Force the progress bar on or off (default: on a terminal).")
@@ -86,7 +90,8 @@ class _Bar:
 def command(ctx: click.Context, inputs: tuple[str, ...], out_dir: Path, mask: Path | None,
             masks: Path | None, mask_suffix: str | None, method: str, params: tuple[str, ...],
             seed: int, output_format: str | None, workers: int | None, scheduler: str | None,
-            overwrite: bool, retries: int, max_in_flight: int | None, quiet: bool,
+            overwrite: bool, retries: int, max_in_flight: int | None,
+            chunk_size: int | None, quiet: bool,
             progress: bool | None) -> None:
     """Fill every image in INPUTS and write the results under OUTPUT.
 
@@ -135,7 +140,8 @@ def command(ctx: click.Context, inputs: tuple[str, ...], out_dir: Path, mask: Pa
                 inputs, out_dir, method=method, params=options, seed=seed,
                 scheduler=scheduler, workers=workers, mask=mask, masks=masks,
                 mask_suffix=mask_suffix, output_format=output_format, overwrite=overwrite,
-                retries=retries, max_in_flight=max_in_flight, progress=on_record,
+                retries=retries, max_in_flight=max_in_flight, chunk_size=chunk_size,
+                progress=on_record,
                 notify=notify)
         except batch.BatchInterrupted as stop:
             summary, interrupted = stop.summary, True
