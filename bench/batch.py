@@ -12,17 +12,21 @@ in (0.09, 0.11]), written as PNG files. For each method it prints:
 
 - images/s of a plain loop in this process (read, ``inpaint``, write; Numba on one
   thread, kernels warm), of ``batch.run`` on a LocalCluster of 1 worker and of 2
-  workers (workers warm: ``warm_up`` ran on each first), and the ratios. The modes
-  run interleaved, in ``--rounds`` chunks of the photos (loop, 1, 2, 2, 1, loop, ...),
-  so a change in the machine's load during the run hits them alike;
-- the engine's overhead per item: the worker-seconds the batch used
-  (wall time x workers) minus the sum of the fill times, per item, split into the
-  workers' file reading and writing and the rest (scheduling, transfer, ledger);
-- the time to the first result with cold workers: cluster start, then the first
-  item (imports, Numba's disk cache) on the fresh cluster. Each ``batch.run`` call
-  adds its own start (folder scan, ledger) and tail (the last item alone on one
-  worker) to the timed seconds: chunks of 40 photos, not one batch of 200.
-
+  workers (started as ``inpaintkit batch`` starts them, ``batch._local_cluster``;
+  workers warm: ``warm_up`` ran on each first), and the ratios. The modes run
+  interleaved, in ``--rounds`` chunks of the photos (loop, 1, 2, 2, 1, loop, ...), so a
+  change in the machine's load during the run hits them alike;
+- the engine's overhead per item as the issue defines it: the batch's time minus the
+  sum of the fill times (the ``inpaint`` calls), per item. With W workers the batch's
+  time is W x the wall time of the ``batch.run`` calls (worker-seconds), whole: folder
+  scan, ledger, the first submissions and the tail where the last items run while
+  the other workers wait. Each round is one ``batch.run`` call, so ``--rounds 2`` of
+  200 photos times two batches of 100. The overhead is split into the workers' file
+  reading and writing (``io``) and the rest (``engine``: scheduling, transfer,
+  ledger, the tail); ``img/task`` is the chunk size ``batch.run`` chose;
+- the time to the first result with cold workers: the cluster's start, then the first
+  item on its fresh workers (imports, Numba's kernels from its disk cache, which the
+  warm-up in this process filled), as ``inpaintkit batch`` on a fresh machine;
 - CPU seconds per image on the workers (``cpu s/img``; the worker process's CPU time
   over each item) and of this process during the batch (``engine cpu ms/img``: the
   client, and on a LocalCluster the scheduler and the nannies, less their idle draw,
@@ -40,6 +44,7 @@ the idle estimate say how the engine scales.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import sys
@@ -108,60 +113,60 @@ def plain_loop(pairs, out_dir: Path, method: str) -> dict:
         fill += record["fill_seconds"]
         work += record["seconds"]
     return {"seconds": time.perf_counter() - start, "fill": fill, "work": work, "engine_cpu": 0.0,
-            "cpu": time.process_time() - cpu_start}
+            "cpu": time.process_time() - cpu_start, "tasks": len(pairs)}
 
 
-def start_cluster(workers: int, method: str, probe) -> tuple:
-    """A LocalCluster as ``inpaintkit batch`` starts it; times its start and the first
-    result on its cold workers (``probe``: one pair), then warms every worker."""
-    import logging
-
-    import dask
-    from distributed import Client, LocalCluster
+def start_cluster(workers: int, method: str, probe, chunk_size: int | None) -> tuple:
+    """A LocalCluster as ``inpaintkit batch`` starts it (``batch._local_cluster``);
+    times its start and the first result on its cold workers (``probe``: one pair),
+    then warms every worker."""
+    from distributed import Client
 
     start = time.perf_counter()
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, silence_logs=logging.ERROR,
-                               env={"NUMBA_NUM_THREADS": "1"}, preload=["inpaintkit.batch"],
-                               scheduler_kwargs=batch._NO_DASHBOARD)
-    client = Client(cluster)
+    stack = contextlib.ExitStack()
+    cluster = stack.enter_context(batch._local_cluster(workers))
+    client = stack.enter_context(Client(cluster))
     cluster_start = time.perf_counter() - start
-    first = batch.run([probe[0]], probe[1], method=method, client=client)
+    first = batch.run([probe[0]], probe[1], method=method, client=client, chunk_size=chunk_size)
     client.run(batch.warm_up, (method,))
     # The engine's CPU draw while idle (heartbeats, the nannies' memory monitors):
     # a cost per second of wall time, not per item.
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     time.sleep(3.0)
     idle_rate = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
-    return cluster, client, {"cluster_start": cluster_start,
-                             "first_result": first.first_result_seconds, "idle_rate": idle_rate}
+    return stack, client, {"cluster_start": cluster_start,
+                           "first_item": first.first_result_seconds,
+                           "idle_rate": idle_rate}
 
 
-def on_cluster(pairs, out_dir: Path, method: str, client) -> dict:
+def on_cluster(pairs, out_dir: Path, method: str, client, chunk_size: int | None) -> dict:
     # This process's CPU time over the batch: the client and, on a LocalCluster, the
     # scheduler and the nannies (the engine's own cost, besides the workers').
     cpu_start = time.process_time()
-    summary = batch.run(pairs, out_dir, method=method, client=client)
+    start = time.perf_counter()
+    summary = batch.run(pairs, out_dir, method=method, client=client, chunk_size=chunk_size)
+    seconds = time.perf_counter() - start  # the whole call: scan, ledger, tail
     engine_cpu = time.process_time() - cpu_start
     assert summary.done == len(pairs) and summary.failed == 0, summary.failures
     assert len(list(out_dir.glob("*.png"))) == len(pairs)
-    return {"seconds": summary.seconds, "fill": summary.fill_seconds,
-            "work": summary.work_seconds, "cpu": summary.cpu_seconds, "engine_cpu": engine_cpu}
+    return {"seconds": seconds, "fill": summary.fill_seconds, "work": summary.work_seconds,
+            "cpu": summary.cpu_seconds, "engine_cpu": engine_cpu, "tasks": summary.tasks}
 
 
-def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
+def measure(pairs, root: Path, method: str, worker_counts, rounds: int,
+            chunk_size: int | None) -> dict:
     """Every run mode on the same photos, in ``rounds`` interleaved chunks (loop,
     1 worker, 2 workers, loop, ...), so a change in the machine's load hits every mode
     alike; returns per mode the summed seconds, fill and work seconds."""
     batch.warm_up((method,))
     clusters = {}
     for workers in worker_counts:
-        clusters[workers] = start_cluster(workers, method, (pairs[0], root / f"first{workers}"))
-    zero = {"seconds": 0.0, "fill": 0.0, "work": 0.0, "cpu": 0.0, "engine_cpu": 0.0}
-    totals = {"loop": {**zero, "workers": 1}}
+        clusters[workers] = start_cluster(workers, method, (pairs[0], root / f"first{workers}"),
+                                          chunk_size)
+    keys = ("seconds", "fill", "work", "cpu", "engine_cpu", "tasks")
+    totals = {"loop": {**dict.fromkeys(keys, 0.0), "workers": 1}}
     for workers in worker_counts:
-        totals[workers] = {**zero, "workers": workers, **clusters[workers][2]}
+        totals[workers] = {**dict.fromkeys(keys, 0.0), "workers": workers, **clusters[workers][2]}
     try:
         chunks = [pairs[i::rounds] for i in range(rounds)]
         for index, chunk in enumerate(chunks):
@@ -169,14 +174,13 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int) -> dict:
             for mode in modes if index % 2 == 0 else reversed(modes):
                 out = root / f"{mode}" / f"round{index}"
                 result = (plain_loop(chunk, out, method) if mode == "loop"
-                          else on_cluster(chunk, out, method, clusters[mode][1]))
-                for key in ("seconds", "fill", "work", "cpu", "engine_cpu"):
-                    totals[mode][key] += result[key]
+                          else on_cluster(chunk, out, method, clusters[mode][1], chunk_size))
+                for key in keys:
+                    totals[mode][key] += result.get(key, 0)
             print(f"  {method}: round {index + 1}/{rounds} done", flush=True)
     finally:
-        for cluster, client, _ in clusters.values():
-            client.close()
-            cluster.close()
+        for stack, _, _ in clusters.values():
+            stack.close()
     return totals
 
 
@@ -197,13 +201,20 @@ def idle_estimate(result: dict, count: int, cores: int) -> float:
     return min(workers / worker_cpu, spare / (worker_cpu + engine_cpu_per_item(result, count)))
 
 
+def _load() -> str:
+    return " ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") \
+        else "n/a"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=200, help="photos (default 200)")
     parser.add_argument("--methods", nargs="+", default=["diffusion", "patchmatch"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--rounds", type=int, default=5,
-                        help="interleaved chunks per mode (default 5)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="interleaved chunks per mode (default 2)")
+    parser.add_argument("--chunk-size", type=int, default=None,
+                        help="images per task (default: batch.run's, sized from the work)")
     parser.add_argument("--quick", action="store_true", help="24 photos")
     parser.add_argument("--keep", type=Path, default=None,
                         help="write the photos and outputs here instead of a temporary folder")
@@ -215,18 +226,21 @@ def main() -> None:
         pairs = make_photos(root / "photos", count)
         print(f"{count} photos {SIZE}x{SIZE}, ~10 % masks, made in "
               f"{time.perf_counter() - start:.1f} s under {root}", flush=True)
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"CPU cores here: {len(os.sched_getaffinity(0))}, load average {load:.1f} "
-              "(other work on the machine distorts every number)", flush=True)
         cores = len(os.sched_getaffinity(0))
-        rows = []
+        print(f"CPU cores here: {cores}, load average {_load()} (1, 5, 15 min; other work on "
+              "the machine distorts every number)", flush=True)
+        rows, cpu_rows = [], []
         for method in args.methods:
-            runs = measure(pairs, root / method, method, args.workers, args.rounds)
+            runs = measure(pairs, root / method, method, args.workers, args.rounds,
+                           args.chunk_size)
             loop_rate = count / runs["loop"]["seconds"]
             one = runs.get(1)
+            one_estimate = idle_estimate(one, count, cores) if one else float("nan")
             for mode, result in runs.items():
                 label = mode if mode == "loop" else f"{mode} worker{'s' if mode > 1 else ''}"
                 rate = count / result["seconds"]
+                # The issue's definition: the batch's time (worker-seconds: wall time of
+                # the batch.run calls x workers) minus the sum of the fill times, per item.
                 used = result["seconds"] * result["workers"]
                 overhead = (used - result["fill"]) / count
                 engine = (used - result["work"]) / count
@@ -239,24 +253,34 @@ def main() -> None:
                     "overhead %": 100 * overhead / (result["fill"] / count),
                     "io ms/img": 1000 * (result["work"] - result["fill"]) / count,
                     "engine ms/img": 1000 * engine,
+                    "img/task": count / result["tasks"]})
+                estimate = idle_estimate(result, count, cores)
+                cpu_rows.append({
+                    "method": method, "run": label,
                     "cpu s/img": result["cpu"] / count,
                     "engine cpu ms/img": 1000 * engine_cpu_per_item(result, count),
                     "idle draw cpu %": 100 * result.get("idle_rate", float("nan")),
-                    "idle est. img/s": idle_estimate(result, count, cores),
+                    "idle est. img/s": estimate,
+                    "idle est. x 1 worker": estimate / one_estimate,
                     "cluster start s": result.get("cluster_start", float("nan")),
-                    "first result s": result.get("first_result", float("nan"))})
+                    "first item s": result.get("first_item", float("nan")),
+                    "first result s": result.get("cluster_start", float("nan"))
+                    + result.get("first_item", float("nan"))})
                 print(f"  {method} {label}: {rate:.2f} images/s", flush=True)
         print()
         print_table(rows, ["method", "run", "images/s", "x loop", "x 1 worker", "fill s/img",
                            "overhead ms/img", "overhead %", "io ms/img", "engine ms/img",
-                           "cpu s/img", "engine cpu ms/img", "idle draw cpu %",
-                           "idle est. img/s",
-                           "cluster start s", "first result s"],
-                    title=f"batch: {count} photos {SIZE}x{SIZE}, ~10 % holes (overhead = "
-                          "worker-seconds not spent in inpaint, per image; io = the workers' "
-                          "read + write; engine = the rest)")
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"load average at the end: {load:.1f}")
+                           "img/task"],
+                    title=f"batch: {count} photos {SIZE}x{SIZE}, ~10 % holes, {args.rounds} "
+                          "rounds (overhead = batch time x workers minus the sum of the fill "
+                          "times, per image; io = the workers' read + write; engine = the rest)")
+        print()
+        print_table(cpu_rows, ["method", "run", "cpu s/img", "engine cpu ms/img",
+                               "idle draw cpu %", "idle est. img/s", "idle est. x 1 worker",
+                               "cluster start s", "first item s", "first result s"],
+                    title="CPU times, and the time to the first result with cold workers "
+                          "(cluster start + first item on the fresh workers)")
+        print(f"load average at the end: {_load()}")
     finally:
         if args.keep is None:
             shutil.rmtree(root, ignore_errors=True)

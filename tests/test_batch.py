@@ -241,6 +241,26 @@ def test_chunk_sizes_follow_the_work_and_shrink_at_the_end():
 # ----------------------------------------------------------------- on a LocalCluster
 
 
+def test_the_local_cluster_runs_single_threaded_workers(monkeypatch):
+    """As `inpaintkit batch` starts it: one thread per worker, Numba on one thread,
+    and not Dask's MALLOC_TRIM_THRESHOLD_ (which slows NumPy-heavy items down)."""
+    from distributed import Client
+
+    # A cluster started earlier in this process with Dask's defaults leaves it here.
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+
+    def inside() -> dict:
+        import numba
+
+        return {"numba": numba.config.NUMBA_NUM_THREADS,
+                "malloc": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+                "omp": os.environ.get("OMP_NUM_THREADS")}
+
+    with batch._local_cluster(2) as cluster, Client(cluster) as client:
+        assert sorted(client.nthreads().values()) == [1, 1]
+        assert list(client.run(inside).values()) == [{"numba": 1, "malloc": None, "omp": "1"}] * 2
+
+
 def test_batch_fills_a_folder_and_resumes(tmp_path, dask_client):
     truth = make_folder(tmp_path / "in", 20)
     seen = []
