@@ -659,6 +659,12 @@ _LOST_CHECK_S = 2.0
 #: is well under 1 % of it, short enough that results, the progress bar and a first
 #: Ctrl-C still come within seconds, and that a worker's death redoes little.
 _TASK_SECONDS = 1.5
+#: Tasks a second that chunks sized from the work aim at, at most, from all the
+#: workers together. The engine spends ~9 ms of CPU per task (client, scheduler,
+#: nannies and the worker's Dask side, measured on a local cluster with tiny items),
+#: most of it in the client and the scheduler, one core each at best: 50 tasks a
+#: second keep them under half a core. Beyond 75 worker threads this lengthens tasks.
+_TASKS_PER_SECOND = 50
 #: The most items in a task sized from the work.
 _LARGEST_CHUNK = 32
 #: Items whose times size the chunks (the median of the latest ones).
@@ -896,7 +902,9 @@ def _chunk_size(seconds: Sequence[float], *, pending: int, threads: int,
     ``fixed`` if given; else from the work: as many items as fill in about
     ``_TASK_SECONDS`` at the median time of the recent items (one item until a
     first result is in: the first results come as early as they can), at most
-    ``largest``. Either way, near the end of the batch the chunks shrink so every
+    ``largest``. On a large cluster the tasks are longer, so all the workers
+    together send at most ``_TASKS_PER_SECOND`` tasks a second to the client and
+    the scheduler. Either way, near the end of the batch the chunks shrink so every
     worker thread still gets about two (``pending / (2 * threads)``) and the last
     worker to finish does not finish long after the others.
     """
@@ -907,7 +915,8 @@ def _chunk_size(seconds: Sequence[float], *, pending: int, threads: int,
     else:
         recent = sorted(seconds)
         median = recent[len(recent) // 2]
-        size = int(_TASK_SECONDS / median) if median > 0 else largest
+        target = max(_TASK_SECONDS, threads / _TASKS_PER_SECOND)
+        size = int(target / median) if median > 0 else largest
     guided = -(-pending // (2 * max(1, threads)))
     return max(1, min(size, largest, guided))
 

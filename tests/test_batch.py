@@ -233,6 +233,9 @@ def test_chunk_sizes_follow_the_work_and_shrink_at_the_end():
     assert size([4.0, 5.0], pending=1000, threads=2, fixed=None, largest=32) == 1
     assert size([0.001], pending=1000, threads=2, fixed=None, largest=32) == 32
     assert size([0.3], pending=1000, threads=2, fixed=7, largest=7) == 7
+    # Many workers: longer tasks, so the engine gets at most _TASKS_PER_SECOND.
+    assert size([0.3], pending=10**6, threads=256, fixed=None, largest=32) == \
+        int(256 / batch._TASKS_PER_SECOND / 0.3)
     # Near the end: about two tasks per worker thread for what is left.
     assert size([0.01], pending=10, threads=2, fixed=None, largest=32) == 3
     assert size([0.3], pending=3, threads=2, fixed=7, largest=7) == 1
