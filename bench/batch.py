@@ -30,7 +30,8 @@ in (0.09, 0.11]), written as PNG files. For each method it prints:
 - CPU seconds per image on the workers (``cpu s/img``; the worker process's CPU time
   over each item) and of this process during the batch (``engine cpu ms/img``: the
   client, and on a LocalCluster the scheduler and the nannies, less their idle draw,
-  ``idle draw cpu %``, measured for 3 s before the rounds), and from them the
+  ``idle draw cpu %``, of this process with every cluster up, measured for 3 s before
+  the rounds), and from them the
   images/s the run would reach on idle cores (``idle est. img/s``: each worker busy one
   core for its CPU time per item, the engine sharing the cores). CPU time is what a
   busy machine changes least.
@@ -129,14 +130,17 @@ def start_cluster(workers: int, method: str, probe, chunk_size: int | None) -> t
     cluster_start = time.perf_counter() - start
     first = batch.run([probe[0]], probe[1], method=method, client=client, chunk_size=chunk_size)
     client.run(batch.warm_up, (method,))
-    # The engine's CPU draw while idle (heartbeats, the nannies' memory monitors):
-    # a cost per second of wall time, not per item.
+    return stack, client, {"cluster_start": cluster_start,
+                           "first_item": first.first_result_seconds}
+
+
+def idle_draw() -> float:
+    """This process's CPU draw while its clusters idle (heartbeats, the nannies' memory
+    monitors, every cluster's scheduler), in cores: a cost per second of wall time,
+    not per item, which a busy machine (longer wall times) inflates."""
     cpu_start, wall_start = time.process_time(), time.perf_counter()
     time.sleep(3.0)
-    idle_rate = (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
-    return stack, client, {"cluster_start": cluster_start,
-                           "first_item": first.first_result_seconds,
-                           "idle_rate": idle_rate}
+    return (time.process_time() - cpu_start) / (time.perf_counter() - wall_start)
 
 
 def on_cluster(pairs, out_dir: Path, method: str, client, chunk_size: int | None) -> dict:
@@ -163,10 +167,14 @@ def measure(pairs, root: Path, method: str, worker_counts, rounds: int,
     for workers in worker_counts:
         clusters[workers] = start_cluster(workers, method, (pairs[0], root / f"first{workers}"),
                                           chunk_size)
+    # Measured with every cluster up, as during the rounds: the draw of the cluster
+    # not in use counts in this process's CPU too.
+    idle_rate = idle_draw()
     keys = ("seconds", "fill", "work", "cpu", "engine_cpu", "tasks")
     totals = {"loop": {**dict.fromkeys(keys, 0.0), "workers": 1}}
     for workers in worker_counts:
-        totals[workers] = {**dict.fromkeys(keys, 0.0), "workers": workers, **clusters[workers][2]}
+        totals[workers] = {**dict.fromkeys(keys, 0.0), "workers": workers, **clusters[workers][2],
+                           "idle_rate": idle_rate}
     try:
         chunks = [pairs[i::rounds] for i in range(rounds)]
         for index, chunk in enumerate(chunks):
