@@ -793,9 +793,10 @@ def run(items: Iterable[Any], out_dir, *, method: str = "auto",
         of up to 32 items.
     chunk_size : int, optional
         Items per task. Default: sized from the work, about 1.5 s of a worker per
-        task (one item per task until the first results are in; fewer near the end
-        of the batch). Each item still gets its own ledger line; the items of a task
-        whose worker dies are retried one by one.
+        task (longer on clusters of more than 75 worker threads; one item per task
+        until the first results are in). Either way chunks shrink near the end of
+        the batch, so the workers finish together. Each item still gets its own
+        ledger line; the items of a task whose worker dies are retried one by one.
     numba_threads : int or None
         Numba threads per item on a worker (default 1: N workers use N cores).
     progress : callable, optional
