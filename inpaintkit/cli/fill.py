@@ -111,7 +111,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         if not quiet:
             from inpaintkit.warmup import compile_notice
 
-            notice = compile_notice(chosen)
+            notice = compile_notice(chosen, hole, options)
             if notice:
                 click.echo(f"inpaintkit: {notice}", err=True)
         if spec.kind == "learned" and "weights" not in options and not quiet:
