@@ -419,18 +419,20 @@ def _clip_hole(filled, hole, low, high):
 
 
 # --------------------------------------------------------------------------------------
-# small holes: one dense solve in NumPy, without the kernels and SciPy
+# small holes: one banded solve in NumPy, without the kernels and SciPy
 # --------------------------------------------------------------------------------------
 
 #: Holes of at most this many pixels (harmonic, biharmonic, tension) are solved by
 #: :func:`_solve_small`: the system assembled in NumPy and solved by a banded Cholesky
 #: factorisation, the same solution as the kernels and SuperLU within rounding (about
-#: 1e-13), without loading Numba and SciPy (about 0.6 s of `inpaintkit fill`'s
-#: start-up, plus Numba's cache). Not LAPACK's dense solve: OpenBLAS threads it from
-#: 100 unknowns, and on a loaded machine a 100x100 solve then took 0.2 s, not 0.1 ms.
+#: 1e-13), without loading Numba and SciPy: their import and Numba's first kernel
+#: load cost about 0.7 s of CPU in a fresh process (`inpaintkit fill`), against 4-35 ms
+#: for this path at 120-1000 unknowns (0.7-5 ms with the kernels already loaded;
+#: bench/startup.py). Not LAPACK's dense solve: OpenBLAS threads it from 100 unknowns,
+#: and on a loaded machine a 100x100 solve then took 0.2 s instead of 0.1 ms.
 _SMALL_UNKNOWNS = 1000
 #: ... and while the factorisation's work, unknowns x bandwidth^2, stays under this
-#: (a few tens of milliseconds in NumPy's per-column loop; bench/startup.py).
+#: (tens of milliseconds in its per-column loop).
 _SMALL_WORK = 2e7
 
 #: The 4-neighbour steps (up, down, left, right), in the kernels' order.
@@ -769,8 +771,10 @@ def inpaint_diffusion(
     variant but ``tv`` fills each group on its own crop plus its reach: only the
     crops are converted to float, with the same result as on the whole image. The linear systems (symmetric positive definite, over the hole
     pixels only, all channels sharing one factorisation) are factorised per group of
-    coupled holes with SuperLU in symmetric mode. Larger groups are solved by
-    preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
+    coupled holes with SuperLU in symmetric mode; holes of up to 1000 pixels are instead
+    solved in NumPy alone by a banded Cholesky factorisation (the same solution within
+    rounding; a fresh process then imports neither SciPy nor Numba). Larger groups are
+    solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
     and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 1.2x10^5 with a
     geometric multigrid V-cycle as preconditioner (about 2x faster than the
