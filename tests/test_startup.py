@@ -182,3 +182,20 @@ def test_compile_notice_only_when_the_fill_runs_kernels(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}, check=True)
     assert result.stdout.split() == ["None", "False", "True", "True"]
+
+
+def test_help_imports_no_numpy():
+    # --help loads every command's module for its summary line: none may import NumPy
+    # (or anything heavier) at its top.
+    code = ("import sys\n"
+            "from inpaintkit.cli import main\n"
+            "try:\n"
+            "    main(['--help'])\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "print(sorted(m for m in ('numpy', 'numba', 'scipy', 'cv2', 'torch') "
+            "if m in sys.modules), file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert "fill" in result.stdout
+    assert result.stderr.strip().splitlines()[-1] == "[]"
