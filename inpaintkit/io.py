@@ -27,10 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-import imageio.v3 as iio
 import numpy as np
 
 from ._image import check_image, describe_pixels, max_pixels as _default_max_pixels
+from ._lazy import LazyModule
+
+# imageio (about 60 ms of start-up with the importlib.metadata it loads) only for JPEG
+# and TIFF; PNG, the common case, goes through OpenCV alone.
+iio = LazyModule("imageio.v3")
 
 __all__ = ["read_image", "read_mask", "write_image", "alpha_hole", "image_header",
            "check_output_path", "ImageHeader", "WRITE_FORMATS",
@@ -508,12 +512,7 @@ def write_image(path, image, *, quality: int = 95) -> Path:
         raise _write_error(exc, f"cannot write {path}: {reason}") from None
     os.close(handle)
     try:
-        if suffix in _PNG:
-            iio.imwrite(temp_name, image, plugin="opencv")
-        elif suffix in _JPEG:
-            iio.imwrite(temp_name, image, plugin="pillow", quality=int(quality))
-        else:
-            iio.imwrite(temp_name, image, plugin="tifffile")
+        _write_file(temp_name, image, suffix, quality)
         with open(temp_name, "rb+") as written:
             os.fsync(written.fileno())
         # mkstemp makes the file private (0600); give it the mode a plain open() would.
@@ -528,6 +527,21 @@ def write_image(path, image, *, quality: int = 95) -> Path:
             raise _write_error(exc, f"cannot write {path}: {_WRITE_REASONS[exc.errno]}") from None
         raise
     return path
+
+
+def _write_file(name: str, image: np.ndarray, suffix: str, quality: int) -> None:
+    """Encode ``image`` (already converted by :func:`_for_format`) into the file ``name``."""
+    if suffix in _PNG:
+        # What imageio's OpenCV plugin does (the same bytes), without importing imageio.
+        if image.ndim == 3:
+            code = cv2.COLOR_RGBA2BGRA if image.shape[2] == 4 else cv2.COLOR_RGB2BGR
+            image = cv2.cvtColor(image, code)
+        if not cv2.imwrite(name, image):
+            raise OSError(f"OpenCV could not write {name}")
+    elif suffix in _JPEG:
+        iio.imwrite(name, image, plugin="pillow", quality=int(quality))
+    else:
+        iio.imwrite(name, image, plugin="tifffile")
 
 
 # In-memory files (the web app's uploads): the format comes from the first bytes, never

@@ -211,6 +211,8 @@ def names() -> list[str]:
 
 def check_params(spec: MethodSpec, params: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming any unknown parameter and listing the valid ones."""
+    if not params:
+        return  # nothing to check: no parse of the method's source (CLI start-up)
     valid = spec.params()
     unknown = [key for key in params if key not in valid]
     if unknown:
@@ -280,7 +282,7 @@ def resolve_params(requested: str, chosen: str, params: dict[str, Any]) -> dict[
     if requested != "auto":
         check_params(spec, unscoped)
         return {**unscoped, **used}
-    own = spec.params()
+    own = spec.params() if unscoped else {}
     for key, value in unscoped.items():
         if key in own:
             used.setdefault(key, value)

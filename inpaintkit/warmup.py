@@ -30,11 +30,14 @@ def _kernel_dispatchers(method: str) -> list:
 
     from numba.core.registry import CPUDispatcher
 
+    from ._lazy import resolve
+
     module = importlib.import_module(registry.get(method).target.split(":")[0])
     found = []
     for value in vars(module).values():
         if isinstance(value, types.ModuleType) and value.__name__.endswith("_kernels"):
-            found.extend(v for v in vars(value).values() if isinstance(v, CPUDispatcher))
+            kernels = resolve(value)  # a module imported lazily is imported now
+            found.extend(v for v in vars(kernels).values() if isinstance(v, CPUDispatcher))
     return found
 
 
@@ -56,8 +59,28 @@ def needs_compile(method: str) -> bool:
     return bool(dispatchers) and not any(_has_cache(d) for d in dispatchers)
 
 
-def compile_notice(method: str) -> str | None:
-    """One line for a user about to wait for ``method``'s first compile, else None."""
+def uses_kernels(method: str, hole, options: dict[str, Any]) -> bool:
+    """Whether filling ``hole`` (H, W) bool with ``method`` and ``options`` runs Numba
+    kernels: a method's module may say it does not for some inputs with a
+    ``needs_kernels(hole, **options)`` function (diffusion solves small holes in NumPy);
+    otherwise every classical method does."""
+    import importlib
+
+    module = importlib.import_module(registry.get(method).target.split(":")[0])
+    check = getattr(module, "needs_kernels", None)
+    return check is None or bool(check(hole, **options))
+
+
+def compile_notice(method: str, hole=None, options: dict[str, Any] | None = None) -> str | None:
+    """One line for a user about to wait for ``method``'s first compile, else None.
+
+    With ``hole`` (and the method's ``options``), None also when this fill runs no
+    kernels (:func:`uses_kernels`); Numba is then not even imported.
+    """
+    if registry.get(method).kind != "classical":
+        return None
+    if hole is not None and not uses_kernels(method, hole, options or {}):
+        return None
     if not needs_compile(method):
         return None
     seconds = COMPILE_SECONDS.get(method)

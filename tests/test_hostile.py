@@ -261,7 +261,7 @@ def test_failing_writes_leave_nothing(folder, capsys, monkeypatch, failure, expe
             half.write(b"\x89PNG half a file")
         raise OSError(failure, os.strerror(failure))
 
-    monkeypatch.setattr(io.iio, "imwrite", full_disk)
+    monkeypatch.setattr(io, "_write_file", full_disk)
     code, _, err = run(["fill", folder / "photo.png", folder / "mask.png", "-o",
                         folder / "out.png", "-m", "diffusion"], capsys)
     line = one_line(code, err)
@@ -286,7 +286,7 @@ def test_interrupt_during_write_removes_the_temporary(folder, monkeypatch):
             half.write(b"half")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(io.iio, "imwrite", interrupted)
+    monkeypatch.setattr(io, "_write_file", interrupted)
     with pytest.raises(KeyboardInterrupt):
         io.write_image(folder / "out.png", _photo())
     assert sorted(p.name for p in folder.iterdir()) == ["mask.png", "photo.png"]

@@ -142,7 +142,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
             half.write(b"\x89PNG half")
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.iio, "imwrite", crash)
+    monkeypatch.setattr(io, "_write_file", crash)
     with pytest.raises(OSError, match="disk full"):
         io.write_image(target, random_image((6, 6), np.uint8, seed=2))
     monkeypatch.undo()
@@ -155,3 +155,16 @@ def test_written_file_mode_is_not_private(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+@pytest.mark.parametrize("shape, dtype", [((7, 9, 3), np.uint8), ((7, 9, 4), np.uint8),
+                                          ((7, 9), np.uint8), ((7, 9, 3), np.uint16),
+                                          ((5, 6, 4), np.uint16), ((5, 6, 3), np.float64)])
+def test_png_is_written_as_imageios_opencv_plugin_writes_it(tmp_path, shape, dtype):
+    # PNG goes straight through OpenCV (no imageio import at start-up): the same bytes.
+    import imageio.v3 as iio
+
+    image = random_image(shape, dtype, seed=3)
+    ours = io.write_image(tmp_path / "ours.png", image)
+    iio.imwrite(tmp_path / "theirs.png", io._for_format(image, ".png"), plugin="opencv")
+    assert ours.read_bytes() == (tmp_path / "theirs.png").read_bytes()

@@ -21,14 +21,25 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy import sparse
-from scipy.sparse.linalg import splu
 
 from .._image import (REGION_BLOCK, check_has_hole, check_image, check_known_values,
                       check_mask, hole_regions, prepare)
+from .._lazy import LazyModule
 from .._progress import report
 from .._validate import check_float, check_int
-from . import _diffusion_kernels as kernels
+
+# SciPy's sparse solvers and the Numba kernels are imported on first use (together
+# about 0.6 s of start-up, plus Numba's cache loading): a small hole is solved by
+# :func:`_solve_small` in NumPy alone, so `inpaintkit fill` of a scratch needs neither.
+sparse = LazyModule("scipy.sparse")
+kernels = LazyModule("inpaintkit.algorithms._diffusion_kernels")
+
+
+def splu(*args, **kwargs):
+    """``scipy.sparse.linalg.splu``, imported on the first factorisation."""
+    from scipy.sparse.linalg import splu as factorise
+
+    return factorise(*args, **kwargs)
 
 VARIANTS = ("tension", "biharmonic", "harmonic", "tv", "transport", "telea", "coherence")
 
@@ -408,6 +419,189 @@ def _clip_hole(filled, hole, low, high):
 
 
 # --------------------------------------------------------------------------------------
+# small holes: one banded solve in NumPy, without the kernels and SciPy
+# --------------------------------------------------------------------------------------
+
+#: Holes of at most this many pixels (harmonic, biharmonic, tension) are solved by
+#: :func:`_solve_small`: the system assembled in NumPy and solved by a banded Cholesky
+#: factorisation, the same solution as the kernels and SuperLU within rounding (about
+#: 1e-13), without loading Numba and SciPy: their import and Numba's first kernel
+#: load cost about 0.7 s of CPU in a fresh process (`inpaintkit fill`), against 4-35 ms
+#: for this path at 120-1000 unknowns (0.7-5 ms with the kernels already loaded;
+#: bench/startup.py). Not LAPACK's dense solve: OpenBLAS threads it from 100 unknowns,
+#: and on a loaded machine a 100x100 solve then took 0.2 s instead of 0.1 ms.
+_SMALL_UNKNOWNS = 1000
+#: ... and while the factorisation's work, unknowns x bandwidth^2, stays under this
+#: (tens of milliseconds in its per-column loop).
+_SMALL_WORK = 2e7
+
+#: The 4-neighbour steps (up, down, left, right), in the kernels' order.
+_STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+
+
+def _band(hole, order):
+    """Pixel order for :func:`_solve_small`: ``(transposed, width)``.
+
+    The hole pixels in raster order (``transposed`` False) or column by column (True),
+    whichever keeps the system's nonzeros closer to its diagonal; ``width`` is their
+    largest distance from it (the stencil reaches ``order`` steps).
+    """
+    best = None
+    for transposed in (False, True):
+        grid = hole.T if transposed else hole
+        rows, cols = np.nonzero(grid)
+        index = np.full(grid.shape, -1, dtype=np.int64)
+        index[rows, cols] = np.arange(rows.size)
+        width = 0
+        for dr in range(0, order + 1):
+            for dc in range(-order, order + 1):
+                if abs(dr) + abs(dc) > order or (dr == 0 and dc <= 0):
+                    continue  # later pixels only: the matrix is symmetric
+                near_r, near_c = rows + dr, cols + dc
+                ok = (near_r < grid.shape[0]) & (near_c >= 0) & (near_c < grid.shape[1])
+                near = index[near_r[ok], near_c[ok]]
+                reach = near - index[rows[ok], cols[ok]]
+                if (near >= 0).any():
+                    width = max(width, int(reach[near >= 0].max()))
+        if best is None or width < best[1]:
+            best = (transposed, width)
+    return best
+
+
+def _small_system(hole, order):
+    """True when ``hole`` takes :func:`_solve_small`: few unknowns, a narrow band, and
+    never where the iterative solvers take over from the direct one."""
+    unknowns = int(np.count_nonzero(hole))
+    direct_limit = _MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN
+    if not 0 < unknowns <= _SMALL_UNKNOWNS or unknowns >= direct_limit:
+        return False
+    return unknowns * _band(hole, order)[1] ** 2 <= _SMALL_WORK
+
+
+def _stencils(rows, cols, shape, order, tension):
+    """The system's row of each hole pixel as (n, 5, 5) coefficients on its 5x5 window.
+
+    The operator of ``kernels.assemble_system`` (same sums in the same order), for all
+    hole pixels at once: -L (order 1), or (1 - T) L^2 - T L (order 2), with L the
+    4-neighbour graph Laplacian, reflected at the image border.
+    """
+    height, width = shape
+    coef = np.zeros((rows.size, 5, 5))
+
+    def inside(i, j):
+        return (i >= 0) & (i < height) & (j >= 0) & (j < width)
+
+    def add_laplacian_row(weight, row_step, col_step):
+        # ``weight`` times row q of L, q = each hole pixel moved by the step.
+        i, j = rows + row_step, cols + col_step
+        valid = inside(i, j)
+        degree = np.zeros(rows.size)
+        for dr, dc in _STEPS:
+            edge = valid & inside(i + dr, j + dc)
+            degree += edge
+            coef[:, row_step + dr + 2, col_step + dc + 2] += np.where(edge, weight, 0.0)
+        coef[:, row_step + 2, col_step + 2] -= np.where(valid, weight * degree, 0.0)
+
+    if order == 1:
+        add_laplacian_row(-1.0, 0, 0)
+        return coef
+    degree = sum(inside(rows + dr, cols + dc).astype(np.float64) for dr, dc in _STEPS)
+    for dr, dc in _STEPS:
+        add_laplacian_row(1.0, dr, dc)
+    add_laplacian_row(-degree, 0, 0)
+    if tension != 0.0:
+        coef *= 1.0 - tension
+        add_laplacian_row(-tension, 0, 0)
+    return coef
+
+
+def _banded_cholesky_solve(matrix, rhs, width):
+    """Solve the SPD system ``matrix`` x = ``rhs`` (n, C) whose nonzeros lie at most
+    ``width`` from the diagonal: Cholesky factorisation within the band, then the two
+    triangular solves. ``matrix`` is overwritten."""
+    n = matrix.shape[0]
+    for k in range(n):
+        end = min(k + width + 1, n)
+        pivot = np.sqrt(matrix[k, k])
+        column = matrix[k + 1:end, k] / pivot
+        matrix[k, k] = pivot
+        matrix[k + 1:end, k] = column
+        matrix[k + 1:end, k + 1:end] -= np.multiply.outer(column, column)
+    x = rhs.copy()
+    for k in range(n):  # L y = rhs
+        end = min(k + width + 1, n)
+        x[k] /= matrix[k, k]
+        x[k + 1:end] -= matrix[k + 1:end, k, None] * x[k]
+    for k in range(n - 1, -1, -1):  # L^T x = y
+        end = min(k + width + 1, n)
+        x[k] = (x[k] - (matrix[k + 1:end, k, None] * x[k + 1:end]).sum(axis=0)) / matrix[k, k]
+    return x
+
+
+def _dense_system(rows, cols, data, order, tension):
+    """``kernels.assemble_system`` in NumPy, as a dense (n, n) matrix and (n, C) rhs,
+    for the hole pixels (rows, cols) in that order (the map of hole pixels is
+    rebuilt from them)."""
+    coef = _stencils(rows, cols, data.shape[:2], order, tension)
+    index = np.full(data.shape[:2], -1, dtype=np.int64)
+    index[rows, cols] = np.arange(rows.size)
+    matrix = np.zeros((rows.size, rows.size))
+    rhs = np.zeros((rows.size, data.shape[2]))
+    for a in range(5):
+        for b in range(5):
+            values = coef[:, a, b]
+            at = np.flatnonzero(values)  # nonzero coefficients lie inside the image
+            near_r, near_c = rows[at] + a - 2, cols[at] + b - 2
+            column = index[near_r, near_c]
+            unknown = column >= 0
+            matrix[at[unknown], column[unknown]] = values[at[unknown]]
+            known = ~unknown
+            rhs[at[known]] -= values[at[known], None] * data[near_r[known], near_c[known]]
+    return matrix, rhs
+
+
+def _solve_small(data, hole, order, tension=0.0):
+    """:func:`_solve_elliptic` for small holes, in NumPy: one banded solve of the whole system.
+
+    Same arguments and result (within rounding) as ``_solve_elliptic`` without
+    ``source``: the hole pixels of ``data`` (H, W, C) get the solution, in place.
+    Groups of coupled holes are independent blocks of the one system, so solving
+    them together gives each its own solution. See :func:`_small_system` for the
+    sizes it is meant for.
+    """
+    transposed, width = _band(hole, order)
+    if transposed:
+        cols, rows = np.nonzero(hole.T)
+    else:
+        rows, cols = np.nonzero(hole)
+    matrix, rhs = _dense_system(rows, cols, data, order, tension)
+    data[rows, cols] = _banded_cholesky_solve(matrix, rhs, width)
+    report("diffusion", 1, 1)
+    return data
+
+
+def needs_kernels(hole, *, variant="tension", **options):
+    """Whether :func:`inpaint_diffusion` runs Numba kernels on ``hole`` (H, W) bool: not
+    for a small hole of ``harmonic``, ``biharmonic`` or ``tension`` in a small image
+    (:func:`_small_system`). For the CLI's first-use compile notice; large images
+    count as needing them."""
+    if not hole.any():
+        return False
+    if variant not in ("harmonic", "biharmonic", "tension"):
+        return True
+    if hole.size >= 4 * REGION_BLOCK * REGION_BLOCK:
+        return True  # the per-crop path (kernels.known_range) or windows
+    return not _small_system(hole[_hole_box(hole, 2)], 1 if variant == "harmonic" else 2)
+
+
+def _known_range(data, hole):
+    """``kernels.known_range`` in NumPy: per-channel (min, max) over the known pixels."""
+    known = ~hole[:, :, None]
+    return (np.min(data, axis=(0, 1), where=known, initial=np.inf),
+            np.max(data, axis=(0, 1), where=known, initial=-np.inf))
+
+
+# --------------------------------------------------------------------------------------
 # tv and transport: iterations over the hole pixels, from the harmonic fill
 # --------------------------------------------------------------------------------------
 
@@ -577,8 +771,10 @@ def inpaint_diffusion(
     variant but ``tv`` fills each group on its own crop plus its reach: only the
     crops are converted to float, with the same result as on the whole image. The linear systems (symmetric positive definite, over the hole
     pixels only, all channels sharing one factorisation) are factorised per group of
-    coupled holes with SuperLU in symmetric mode. Larger groups are solved by
-    preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
+    coupled holes with SuperLU in symmetric mode; holes of up to 1000 pixels are instead
+    solved in NumPy alone by a banded Cholesky factorisation (the same solution within
+    rounding; a fresh process then imports neither SciPy nor Numba). Larger groups are
+    solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
     and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 1.2x10^5 with a
     geometric multigrid V-cycle as preconditioner (about 2x faster than the
@@ -706,13 +902,18 @@ def _fill(data, hole, variant, options, channel_range=None):
         box = _hole_box(hole, 2)
         sub = np.ascontiguousarray(data[box])
         sub_hole = np.ascontiguousarray(hole[box])
+        # A small hole of the linear variants: NumPy alone (no Numba, no SciPy).
+        small = variant in ("harmonic", "biharmonic", "tension") and _small_system(
+            sub_hole, 1 if variant == "harmonic" else 2)
+        solve = _solve_small if small else _solve_elliptic
         if variant == "harmonic":
-            _solve_elliptic(sub, sub_hole, 1)
+            solve(sub, sub_hole, 1)
         elif variant in ("biharmonic", "tension"):
             # No maximum principle: like scikit-image, clip to each channel's range
             # over all the known pixels of the image.
-            low, high = channel_range if channel_range is not None else kernels.known_range(data, hole)
-            _solve_elliptic(sub, sub_hole, 2, options["tension"] if variant == "tension" else 0.0)
+            known_range = _known_range if small else kernels.known_range
+            low, high = channel_range if channel_range is not None else known_range(data, hole)
+            solve(sub, sub_hole, 2, options["tension"] if variant == "tension" else 0.0)
             _clip_hole(sub, sub_hole, low, high)
         elif variant == "tv":
             _solve_tv(sub, sub_hole, options["iterations"], options["tolerance"])

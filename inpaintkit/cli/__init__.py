@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from importlib.metadata import entry_points
 
 import click
 
@@ -26,12 +25,20 @@ def _builtin_modules() -> dict[str, str]:
     return found
 
 
+def _plugins():
+    """The ``inpaintkit.commands`` entry points (importlib.metadata is imported only
+    here: running a built-in command does not need it)."""
+    from importlib.metadata import entry_points
+
+    return entry_points(group="inpaintkit.commands")
+
+
 class _LazyGroup(click.Group):
     """Imports a command's module only when the command is listed or run."""
 
     def list_commands(self, ctx):
         names = set(_builtin_modules())
-        names.update(ep.name for ep in entry_points(group="inpaintkit.commands"))
+        names.update(ep.name for ep in _plugins())
         return sorted(names)
 
     def get_command(self, ctx, name):
@@ -39,7 +46,7 @@ class _LazyGroup(click.Group):
         try:
             if name in builtin:
                 return importlib.import_module(builtin[name]).command
-            for ep in entry_points(group="inpaintkit.commands"):
+            for ep in _plugins():
                 if ep.name == name:
                     return ep.load()
         except Exception as exc:  # a broken command must not break the CLI

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Iterator
 
 import click
-import numpy as np
 
 from ._shared import (
     ProgressDisplay, check_not_input, check_output, interruptible, parse_scoped_params,
@@ -52,6 +51,10 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
     format, the options, the image size from its header, the memory needed) is
     checked first.
     """
+    # Imported here, not at the top: `inpaintkit --help` imports every command's module
+    # for its summary line and then needs no NumPy.
+    import numpy as np
+
     import inpaintkit
     from inpaintkit import _windows, io, registry
     from inpaintkit._image import check_memory
@@ -111,7 +114,7 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
         if not quiet:
             from inpaintkit.warmup import compile_notice
 
-            notice = compile_notice(chosen)
+            notice = compile_notice(chosen, hole, options)
             if notice:
                 click.echo(f"inpaintkit: {notice}", err=True)
         if spec.kind == "learned" and "weights" not in options and not quiet:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
-import webbrowser
 
 import click
 
@@ -83,6 +82,8 @@ def command(host: str, port: int, open_browser: bool, workers: int, max_queued: 
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else shown_host}:{sock.getsockname()[1]}/"
     click.echo(f"inpaintkit: serving on {url} (Ctrl+C to stop)", err=True)
     if open_browser:
+        import webbrowser  # here, not at the top: `inpaintkit --help` imports this module
+
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
     config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])
