@@ -50,7 +50,8 @@ def ref_cost(features, t, samples, r, n_colour, grad, params):
         sd_s = samples[:, :n_colour].std(axis=0)
         gain = np.clip(target[:, :n_colour].std(axis=0) / sd_s, params[K.P_GAIN_MIN],
                        params[K.P_GAIN_MAX])
-        bias = np.clip(target[:, :n_colour].mean(axis=0) - gain * samples[:, :n_colour].mean(axis=0),
+        bias = np.clip(target[:, :n_colour].mean(axis=0)
+                       - gain * samples[:, :n_colour].mean(axis=0),
                        -params[K.P_BIAS_MAX], params[K.P_BIAS_MAX])
     corrected = samples.copy()
     corrected[:, :n_colour] = gain * samples[:, :n_colour] + bias
@@ -139,7 +140,13 @@ def test_evaluate_matches_reference(angle, scale, flip, gain_bias, grad):
     np.testing.assert_allclose(samples, expected_samples, atol=1e-9)
     expected, expected_gain, expected_bias = ref_cost(features, t, expected_samples, r, 3, grad,
                                                       params)
-    assert d == pytest.approx(expected, rel=1e-9)
+    # Transformed candidates pay 1 + k (|angle| / max + |log scale| / max + mirrored).
+    deviation = (abs(angle) / params[K.P_ANGLE_MAX]
+                 + abs(np.log(scale)) / max(np.log(params[K.P_SCALE_MAX]),
+                                            -np.log(params[K.P_SCALE_MIN]))
+                 + (flip < 0))
+    assert params[K.P_PENALTY] > 0
+    assert d == pytest.approx(expected * (1 + params[K.P_PENALTY] * deviation), rel=1e-9)
     np.testing.assert_allclose(gain, expected_gain, atol=1e-9)
     np.testing.assert_allclose(bias, expected_bias, atol=1e-9)
     # Out of range or touching an invalid pixel: +inf.
@@ -176,7 +183,8 @@ def test_vote_matches_reference(best):
     active = ndimage.binary_dilation(hole, np.ones((3, 3), bool))
     diff_mask = M._diff_mask(hole)
     pos = np.stack([rng.uniform(3, 10, (height, width)), rng.uniform(3, 11, (height, width))], -1)
-    xform = np.stack([rng.uniform(-0.7, 0.7, (height, width)), rng.uniform(0.9, 1.2, (height, width)),
+    xform = np.stack([rng.uniform(-0.7, 0.7, (height, width)),
+                      rng.uniform(0.9, 1.2, (height, width)),
                       rng.choice([-1.0, 1.0], (height, width))], -1)
     gains = rng.uniform(0.9, 1.1, (height, width, n_colour))
     biases = rng.uniform(-0.1, 0.1, (height, width, n_colour))

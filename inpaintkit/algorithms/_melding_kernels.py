@@ -24,7 +24,9 @@ Conventions (coordinates are (row, col); see also :mod:`._patchmatch_kernels`):
   the same voting weights apply), after a per-channel gain g and bias b on the
   colour channels of the source: g = clip(sigma_t / sigma_s), b = clip(mu_t - g mu_s)
   in closed form from the patch means and deviations (Image Melding); the
-  gradient channels are multiplied by the first colour channel's gain.
+  gradient channels are multiplied by the first colour channel's gain. A
+  transformed candidate's distance is then multiplied by 1 + k times its deviation
+  from the identity (:func:`transform_deviation`, k = ``params[P_PENALTY]``).
 - ``params`` packs the scalars: see the ``P_*`` indices below.
 """
 
@@ -43,7 +45,8 @@ P_GAIN_MAX = 4
 P_BIAS_MAX = 5    # |bias| bound per colour channel (feature units)
 P_SIMILARITY = 6  # 1: search rotation, scale and reflection; 0: translations only
 P_GAIN_BIAS = 7   # 1: gain and bias on the colour channels
-N_PARAMS = 8
+P_PENALTY = 8     # k: a transformed candidate's distance is scaled by 1 + k deviation
+N_PARAMS = 9
 
 _INV32 = 1.0 / 4294967296.0
 #: Deviations below this count as a flat patch (gain 1).
@@ -200,7 +203,21 @@ def evaluate(features, valid, r, n_colour, grad, params, ty, tx, sy, sx, angle, 
         for c in range(n_colour):
             gain[c] = 1.0
             bias[c] = 0.0
-    return patch_cost(features, samples, ty, tx, r, n_colour, grad, gain, bias, limit)
+    factor = 1.0 + params[P_PENALTY] * transform_deviation(angle, scale, flip, params)
+    return factor * patch_cost(features, samples, ty, tx, r, n_colour, grad, gain, bias,
+                               limit / factor)
+
+
+@jit
+def transform_deviation(angle, scale, flip, params):
+    """How far a similarity is from the identity: |angle| and |log scale| over their
+    largest values, plus 1 for a reflection (0 for the identity)."""
+    deviation = abs(angle) / params[P_ANGLE_MAX]
+    deviation += abs(np.log(scale)) / max(np.log(params[P_SCALE_MAX]),
+                                         -np.log(params[P_SCALE_MIN]))
+    if flip < 0.0:
+        deviation += 1.0
+    return deviation
 
 
 @jit

@@ -1,4 +1,4 @@
-"""Image Melding options of ``patchmatch`` (Darabi et al. 2012): similarity search, gain/bias, gradients.
+"""Image Melding options of ``patchmatch`` (Darabi et al. 2012): transforms, gain/bias, gradients.
 
 :func:`inpaint_patchmatch` calls :func:`fill_melding` instead of its own EM loop when
 one of ``transforms="similarity"``, ``gain_bias=True`` or ``gradient_weight > 0`` is
@@ -40,6 +40,15 @@ _SCALE_RANGE = (0.9, 1.2)
 _GAIN_RANGE = (0.9, 1.1)
 _LAB_UNIT = 100.0
 _BIAS_MAX = 10.0 / _LAB_UNIT
+#: A transformed candidate's distance is multiplied by 1 + this x its deviation from
+#: the identity (|angle| / 45 degrees + |log scale| / log 1.2, + 1 if mirrored), so a
+#: rotated copy must match clearly better than a plain one to win (an exact rotated
+#: copy, distance 0, still does). Without it, regular scenes filled with tilted
+#: windows and bent checker squares. On 4 regular scenes and 2 object holes of the
+#: benchmark, PSNR at 0 / 1 / 3: brick 28.6 / 29.6 / 29.6, checkerboard 16.0 / 18.5 /
+#: 18.3, tiles 26.3 / 27.1 / 27.9, windows 22.2 / 21.9 / 22.4, coffee 21.4 / 22.7 /
+#: 22.7, rocket 26.3 / 26.5 / 26.6 dB.
+_TRANSFORM_PENALTY = 3.0
 #: The votes of this many finest levels are screened Poisson solves when
 #: ``gradient_weight > 0`` (coarser levels vote colours only: their holes are small
 #: and their estimates smooth).
@@ -90,6 +99,7 @@ def _params(transforms: str, gain_bias: bool) -> np.ndarray:
     params[_k.P_BIAS_MAX] = _BIAS_MAX
     params[_k.P_SIMILARITY] = 1.0 if transforms == "similarity" else 0.0
     params[_k.P_GAIN_BIAS] = 1.0 if gain_bias else 0.0
+    params[_k.P_PENALTY] = _TRANSFORM_PENALTY
     return params
 
 
