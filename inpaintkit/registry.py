@@ -177,7 +177,8 @@ def register(name: str, kind: str, target: str, description: str) -> None:
 register("diffusion", "classical", "inpaintkit.algorithms.diffusion:inpaint_diffusion",
          "PDE diffusion family: tension (default), harmonic, biharmonic, TV, transport, Telea, coherence")
 register("patchmatch", "classical", "inpaintkit.algorithms.patchmatch:inpaint_patchmatch",
-         "multi-scale PatchMatch completion (Wexler et al. 2007): textures, large holes")
+         "multi-scale PatchMatch completion (Wexler et al. 2007): textures, large holes; "
+         "Image Melding options (similarity transforms, gain/bias, gradients)")
 register("criminisi", "classical", "inpaintkit.algorithms.criminisi:inpaint_criminisi",
          "Criminisi exemplar filling: continues linear structures first")
 register("planar", "classical", "inpaintkit.algorithms.planar:inpaint_planar",

@@ -140,7 +140,8 @@ def _solve_spd(rows, cols, vals, rhs, n):
     return factor.solve(rhs)
 
 
-def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None):
+def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, screening=0.0,
+                    anchor=None):
     """Harmonic (order 1) or biharmonic (order 2) fill of ``hole`` in ``data``.
 
     Writes the (unclipped) solution into the hole pixels of ``data`` (H, W, C) in place
@@ -148,7 +149,9 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None):
     pixels, is added to the right-hand side: with order 1 the equation becomes
     Poisson's, (-L) u = source. ``start`` (H, W, C), read at hole pixels, is where
     the two-grid CG path of large order-1 groups starts (default: zero); the
-    multigrid CG of large order-2 groups starts from zero.
+    multigrid CG of large order-2 groups starts from zero. A ``screening`` weight
+    s > 0 (order 1) adds s (u - ``anchor``) to each row: the screened Poisson
+    equation (s - L) u = source + s anchor, ``anchor`` (H, W, C) read at hole pixels.
     """
     filled = data
     rows, cols = np.nonzero(hole)
@@ -164,6 +167,12 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None):
         a_rows, a_cols, a_vals, rhs = kernels.assemble_system(r, c, index, data, order, tension)
         if source is not None:
             rhs += source[r, c]
+        if screening > 0.0:
+            diagonal = np.arange(r.size)
+            a_rows = np.concatenate([a_rows, diagonal])
+            a_cols = np.concatenate([a_cols, diagonal])
+            a_vals = np.concatenate([a_vals, np.full(r.size, float(screening))])
+            rhs += screening * anchor[r, c]
         if r.size < (_MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN):
             solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
         elif order == 2:
@@ -371,7 +380,7 @@ def harmonic_fill(data, hole):
     return _solve_elliptic(data, hole, 1)
 
 
-def poisson_fill(data, hole, source, start=None):
+def poisson_fill(data, hole, source, start=None, *, screening=0.0, anchor=None):
     """Solve Poisson's equation (-L) u = ``source`` over ``hole``, known pixels fixed.
 
     L is the 4-neighbour graph Laplacian (Neumann at the image border), as in
@@ -389,13 +398,24 @@ def poisson_fill(data, hole, source, start=None):
     start : ndarray, shape (H, W, C), optional
         A guess of the solution, read at hole pixels: where the iterative path of
         groups too large to factorise starts.
+    screening : float, default 0.0
+        With s > 0, solve the screened equation (s - L) u = ``source`` + s ``anchor``
+        instead: the fill whose differences best match the guidance and whose values
+        stay near ``anchor``, the minimiser of ||grad u - g||^2 + s ||u - anchor||^2
+        (the reconstruction of Darabi et al. 2012, Image Melding).
+    anchor : ndarray, shape (H, W, C), optional
+        The values the screened solution is pulled to, read at hole pixels;
+        required when ``screening > 0``.
 
     Returns
     -------
     ndarray
         ``data``.
     """
-    return _solve_elliptic(data, hole, 1, source=source, start=start)
+    if screening > 0.0 and anchor is None:
+        raise ValueError("poisson_fill: screening > 0 needs an anchor")
+    return _solve_elliptic(data, hole, 1, source=source, start=start, screening=screening,
+                           anchor=anchor)
 
 
 def _hole_box(hole, margin):

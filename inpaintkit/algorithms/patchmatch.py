@@ -590,7 +590,7 @@ def _vote_from_sources(estimate, hole, sources, channels, out) -> None:
 
 def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iterations=2,
                        texture_weight=3.0, coarse_fill="mean", final_vote="best", source_mask=None,
-                       seed=0):
+                       seed=0, transforms="none", gain_bias=False, gradient_weight=0.0):
     """Fill the hole with multi-scale PatchMatch completion (Wexler et al. 2007).
 
     Texture features (mean absolute luminance derivatives over a 5x5 window, from
@@ -663,6 +663,26 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         (logged on the ``inpaintkit`` logger); the rest is filled as above.
     seed : int, default 0
         Seed of the randomized search; the same seed gives the same result.
+    transforms : {"none", "similarity"}, default "none"
+        Image Melding's geometric search (Darabi et al. 2012, with the generalized
+        PatchMatch of Barnes et al. 2010): with ``"similarity"`` each match also
+        carries a rotation (within +-45 degrees), a uniform scale (0.9-1.2) and a
+        reflection, the source patch is sampled bilinearly under it, propagation
+        carries a neighbour's transform and random search perturbs angle and scale
+        with the position. See bench/README.md for what it buys.
+    gain_bias : bool, default False
+        Image Melding's photometric search: match and vote in Lab, where each
+        source patch gets the per-channel gain (in [0.9, 1.1]) and bias (within
+        +-10 L units) that best fit the target patch's mean and deviation, in
+        the distance and in the vote.
+    gradient_weight : float, default 0.0
+        Weight of the luminance gradients (x and y) in the patch distance
+        (>= 0; 0: none). With a weight w > 0 the votes of the two finest levels
+        are screened Poisson solves: the fill whose differences best match the
+        voted gradients and whose colours stay near the voted colours with weight
+        1 / w (Image Melding's reconstruction). Any of these three options
+        switches to that code path (:mod:`inpaintkit.algorithms.melding`);
+        with all three at their defaults the fill is the plain one above.
 
     Returns
     -------
@@ -708,6 +728,10 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     if final_vote not in _FINAL_VOTES:
         raise ValueError(f"final_vote must be one of {_FINAL_VOTES}, got {final_vote!r}")
     seed = _check_int(seed, "seed", low=0)
+    from . import melding  # imports this module: not at the top
+
+    transforms, gain_bias, gradient_weight = melding.check_options(transforms, gain_bias,
+                                                                   gradient_weight)
     exclude = (np.zeros(shape, dtype=bool) if source_mask is None
                else check_mask(source_mask, shape, name="source_mask"))
     r = patch_size // 2
@@ -722,7 +746,14 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
                 filled, rest, patch_size=patch_size, iterations=iterations,
                 nnf_iterations=nnf_iterations, texture_weight=texture_weight,
                 coarse_fill=coarse_fill, final_vote=final_vote, source_mask=source_mask,
-                seed=seed))
+                seed=seed, transforms=transforms, gain_bias=gain_bias,
+                gradient_weight=gradient_weight))
+    if melding.is_on(transforms, gain_bias, gradient_weight):
+        return melding.fill_melding(
+            prep, hole, exclude, patch_size=patch_size, iterations=iterations,
+            nnf_iterations=nnf_iterations, texture_weight=texture_weight,
+            coarse_fill=coarse_fill, final_vote=final_vote, transforms=transforms,
+            gain_bias=gain_bias, gradient_weight=gradient_weight, seed=seed)
 
     # Colour plus weighted texture channels travel together through the pyramid,
     # the search and the voting; only the colour is returned.
