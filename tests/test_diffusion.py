@@ -619,23 +619,30 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     assert np.abs(iterative - direct)[hole].max() < 1e-6
 
 
-def _random_csr(rng, rows, cols, density=0.3):
+def _random_csr(rng, rows, cols, density=0.3, dtype=np.float64):
     from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
 
     seed = np.random.default_rng(rng.integers(1 << 30))
     matrix = sparse.random(rows, cols, density=density, random_state=seed, format="csr")
-    return matrix, (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data)
+    return matrix, diffusion._csr_parts(matrix, dtype)
 
 
-def test_csr_kernels_match_numpy():
+@pytest.mark.parametrize("dtype", (np.float64, np.float32))
+@pytest.mark.parametrize("channels", (1, 3, 4))  # 4: the register path the multigrid uses
+def test_csr_kernels_match_numpy(channels, dtype):
     rng = np.random.default_rng(5)
-    matrix, parts = _random_csr(rng, 23, 17)
-    x = rng.random((17, 3))
-    np.testing.assert_allclose(kernels.csr_multiply(*parts, x), matrix.toarray() @ x, atol=1e-12)
-    square, parts = _random_csr(rng, 19, 19)
-    x, rhs = rng.random((19, 2)), rng.random((19, 2))
+    atol = 1e-12 if dtype == np.float64 else 1e-5
+    matrix, parts = _random_csr(rng, 23, 17, dtype=dtype)
+    x = rng.random((17, channels)).astype(dtype)
+    got = kernels.csr_multiply(*parts, x)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, matrix.toarray() @ x, atol=atol)
+    square, parts = _random_csr(rng, 19, 19, dtype=dtype)
+    x, rhs = rng.random((19, channels)).astype(dtype), rng.random((19, channels)).astype(dtype)
     np.testing.assert_allclose(kernels.csr_residual(*parts, x, rhs), rhs - square.toarray() @ x,
-                               atol=1e-12)
+                               atol=atol)
 
 
 def chebyshev_reference(dense, x, rhs, lower, upper, degree):
@@ -656,14 +663,15 @@ def chebyshev_reference(dense, x, rhs, lower, upper, degree):
     return x
 
 
-def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
+@pytest.mark.parametrize("channels", (2, 4))
+def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies(channels):
     from scipy import sparse
 
     from inpaintkit.algorithms import diffusion
 
     rng = np.random.default_rng(6)
     hole = rng.random((12, 14)) < 0.5
-    data = rng.random((12, 14, 2))
+    data = rng.random((12, 14, channels))
     rows, cols = np.nonzero(hole)
     index = kernels.hole_index_map(rows, cols, 12, 14)
     a_rows, a_cols, a_vals, rhs = kernels.assemble_system(rows, cols, index, data, 2, 0.25)
@@ -674,6 +682,13 @@ def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
     got = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), x, rhs, upper / 20, upper, 3)
     want = chebyshev_reference(matrix.toarray(), x, rhs, upper / 20, upper, 3)
     np.testing.assert_allclose(got, want, atol=1e-12)
+    # The float32 cycle's smoother: the same polynomial, to single precision.
+    single = kernels.chebyshev_smooth(*diffusion._csr_parts(matrix, np.float32),
+                                      (1.0 / matrix.diagonal()).astype(np.float32),
+                                      x.astype(np.float32), rhs.astype(np.float32),
+                                      upper / 20, upper, 3)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, want, atol=1e-5 * np.abs(want).max())
     # On the error, the smoother is the polynomial p(D^-1 A) of smallest maximum
     # over the smoothed interval: 1 / T_3(21 / 19) = 0.48 there; an error along the
     # top eigenvector (the most oscillating one) shrinks by |p(upper eigenvalue)|.
@@ -683,7 +698,7 @@ def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
     exact = np.linalg.solve(dense, rhs)
     values, vectors = eigh(dense, np.diag(np.diag(dense)))
     assert upper / 20 < values[-1] <= upper
-    error = vectors[:, -1:] * np.ones(2)
+    error = vectors[:, -1:] * np.ones(channels)
     after = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), exact + error, rhs,
                                      upper / 20, upper, 3)
     assert np.linalg.norm(after - exact) < 0.5 * np.linalg.norm(error)

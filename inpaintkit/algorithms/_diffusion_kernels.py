@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._jit import jit
+from ._jit import jit, jit_strict
 
 # 4-neighbour offsets: up, down, left, right.
 _DR = np.array([-1, 1, 0, 0], dtype=np.int64)
@@ -415,47 +415,83 @@ def transport_cycle(work, rows, cols, band_rows, band_cols, hole_nb, lap, rate,
 # --------------------------------------------------------------------------------------
 # multigrid: matrix products and Chebyshev smoothing on CSR operators over hole pixels
 # --------------------------------------------------------------------------------------
+# Strict IEEE (no fastmath): with reassociation allowed LLVM vectorises the short
+# inner loops over a row's entries into gathers, measured 1.8x slower.
 
-@jit
+@jit_strict
+def _row4(indptr, indices, values, x, k):
+    """Row ``k`` of the CSR matrix times ``x`` (n, 4): four sums kept in registers."""
+    t0 = x.dtype.type(0.0)
+    t1 = t0
+    t2 = t0
+    t3 = t0
+    for e in range(indptr[k], indptr[k + 1]):
+        col = indices[e]
+        coef = values[e]
+        t0 += coef * x[col, 0]
+        t1 += coef * x[col, 1]
+        t2 += coef * x[col, 2]
+        t3 += coef * x[col, 3]
+    return t0, t1, t2, t3
+
+
+@jit_strict
+def _row_into(indptr, indices, values, x, k, total):
+    """Row ``k`` of the CSR matrix times ``x`` (n, C), added into ``total`` (C,)."""
+    for e in range(indptr[k], indptr[k + 1]):
+        col = indices[e]
+        coef = values[e]
+        for c in range(x.shape[1]):
+            total[c] += coef * x[col, c]
+
+
+@jit_strict
 def csr_multiply(indptr, indices, values, x):
-    """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C)."""
+    """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C).
+
+    The result has ``x``'s dtype (float32 in the multigrid cycle, float64 elsewhere).
+    Four channels (the multigrid pads to four) take a path whose sums stay in
+    registers, about twice as fast as the general loop over channels.
+    """
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
-    out = np.empty((rows, channels), dtype=np.float64)
-    total = np.empty(channels, dtype=np.float64)  # accumulate in registers, not in out
+    out = np.empty((rows, channels), x.dtype)
+    if channels == 4:
+        for k in range(rows):
+            out[k, 0], out[k, 1], out[k, 2], out[k, 3] = _row4(indptr, indices, values, x, k)
+        return out
+    total = np.empty(channels, x.dtype)
     for k in range(rows):
         total[:] = 0.0
-        for e in range(indptr[k], indptr[k + 1]):
-            col = indices[e]
-            coef = values[e]
-            for c in range(channels):
-                total[c] += coef * x[col, c]
-        for c in range(channels):
-            out[k, c] = total[c]
+        _row_into(indptr, indices, values, x, k, total)
+        out[k] = total
     return out
 
 
-@jit
+@jit_strict
 def csr_residual(indptr, indices, values, x, rhs):
-    """``rhs - A x`` (n, C) for the square CSR matrix A."""
+    """``rhs - A x`` (n, C) for the square CSR matrix A, in ``x``'s dtype."""
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
-    out = np.empty((rows, channels), dtype=np.float64)
-    total = np.empty(channels, dtype=np.float64)
+    out = np.empty((rows, channels), x.dtype)
+    if channels == 4:
+        for k in range(rows):
+            t0, t1, t2, t3 = _row4(indptr, indices, values, x, k)
+            out[k, 0] = rhs[k, 0] - t0
+            out[k, 1] = rhs[k, 1] - t1
+            out[k, 2] = rhs[k, 2] - t2
+            out[k, 3] = rhs[k, 3] - t3
+        return out
+    total = np.empty(channels, x.dtype)
     for k in range(rows):
+        total[:] = 0.0
+        _row_into(indptr, indices, values, x, k, total)
         for c in range(channels):
-            total[c] = rhs[k, c]
-        for e in range(indptr[k], indptr[k + 1]):
-            col = indices[e]
-            coef = values[e]
-            for c in range(channels):
-                total[c] -= coef * x[col, c]
-        for c in range(channels):
-            out[k, c] = total[c]
+            out[k, c] = rhs[k, c] - total[c]
     return out
 
 
-@jit
+@jit_strict
 def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, degree):
     """``degree`` steps of Chebyshev-accelerated Jacobi on A x = rhs, from ``x`` (n, C).
 
@@ -472,9 +508,9 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
     rho = 1.0 / sigma
     x = x.copy()
     residual = csr_residual(indptr, indices, values, x, rhs)
-    step = np.empty((rows, channels), dtype=np.float64)
-    following = np.empty((rows, channels), dtype=np.float64)
-    total = np.empty(channels, dtype=np.float64)
+    step = np.empty((rows, channels), x.dtype)
+    following = np.empty((rows, channels), x.dtype)
+    total = np.empty(channels, x.dtype)
     for k in range(rows):
         for c in range(channels):
             step[k, c] = inv_diag[k] * residual[k, c] / theta
@@ -486,19 +522,24 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
             break
         # residual -= A step, row by row, then the next step from the new residual.
         rho_next = 1.0 / (2.0 * sigma - rho)
-        keep = rho_next * rho
-        push = 2.0 * rho_next / delta
+        keep = x.dtype.type(rho_next * rho)
+        push = x.dtype.type(2.0 * rho_next / delta)
         for k in range(rows):
-            for c in range(channels):
-                total[c] = residual[k, c]
-            for e in range(indptr[k], indptr[k + 1]):
-                col = indices[e]
-                coef = values[e]
+            if channels == 4:
+                t0, t1, t2, t3 = _row4(indptr, indices, values, step, k)
+                total[0] = residual[k, 0] - t0
+                total[1] = residual[k, 1] - t1
+                total[2] = residual[k, 2] - t2
+                total[3] = residual[k, 3] - t3
+            else:
+                total[:] = 0.0
+                _row_into(indptr, indices, values, step, k, total)
                 for c in range(channels):
-                    total[c] -= coef * step[col, c]
+                    total[c] = residual[k, c] - total[c]
+            scale = push * inv_diag[k]
             for c in range(channels):
                 residual[k, c] = total[c]
-                following[k, c] = keep * step[k, c] + push * inv_diag[k] * total[c]
+                following[k, c] = keep * step[k, c] + scale * total[c]
         step, following = following, step
         rho = rho_next
     return x
