@@ -682,6 +682,12 @@ def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies(channels)
     got = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), x, rhs, upper / 20, upper, 3)
     want = chebyshev_reference(matrix.toarray(), x, rhs, upper / 20, upper, 3)
     np.testing.assert_allclose(got, want, atol=1e-12)
+    # From zero, the caller may skip the first product (residual = rhs): same result.
+    zero = np.zeros_like(x)
+    np.testing.assert_allclose(
+        kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), zero, rhs, upper / 20, upper, 3,
+                                 True),
+        chebyshev_reference(matrix.toarray(), zero, rhs, upper / 20, upper, 3), atol=1e-12)
     # The float32 cycle's smoother: the same polynomial, to single precision.
     single = kernels.chebyshev_smooth(*diffusion._csr_parts(matrix, np.float32),
                                       (1.0 / matrix.diagonal()).astype(np.float32),
@@ -737,3 +743,80 @@ def test_multigrid_falls_back_to_the_direct_solve_when_cg_stalls(monkeypatch):
     monkeypatch.setattr(diffusion, "_MG_MAXITER", 1)
     fallback = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
     np.testing.assert_allclose(fallback[hole], direct[hole], atol=1e-12)
+
+
+def prolongation_reference(rows, cols, shape):
+    """Bilinear prolongation in plain NumPy/SciPy (the kernels' reference)."""
+    from scipy import sparse
+
+    coarse_shape = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    block_r, block_c = rows // 2, cols // 2
+    flat = np.unique(block_r * coarse_shape[1] + block_c)
+    index = np.full(coarse_shape, -1)
+    index[flat // coarse_shape[1], flat % coarse_shape[1]] = np.arange(flat.size)
+    side_r = np.clip(block_r + np.where(rows % 2 == 0, -1, 1), 0, coarse_shape[0] - 1)
+    side_c = np.clip(block_c + np.where(cols % 2 == 0, -1, 1), 0, coarse_shape[1] - 1)
+    fine = np.arange(rows.size)
+    p_rows, p_cols, p_vals = [], [], []
+    for er, ec, weight in [(block_r, block_c, 9 / 16), (side_r, block_c, 3 / 16),
+                           (block_r, side_c, 3 / 16), (side_r, side_c, 1 / 16)]:
+        col = index[er, ec]
+        keep = col >= 0
+        p_rows.append(fine[keep])
+        p_cols.append(col[keep])
+        p_vals.append(np.full(int(keep.sum()), weight))
+    return sparse.csr_array((np.concatenate(p_vals), (np.concatenate(p_rows),
+                                                      np.concatenate(p_cols))),
+                            shape=(rows.size, flat.size)), flat // coarse_shape[1], flat % coarse_shape[1]
+
+
+@pytest.mark.parametrize("shape", ((10, 12), (9, 13), (31, 17)))
+def test_multigrid_setup_kernels_match_scipy(shape):
+    from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
+
+    rng = np.random.default_rng(sum(shape))
+    hole = rng.random(shape) < 0.4
+    hole[0, :] = True  # border-touching rows and columns (the Neumann side blocks)
+    hole[:, -1] = True
+    rows, cols = np.nonzero(hole)
+    prolong, coarse_rows, coarse_cols, _ = diffusion._prolongation(rows, cols, shape)
+    want, want_rows, want_cols = prolongation_reference(rows, cols, shape)
+    np.testing.assert_array_equal(coarse_rows, want_rows)
+    np.testing.assert_array_equal(coarse_cols, want_cols)
+    np.testing.assert_allclose(prolong.toarray(), want.toarray(), atol=1e-15)
+    parts = diffusion._csr_parts(prolong)
+    up = kernels.csr_transpose(*parts, prolong.shape[1])
+    np.testing.assert_allclose(sparse.csr_array((up[2], up[1], up[0]),
+                                                shape=prolong.shape[::-1]).toarray(),
+                               want.toarray().T, atol=1e-15)
+    # The Galerkin product of the bilaplacian system, against SciPy's.
+    data = rng.random((*shape, 1))
+    index = kernels.hole_index_map(rows, cols, *shape)
+    a_rows, a_cols, a_vals, _ = kernels.assemble_system(rows, cols, index, data, 2, 0.25)
+    matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(rows.size, rows.size))
+    a_parts = diffusion._csr_parts(matrix)
+    m = prolong.shape[1]
+    got = kernels.csr_matmul(*up, *kernels.csr_matmul(*a_parts, *parts, m), m)
+    got = sparse.csr_array((got[2], got[1], got[0]), shape=(m, m)).toarray()
+    np.testing.assert_allclose(got, (want.T @ matrix @ want).toarray(), atol=1e-12)
+    diagonal, bound = kernels.jacobi_bound(*a_parts)
+    np.testing.assert_allclose(diagonal, matrix.diagonal())
+    assert bound == pytest.approx(float((abs(matrix).sum(axis=1) / matrix.diagonal()).max()))
+
+
+def test_cg_kernels_match_numpy():
+    rng = np.random.default_rng(9)
+    x, r, d, q, z = (rng.random((15, 4)) for _ in range(5))
+    step = rng.random(4)
+    np.testing.assert_allclose(kernels.column_dot(r, z), (r * z).sum(axis=0))
+    want_x, want_r = x + step * d, r - step * q
+    norm2 = kernels.cg_advance(x, r, d, q, step)
+    np.testing.assert_allclose(x, want_x)
+    np.testing.assert_allclose(r, want_r)
+    np.testing.assert_allclose(norm2, (want_r ** 2).sum(axis=0))
+    beta = rng.random(4)
+    want_d = z + beta * d
+    kernels.cg_turn(d, z, beta)
+    np.testing.assert_allclose(d, want_d)

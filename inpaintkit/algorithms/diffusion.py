@@ -160,7 +160,9 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None):
         if r.size < (_MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN):
             solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
         elif order == 2:
-            matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
+            # assemble_system writes the rows in order: CSR without a COO conversion.
+            indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
+            matrix = sparse.csr_array((a_vals, a_cols, indptr), shape=(r.size, r.size))
             solution = _solve_multigrid(matrix, r, c, hole.shape, rhs)
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
@@ -191,27 +193,9 @@ def _prolongation(rows, cols, shape):
     coarse_shape : tuple of int
     """
     coarse_shape = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
-    block_r, block_c = rows // 2, cols // 2
-    flat = np.unique(block_r * coarse_shape[1] + block_c)
-    coarse_rows, coarse_cols = flat // coarse_shape[1], flat % coarse_shape[1]
-    index = np.full(coarse_shape, -1, dtype=np.int64)
-    index[coarse_rows, coarse_cols] = np.arange(flat.size)
-    side_r = np.clip(block_r + np.where(rows % 2 == 0, -1, 1), 0, coarse_shape[0] - 1)
-    side_c = np.clip(block_c + np.where(cols % 2 == 0, -1, 1), 0, coarse_shape[1] - 1)
-    fine = np.arange(rows.size)
-    entries = [(block_r, block_c, 9 / 16), (side_r, block_c, 3 / 16),
-               (block_r, side_c, 3 / 16), (side_r, side_c, 1 / 16)]
-    p_rows, p_cols, p_vals = [], [], []
-    for er, ec, weight in entries:
-        col = index[er, ec]
-        keep = col >= 0
-        p_rows.append(fine[keep])
-        p_cols.append(col[keep])
-        p_vals.append(np.full(int(keep.sum()), weight))
-    prolong = sparse.csr_array(
-        (np.concatenate(p_vals), (np.concatenate(p_rows), np.concatenate(p_cols))),
-        shape=(rows.size, flat.size))
-    prolong.sum_duplicates()
+    index, coarse_rows, coarse_cols = kernels.coarse_blocks(rows, cols, *coarse_shape)
+    indptr, indices, values = kernels.bilinear_prolongation(rows, cols, index)
+    prolong = sparse.csr_array((values, indices, indptr), shape=(rows.size, coarse_rows.size))
     return prolong, coarse_rows, coarse_cols, coarse_shape
 
 
@@ -223,6 +207,11 @@ def _csr_parts(matrix, dtype=np.float64):
     """
     return (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
             np.ascontiguousarray(matrix.data, dtype=dtype))
+
+
+def _cast(parts):
+    """CSR parts with the multigrid cycle's value type."""
+    return parts[0], parts[1], parts[2].astype(_MG_DTYPE)
 
 
 def _multigrid(matrix, rows, cols, shape):
@@ -242,19 +231,26 @@ def _multigrid(matrix, rows, cols, shape):
         residual (n, C) -> correction (n, C).
     """
     levels = []
-    while matrix.shape[0] > _MG_COARSEST:
+    parts = (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
+             np.ascontiguousarray(matrix.data, dtype=np.float64))
+    size = matrix.shape[0]
+    while size > _MG_COARSEST:
         prolong, rows, cols, shape = _prolongation(rows, cols, shape)
-        if prolong.shape[1] > 0.8 * prolong.shape[0]:
+        coarse = prolong.shape[1]
+        if coarse > 0.8 * size:
             break  # not coarsening (should not happen on 2x2 blocks); factorise here
-        diagonal = matrix.diagonal()
+        down = (prolong.indptr, prolong.indices, prolong.data)
+        up = kernels.csr_transpose(*down, coarse)
         # Gershgorin's bound of D^-1 A's largest eigenvalue: exact for the fine
         # bilaplacian's interior; a power-iteration estimate, tighter on the coarse
         # levels, can fall short and make the smoother (and CG) diverge.
-        upper = float((abs(matrix).sum(axis=1) / diagonal).max())
-        restrict = prolong.T.tocsr()
-        levels.append((_csr_parts(matrix, _MG_DTYPE), (1.0 / diagonal).astype(_MG_DTYPE), upper,
-                       _csr_parts(prolong, _MG_DTYPE), _csr_parts(restrict, _MG_DTYPE)))
-        matrix = (restrict @ matrix @ prolong).tocsr()
+        diagonal, upper = kernels.jacobi_bound(*parts)
+        levels.append((_cast(parts), (1.0 / diagonal).astype(_MG_DTYPE), upper,
+                       _cast(down), _cast(up)))
+        # Galerkin coarse operator R A P (R = P^T), in float64 and two products.
+        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse), coarse)
+        size = coarse
+    matrix = sparse.csr_array((parts[2], parts[1], parts[0]), shape=(size, size))
     coarsest = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                     options={"SymmetricMode": True})
 
@@ -263,7 +259,8 @@ def _multigrid(matrix, rows, cols, shape):
             return coarsest.solve(rhs.astype(np.float64)).astype(_MG_DTYPE)
         parts, inv_diag, upper, prolong, restrict = levels[depth]
         smooth = (inv_diag, upper / _MG_RATIO, upper, _MG_DEGREE)
-        x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:])
+        x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:],
+                                     True)
         residual = kernels.csr_residual(*parts, x, rhs)
         coarse = cycle(depth + 1, kernels.csr_multiply(*restrict, residual))
         x += kernels.csr_multiply(*prolong, coarse)
@@ -337,26 +334,26 @@ def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
     every channel's residual is within ``rtol`` of its right-hand side's norm, or
     after ``maxiter`` steps.
     """
-    x = start.copy()
-    residual = rhs - multiply(x)
+    x = np.array(start, dtype=np.float64, order="C")
+    residual = np.ascontiguousarray(rhs - multiply(x))
     z = precondition(residual)
     direction = z.copy()
-    rz = (residual * z).sum(axis=0)
-    target = rtol * np.sqrt((rhs * rhs).sum(axis=0))
+    rz = kernels.column_dot(residual, z)
+    target = rtol * np.sqrt(kernels.column_dot(rhs, rhs))
+    norm2 = kernels.column_dot(residual, residual)
     for _ in range(maxiter):
-        if np.all(np.sqrt((residual * residual).sum(axis=0)) <= target):
+        if np.all(np.sqrt(norm2) <= target):
             break
-        product = multiply(direction)
-        step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
-        x += step * direction
-        residual -= step * product
+        product = np.ascontiguousarray(multiply(direction))
+        step = rz / np.maximum(kernels.column_dot(direction, product), 1e-300)
+        norm2 = kernels.cg_advance(x, residual, direction, product, step)
         previous = z
         z = precondition(residual)
-        rz_new = (residual * z).sum(axis=0)
+        rz_new = kernels.column_dot(residual, z)
         # Polak-Ribiere: r (z - z_old), not r z. The same in exact arithmetic, and
         # robust to a preconditioner that is not exactly linear (the float32 cycle).
-        beta = (rz_new - (residual * previous).sum(axis=0)) / np.maximum(rz, 1e-300)
-        direction = z + np.maximum(beta, 0.0) * direction
+        beta = (rz_new - kernels.column_dot(residual, previous)) / np.maximum(rz, 1e-300)
+        kernels.cg_turn(direction, z, np.maximum(beta, 0.0))
         rz = rz_new
     return x
 
