@@ -52,15 +52,16 @@ _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 
 #: Bilaplacian (biharmonic, tension) batches of at least this many unknowns are
 #: solved by multigrid-preconditioned conjugate gradients (:func:`_multigrid`); below
-#: it SuperLU's factorisation is faster. Measured in CPU time (bench/diffusion.py,
-#: solver table, ~5 % free-form hole on RGB; direct / multigrid time, biharmonic and
-#: tension): 0.79 and 0.87 at 5.4e4 unknowns, 1.12 and 1.63 at 2.2e5, 1.93 and 2.19
-#: at 8.6e5 (25 s against 13 s); the multigrid's memory stays linear in the hole
-#: where the factor's fill does not.
-_MULTIGRID_MIN = 120_000
-#: Multigrid levels stop coarsening at this many unknowns; that level is factorised
-#: (cheaper than more levels: 7.1 s against 11.4 s with 3 000 at 5.2e5 unknowns).
-_MG_COARSEST = 15_000
+#: it SuperLU's factorisation is as fast. Measured in CPU time on a contended
+#: machine (bench/diffusion.py, ~5 % free-form hole on RGB, best of two): 0.11 s
+#: both at 1.35e4 unknowns (512 px), 0.68 s direct against 0.37 s multigrid at
+#: 5.4e4 (1024 px), 5.7 s against 2.1 s at 2.2e5 (2048 px, tension); the
+#: multigrid's memory stays linear in the hole where the factor's fill does not.
+_MULTIGRID_MIN = 20_000
+#: Multigrid levels stop coarsening at this many unknowns; that level is factorised.
+#: 6 000 against 15 000, 3 000 and 1 000 at 5.4e4 unknowns: 0.37 s, 0.47 s, 0.44 s,
+#: 0.45 s (fewer levels need fewer CG steps, 11 against 15, but a larger factor).
+_MG_COARSEST = 6_000
 #: Degree of the Chebyshev-Jacobi smoother before and after each coarse correction,
 #: and the part of D^-1 A's spectrum it damps: [upper / _MG_RATIO, upper].
 _MG_DEGREE = 3
