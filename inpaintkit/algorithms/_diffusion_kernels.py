@@ -519,13 +519,9 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
     for k in range(rows):
         for c in range(channels):
             step[k, c] = inv_diag[k] * residual[k, c] / theta
-    for _ in range(degree):
-        for k in range(rows):
-            for c in range(channels):
-                x[k, c] += step[k, c]
-        if _ == degree - 1:
-            break
-        # residual -= A step, row by row, then the next step from the new residual.
+    for _ in range(degree - 1):
+        # x += step and residual -= A step, row by row, then the next step from the
+        # new residual: one pass over the rows per step.
         rho_next = 1.0 / (2.0 * sigma - rho)
         keep = x.dtype.type(rho_next * rho)
         push = x.dtype.type(2.0 * rho_next / delta)
@@ -543,10 +539,14 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
                     total[c] = residual[k, c] - total[c]
             scale = push * inv_diag[k]
             for c in range(channels):
+                x[k, c] += step[k, c]
                 residual[k, c] = total[c]
                 following[k, c] = keep * step[k, c] + scale * total[c]
         step, following = following, step
         rho = rho_next
+    for k in range(rows):
+        for c in range(channels):
+            x[k, c] += step[k, c]
     return x
 
 
