@@ -619,6 +619,22 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     assert np.abs(iterative - direct)[hole].max() < 1e-6
 
 
+@pytest.mark.parametrize("channels", (1, 4))
+def test_multigrid_pads_gray_and_keeps_rgba(monkeypatch, channels):
+    """The multigrid runs on four channels (gray is padded with zero channels)."""
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((48, 60))["box"]
+    data = smooth_image(48, 60, channels, seed=3)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    iterative = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
+    assert iterative.shape == direct.shape
+    assert np.abs(iterative - direct)[hole].max() < 1e-6
+
+
 def _random_csr(rng, rows, cols, density=0.3, dtype=np.float64):
     from scipy import sparse
 
