@@ -619,23 +619,46 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     assert np.abs(iterative - direct)[hole].max() < 1e-6
 
 
-def _random_csr(rng, rows, cols, density=0.3):
+@pytest.mark.parametrize("channels", (1, 4))
+def test_multigrid_pads_gray_and_keeps_rgba(monkeypatch, channels):
+    """The multigrid runs on four channels (gray is padded with zero channels)."""
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((48, 60))["box"]
+    data = smooth_image(48, 60, channels, seed=3)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    iterative = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
+    assert iterative.shape == direct.shape
+    assert np.abs(iterative - direct)[hole].max() < 1e-6
+
+
+def _random_csr(rng, rows, cols, density=0.3, dtype=np.float64):
     from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
 
     seed = np.random.default_rng(rng.integers(1 << 30))
     matrix = sparse.random(rows, cols, density=density, random_state=seed, format="csr")
-    return matrix, (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), matrix.data)
+    return matrix, diffusion._csr_parts(matrix, dtype)
 
 
-def test_csr_kernels_match_numpy():
+@pytest.mark.parametrize("dtype", (np.float64, np.float32))
+@pytest.mark.parametrize("channels", (1, 3, 4))  # 4: the register path the multigrid uses
+def test_csr_kernels_match_numpy(channels, dtype):
     rng = np.random.default_rng(5)
-    matrix, parts = _random_csr(rng, 23, 17)
-    x = rng.random((17, 3))
-    np.testing.assert_allclose(kernels.csr_multiply(*parts, x), matrix.toarray() @ x, atol=1e-12)
-    square, parts = _random_csr(rng, 19, 19)
-    x, rhs = rng.random((19, 2)), rng.random((19, 2))
+    atol = 1e-12 if dtype == np.float64 else 1e-5
+    matrix, parts = _random_csr(rng, 23, 17, dtype=dtype)
+    x = rng.random((17, channels)).astype(dtype)
+    got = kernels.csr_multiply(*parts, x)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, matrix.toarray() @ x, atol=atol)
+    square, parts = _random_csr(rng, 19, 19, dtype=dtype)
+    x, rhs = rng.random((19, channels)).astype(dtype), rng.random((19, channels)).astype(dtype)
     np.testing.assert_allclose(kernels.csr_residual(*parts, x, rhs), rhs - square.toarray() @ x,
-                               atol=1e-12)
+                               atol=atol)
 
 
 def chebyshev_reference(dense, x, rhs, lower, upper, degree):
@@ -656,14 +679,15 @@ def chebyshev_reference(dense, x, rhs, lower, upper, degree):
     return x
 
 
-def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
+@pytest.mark.parametrize("channels", (2, 4))
+def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies(channels):
     from scipy import sparse
 
     from inpaintkit.algorithms import diffusion
 
     rng = np.random.default_rng(6)
     hole = rng.random((12, 14)) < 0.5
-    data = rng.random((12, 14, 2))
+    data = rng.random((12, 14, channels))
     rows, cols = np.nonzero(hole)
     index = kernels.hole_index_map(rows, cols, 12, 14)
     a_rows, a_cols, a_vals, rhs = kernels.assemble_system(rows, cols, index, data, 2, 0.25)
@@ -674,6 +698,19 @@ def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
     got = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), x, rhs, upper / 20, upper, 3)
     want = chebyshev_reference(matrix.toarray(), x, rhs, upper / 20, upper, 3)
     np.testing.assert_allclose(got, want, atol=1e-12)
+    # From zero, the caller may skip the first product (residual = rhs): same result.
+    zero = np.zeros_like(x)
+    np.testing.assert_allclose(
+        kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), zero, rhs, upper / 20, upper, 3,
+                                 True),
+        chebyshev_reference(matrix.toarray(), zero, rhs, upper / 20, upper, 3), atol=1e-12)
+    # The float32 cycle's smoother: the same polynomial, to single precision.
+    single = kernels.chebyshev_smooth(*diffusion._csr_parts(matrix, np.float32),
+                                      (1.0 / matrix.diagonal()).astype(np.float32),
+                                      x.astype(np.float32), rhs.astype(np.float32),
+                                      upper / 20, upper, 3)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, want, atol=1e-5 * np.abs(want).max())
     # On the error, the smoother is the polynomial p(D^-1 A) of smallest maximum
     # over the smoothed interval: 1 / T_3(21 / 19) = 0.48 there; an error along the
     # top eigenvector (the most oscillating one) shrinks by |p(upper eigenvalue)|.
@@ -683,7 +720,7 @@ def test_chebyshev_smooth_matches_reference_and_damps_high_frequencies():
     exact = np.linalg.solve(dense, rhs)
     values, vectors = eigh(dense, np.diag(np.diag(dense)))
     assert upper / 20 < values[-1] <= upper
-    error = vectors[:, -1:] * np.ones(2)
+    error = vectors[:, -1:] * np.ones(channels)
     after = kernels.chebyshev_smooth(*parts, 1.0 / matrix.diagonal(), exact + error, rhs,
                                      upper / 20, upper, 3)
     assert np.linalg.norm(after - exact) < 0.5 * np.linalg.norm(error)
@@ -722,3 +759,80 @@ def test_multigrid_falls_back_to_the_direct_solve_when_cg_stalls(monkeypatch):
     monkeypatch.setattr(diffusion, "_MG_MAXITER", 1)
     fallback = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
     np.testing.assert_allclose(fallback[hole], direct[hole], atol=1e-12)
+
+
+def prolongation_reference(rows, cols, shape):
+    """Bilinear prolongation in plain NumPy/SciPy (the kernels' reference)."""
+    from scipy import sparse
+
+    coarse_shape = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+    block_r, block_c = rows // 2, cols // 2
+    flat = np.unique(block_r * coarse_shape[1] + block_c)
+    index = np.full(coarse_shape, -1)
+    index[flat // coarse_shape[1], flat % coarse_shape[1]] = np.arange(flat.size)
+    side_r = np.clip(block_r + np.where(rows % 2 == 0, -1, 1), 0, coarse_shape[0] - 1)
+    side_c = np.clip(block_c + np.where(cols % 2 == 0, -1, 1), 0, coarse_shape[1] - 1)
+    fine = np.arange(rows.size)
+    p_rows, p_cols, p_vals = [], [], []
+    for er, ec, weight in [(block_r, block_c, 9 / 16), (side_r, block_c, 3 / 16),
+                           (block_r, side_c, 3 / 16), (side_r, side_c, 1 / 16)]:
+        col = index[er, ec]
+        keep = col >= 0
+        p_rows.append(fine[keep])
+        p_cols.append(col[keep])
+        p_vals.append(np.full(int(keep.sum()), weight))
+    return sparse.csr_array((np.concatenate(p_vals), (np.concatenate(p_rows),
+                                                      np.concatenate(p_cols))),
+                            shape=(rows.size, flat.size)), flat // coarse_shape[1], flat % coarse_shape[1]
+
+
+@pytest.mark.parametrize("shape", ((10, 12), (9, 13), (31, 17)))
+def test_multigrid_setup_kernels_match_scipy(shape):
+    from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
+
+    rng = np.random.default_rng(sum(shape))
+    hole = rng.random(shape) < 0.4
+    hole[0, :] = True  # border-touching rows and columns (the Neumann side blocks)
+    hole[:, -1] = True
+    rows, cols = np.nonzero(hole)
+    prolong, coarse_rows, coarse_cols, _ = diffusion._prolongation(rows, cols, shape)
+    want, want_rows, want_cols = prolongation_reference(rows, cols, shape)
+    np.testing.assert_array_equal(coarse_rows, want_rows)
+    np.testing.assert_array_equal(coarse_cols, want_cols)
+    np.testing.assert_allclose(prolong.toarray(), want.toarray(), atol=1e-15)
+    parts = diffusion._csr_parts(prolong)
+    up = kernels.csr_transpose(*parts, prolong.shape[1])
+    np.testing.assert_allclose(sparse.csr_array((up[2], up[1], up[0]),
+                                                shape=prolong.shape[::-1]).toarray(),
+                               want.toarray().T, atol=1e-15)
+    # The Galerkin product of the bilaplacian system, against SciPy's.
+    data = rng.random((*shape, 1))
+    index = kernels.hole_index_map(rows, cols, *shape)
+    a_rows, a_cols, a_vals, _ = kernels.assemble_system(rows, cols, index, data, 2, 0.25)
+    matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(rows.size, rows.size))
+    a_parts = diffusion._csr_parts(matrix)
+    m = prolong.shape[1]
+    got = kernels.csr_matmul(*up, *kernels.csr_matmul(*a_parts, *parts, m), m)
+    got = sparse.csr_array((got[2], got[1], got[0]), shape=(m, m)).toarray()
+    np.testing.assert_allclose(got, (want.T @ matrix @ want).toarray(), atol=1e-12)
+    diagonal, bound = kernels.jacobi_bound(*a_parts)
+    np.testing.assert_allclose(diagonal, matrix.diagonal())
+    assert bound == pytest.approx(float((abs(matrix).sum(axis=1) / matrix.diagonal()).max()))
+
+
+def test_cg_kernels_match_numpy():
+    rng = np.random.default_rng(9)
+    x, r, d, q, z = (rng.random((15, 4)) for _ in range(5))
+    step = rng.random(4)
+    np.testing.assert_allclose(kernels.column_dot(r, z), (r * z).sum(axis=0))
+    want_x, want_r = x + step * d, r - step * q
+    norm2 = kernels.cg_advance(x, r, d, q, step)
+    np.testing.assert_allclose(x, want_x)
+    np.testing.assert_allclose(r, want_r)
+    np.testing.assert_allclose(norm2, (want_r ** 2).sum(axis=0))
+    beta = rng.random(4)
+    want_d = z + beta * d
+    kernels.cg_turn(d, z, beta)
+    np.testing.assert_allclose(d, want_d)

@@ -63,23 +63,29 @@ _CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
 
 #: Bilaplacian (biharmonic, tension) batches of at least this many unknowns are
 #: solved by multigrid-preconditioned conjugate gradients (:func:`_multigrid`); below
-#: it SuperLU's factorisation is faster. Measured in CPU time (bench/diffusion.py,
-#: solver table, ~5 % free-form hole on RGB; direct / multigrid time, biharmonic and
-#: tension): 0.79 and 0.87 at 5.4e4 unknowns, 1.12 and 1.63 at 2.2e5, 1.93 and 2.19
-#: at 8.6e5 (25 s against 13 s); the multigrid's memory stays linear in the hole
-#: where the factor's fill does not.
-_MULTIGRID_MIN = 120_000
-#: Multigrid levels stop coarsening at this many unknowns; that level is factorised
-#: (cheaper than more levels: 7.1 s against 11.4 s with 3 000 at 5.2e5 unknowns).
-_MG_COARSEST = 15_000
+#: it SuperLU's factorisation is as fast. Measured in CPU time on a contended
+#: machine (bench/diffusion.py, ~5 % free-form hole on RGB, best of two): 0.11 s
+#: both at 1.35e4 unknowns (512 px), 0.68 s direct against 0.37 s multigrid at
+#: 5.4e4 (1024 px), 5.7 s against 2.1 s at 2.2e5 (2048 px, tension); the
+#: multigrid's memory stays linear in the hole where the factor's fill does not.
+_MULTIGRID_MIN = 20_000
+#: Multigrid levels stop coarsening at this many unknowns; that level is factorised.
+#: 6 000 against 15 000, 3 000 and 1 000 at 5.4e4 unknowns: 0.37 s, 0.47 s, 0.44 s,
+#: 0.45 s (fewer levels need fewer CG steps, 11 against 15, but a larger factor).
+_MG_COARSEST = 6_000
 #: Degree of the Chebyshev-Jacobi smoother before and after each coarse correction,
 #: and the part of D^-1 A's spectrum it damps: [upper / _MG_RATIO, upper].
 _MG_DEGREE = 3
 _MG_RATIO = 30.0
 #: Stopping rule of the multigrid CG (relative residual per channel, iteration cap):
-#: tight enough that the fill equals the direct solution within 1e-6.
-_MG_RTOL = 1e-9
+#: tight enough that the fill equals the direct solution within 1e-6 (measured
+#: 1e-9 mean and 2e-8 max at 5.4e4 unknowns; 1e-7 would reach 1.4e-7 mean, 2e-6 max).
+_MG_RTOL = 1e-8
 _MG_MAXITER = 200
+#: Precision of the multigrid cycle (the preconditioner). CG's iterates, residuals
+#: and products stay float64, so the answer is as exact as with a float64 cycle;
+#: float32 halves the memory traffic of the cycle's products.
+_MG_DTYPE = np.float32
 #: Laplacian (harmonic, Poisson) groups above this many unknowns are solved by CG
 #: with a two-grid preconditioner: faster from about 10^5 unknowns (0.42 s against
 #: 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
@@ -176,7 +182,9 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
         if r.size < (_MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN):
             solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
         elif order == 2:
-            matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
+            # assemble_system writes the rows in order: CSR without a COO conversion.
+            indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
+            matrix = sparse.csr_array((a_vals, a_cols, indptr), shape=(r.size, r.size))
             solution = _solve_multigrid(matrix, r, c, hole.shape, rhs)
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
@@ -207,34 +215,25 @@ def _prolongation(rows, cols, shape):
     coarse_shape : tuple of int
     """
     coarse_shape = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
-    block_r, block_c = rows // 2, cols // 2
-    flat = np.unique(block_r * coarse_shape[1] + block_c)
-    coarse_rows, coarse_cols = flat // coarse_shape[1], flat % coarse_shape[1]
-    index = np.full(coarse_shape, -1, dtype=np.int64)
-    index[coarse_rows, coarse_cols] = np.arange(flat.size)
-    side_r = np.clip(block_r + np.where(rows % 2 == 0, -1, 1), 0, coarse_shape[0] - 1)
-    side_c = np.clip(block_c + np.where(cols % 2 == 0, -1, 1), 0, coarse_shape[1] - 1)
-    fine = np.arange(rows.size)
-    entries = [(block_r, block_c, 9 / 16), (side_r, block_c, 3 / 16),
-               (block_r, side_c, 3 / 16), (side_r, side_c, 1 / 16)]
-    p_rows, p_cols, p_vals = [], [], []
-    for er, ec, weight in entries:
-        col = index[er, ec]
-        keep = col >= 0
-        p_rows.append(fine[keep])
-        p_cols.append(col[keep])
-        p_vals.append(np.full(int(keep.sum()), weight))
-    prolong = sparse.csr_array(
-        (np.concatenate(p_vals), (np.concatenate(p_rows), np.concatenate(p_cols))),
-        shape=(rows.size, flat.size))
-    prolong.sum_duplicates()
+    index, coarse_rows, coarse_cols = kernels.coarse_blocks(rows, cols, *coarse_shape)
+    indptr, indices, values = kernels.bilinear_prolongation(rows, cols, index)
+    prolong = sparse.csr_array((values, indices, indptr), shape=(rows.size, coarse_rows.size))
     return prolong, coarse_rows, coarse_cols, coarse_shape
 
 
-def _csr_parts(matrix):
-    """(indptr, indices, values) of a CSR matrix, as the kernels take them."""
-    return (matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
-            np.ascontiguousarray(matrix.data, dtype=np.float64))
+def _csr_parts(matrix, dtype=np.float64):
+    """(indptr, indices, values) of a CSR matrix, as the kernels take them.
+
+    int32 indices (every hole of a photo fits) and ``dtype`` values: the products
+    stream these arrays, so their width is most of their cost.
+    """
+    return (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
+            np.ascontiguousarray(matrix.data, dtype=dtype))
+
+
+def _cast(parts):
+    """CSR parts with the multigrid cycle's value type."""
+    return parts[0], parts[1], parts[2].astype(_MG_DTYPE)
 
 
 def _multigrid(matrix, rows, cols, shape):
@@ -254,34 +253,42 @@ def _multigrid(matrix, rows, cols, shape):
         residual (n, C) -> correction (n, C).
     """
     levels = []
-    while matrix.shape[0] > _MG_COARSEST:
+    parts = (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
+             np.ascontiguousarray(matrix.data, dtype=np.float64))
+    size = matrix.shape[0]
+    while size > _MG_COARSEST:
         prolong, rows, cols, shape = _prolongation(rows, cols, shape)
-        if prolong.shape[1] > 0.8 * prolong.shape[0]:
+        coarse = prolong.shape[1]
+        if coarse > 0.8 * size:
             break  # not coarsening (should not happen on 2x2 blocks); factorise here
-        diagonal = matrix.diagonal()
+        down = (prolong.indptr, prolong.indices, prolong.data)
+        up = kernels.csr_transpose(*down, coarse)
         # Gershgorin's bound of D^-1 A's largest eigenvalue: exact for the fine
         # bilaplacian's interior; a power-iteration estimate, tighter on the coarse
         # levels, can fall short and make the smoother (and CG) diverge.
-        upper = float((abs(matrix).sum(axis=1) / diagonal).max())
-        restrict = prolong.T.tocsr()
-        levels.append((_csr_parts(matrix), 1.0 / diagonal, upper,
-                       _csr_parts(prolong), _csr_parts(restrict)))
-        matrix = (restrict @ matrix @ prolong).tocsr()
+        diagonal, upper = kernels.jacobi_bound(*parts)
+        levels.append((_cast(parts), (1.0 / diagonal).astype(_MG_DTYPE), upper,
+                       _cast(down), _cast(up)))
+        # Galerkin coarse operator R A P (R = P^T), in float64 and two products.
+        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse), coarse)
+        size = coarse
+    matrix = sparse.csr_array((parts[2], parts[1], parts[0]), shape=(size, size))
     coarsest = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
                     options={"SymmetricMode": True})
 
     def cycle(depth, rhs):
         if depth == len(levels):
-            return coarsest.solve(np.ascontiguousarray(rhs))
+            return coarsest.solve(rhs.astype(np.float64)).astype(_MG_DTYPE)
         parts, inv_diag, upper, prolong, restrict = levels[depth]
         smooth = (inv_diag, upper / _MG_RATIO, upper, _MG_DEGREE)
-        x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:])
+        x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:],
+                                     True)
         residual = kernels.csr_residual(*parts, x, rhs)
         coarse = cycle(depth + 1, kernels.csr_multiply(*restrict, residual))
         x += kernels.csr_multiply(*prolong, coarse)
         return kernels.chebyshev_smooth(*parts, smooth[0], x, rhs, *smooth[1:])
 
-    return lambda residual: cycle(0, residual)
+    return lambda residual: cycle(0, residual.astype(_MG_DTYPE)).astype(np.float64)
 
 
 def _solve_multigrid(matrix, rows, cols, shape, rhs):
@@ -290,10 +297,16 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs):
     Falls back to the direct factorisation if CG has not converged within
     ``_MG_MAXITER`` steps (never seen; a safety net, not a path).
     """
+    channels = rhs.shape[1]
+    if channels < 4:
+        # The kernels' fast path keeps four channels' sums in registers; zero
+        # channels cost less than the general loop would (they stay zero).
+        rhs = np.pad(rhs, ((0, 0), (0, 4 - channels)))
     parts = _csr_parts(matrix)
     solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, np.zeros_like(rhs),
                          _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
     residual = kernels.csr_residual(*parts, solution, rhs)
+    rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
     if np.all(np.sqrt((residual * residual).sum(axis=0))
               <= 10 * _MG_RTOL * np.sqrt((rhs * rhs).sum(axis=0))):
         return solution
@@ -343,22 +356,26 @@ def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
     every channel's residual is within ``rtol`` of its right-hand side's norm, or
     after ``maxiter`` steps.
     """
-    x = start.copy()
-    residual = rhs - multiply(x)
+    x = np.array(start, dtype=np.float64, order="C")
+    residual = np.ascontiguousarray(rhs - multiply(x))
     z = precondition(residual)
     direction = z.copy()
-    rz = (residual * z).sum(axis=0)
-    target = rtol * np.sqrt((rhs * rhs).sum(axis=0))
+    rz = kernels.column_dot(residual, z)
+    target = rtol * np.sqrt(kernels.column_dot(rhs, rhs))
+    norm2 = kernels.column_dot(residual, residual)
     for _ in range(maxiter):
-        if np.all(np.sqrt((residual * residual).sum(axis=0)) <= target):
+        if np.all(np.sqrt(norm2) <= target):
             break
-        product = multiply(direction)
-        step = rz / np.maximum((direction * product).sum(axis=0), 1e-300)
-        x += step * direction
-        residual -= step * product
+        product = np.ascontiguousarray(multiply(direction))
+        step = rz / np.maximum(kernels.column_dot(direction, product), 1e-300)
+        norm2 = kernels.cg_advance(x, residual, direction, product, step)
+        previous = z
         z = precondition(residual)
-        rz_new = (residual * z).sum(axis=0)
-        direction = z + (rz_new / np.maximum(rz, 1e-300)) * direction
+        rz_new = kernels.column_dot(residual, z)
+        # Polak-Ribiere: r (z - z_old), not r z. The same in exact arithmetic, and
+        # robust to a preconditioner that is not exactly linear (the float32 cycle).
+        beta = (rz_new - kernels.column_dot(residual, previous)) / np.maximum(rz, 1e-300)
+        kernels.cg_turn(direction, z, np.maximum(beta, 0.0))
         rz = rz_new
     return x
 
@@ -796,11 +813,12 @@ def inpaint_diffusion(
     rounding; a fresh process then imports neither SciPy nor Numba). Larger groups are
     solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
-    and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 1.2x10^5 with a
-    geometric multigrid V-cycle as preconditioner (about 2x faster than the
-    factorisation at 8.6x10^5 unknowns, memory linear in the hole, within about 1e-8
-    of it). ``tv`` and ``transport``
-    start from the harmonic fill.
+    and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 2x10^4 with a
+    geometric multigrid V-cycle (float32, Galerkin coarse levels) as preconditioner
+    of float64 CG: time linear in the hole (about 9 us per hole pixel of an RGB
+    photo in CPU time on the benchmark's machine), 2.7x faster than the
+    factorisation at 2.2x10^5 unknowns, memory linear in the hole, within about
+    1e-9 of it. ``tv`` and ``transport`` start from the harmonic fill.
 
     References
     ----------
