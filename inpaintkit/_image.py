@@ -185,11 +185,13 @@ def check_mask(mask, shape: tuple[int, int], *, name: str = "mask",
 
 def to_float(image: np.ndarray) -> np.ndarray:
     """Convert a contract dtype to float64 in [0, 1] (a copy)."""
+    # Divided in place: one float64 array, not two (the same numbers).
+    values = image.astype(np.float64)
     if image.dtype == np.uint8:
-        return image.astype(np.float64) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float64) / 65535.0
-    return image.astype(np.float64)
+        values /= 255.0
+    elif image.dtype == np.uint16:
+        values /= 65535.0
+    return values
 
 
 def from_float(values: np.ndarray, dtype) -> np.ndarray:
@@ -218,7 +220,9 @@ class Prepared:
     ----------
     data : ndarray, shape (H, W, C), float64
         Colour channels in [0, 1] (C is 1 or 3; alpha is split off). C-contiguous.
-        Hole pixels are set to 0: methods must not read them.
+        Hole pixels are set to 0: methods must not read them. A method that has
+        converted it further may set it to None to free it: :meth:`finish` needs
+        only ``mask`` and ``original``.
     mask : ndarray, shape (H, W), bool
         True = hole. C-contiguous.
     original : ndarray
@@ -232,6 +236,11 @@ class Prepared:
     @property
     def has_alpha(self) -> bool:
         return self.original.ndim == 3 and self.original.shape[2] == 4
+
+    @property
+    def channels(self) -> int:
+        """Colour channels of ``data``: 1 or 3."""
+        return 1 if self.original.ndim == 2 else min(self.original.shape[2], 3)
 
     @property
     def hole_count(self) -> int:
@@ -254,22 +263,35 @@ class Prepared:
         filled = np.asarray(filled)
         if filled.ndim == 2:
             filled = filled[:, :, None]
-        if filled.shape != self.data.shape:
-            raise RuntimeError(
-                f"method returned shape {filled.shape}, expected {self.data.shape}"
-            )
-        if not np.all(np.isfinite(filled[self.mask])):
-            raise RuntimeError("method produced non-finite values inside the hole")
-        out = self.original.copy()
-        hole = self.mask
-        colour = from_float(filled[hole], self.original.dtype)
-        if self.original.ndim == 2:
-            out[hole] = colour[:, 0]
-        else:
-            out[hole, : colour.shape[1]] = colour
-            if self.has_alpha:
-                out[..., 3] = nearest_fill(self.original[..., 3], hole)
-        return out
+        expected = (*self.mask.shape, self.channels)
+        if filled.shape != expected:
+            raise RuntimeError(f"method returned shape {filled.shape}, expected {expected}")
+        return composite(self.original, self.mask, filled[self.mask])
+
+
+def composite(original: np.ndarray, hole: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``original`` with its ``hole`` pixels set to ``values`` (the colour channels, one
+    row per hole pixel in row-major order, floats in [0, 1], clipped here), converted
+    to its dtype; alpha inside the hole takes the nearest known pixel's. Known pixels
+    are returned bit-for-bit unchanged. The end of :meth:`Prepared.finish`, for
+    methods that keep only their hole pixels' values (no float copy of the image).
+
+    Raises
+    ------
+    RuntimeError
+        If a value is not finite.
+    """
+    if not np.all(np.isfinite(values)):
+        raise RuntimeError("method produced non-finite values inside the hole")
+    out = original.copy()
+    colour = from_float(values, original.dtype)
+    if original.ndim == 2:
+        out[hole] = colour[:, 0]
+    else:
+        out[hole, : colour.shape[1]] = colour
+        if original.shape[2] == 4:
+            out[..., 3] = nearest_fill(original[..., 3], hole)
+    return out
 
 
 def prepare(image, mask, *, image_name: str = "image", mask_name: str = "mask") -> Prepared:
