@@ -39,7 +39,7 @@ params = json.loads(sys.argv[4])
 width, height = (int(v) for v in size.split("x")) if "x" in size else (int(size), int(size))
 from skimage import data as skdata
 import inpaintkit
-from inpaintkit._image import estimate_memory, available_memory
+from inpaintkit._image import estimate_memory, available_memory, work_pixels
 
 photo = skdata.astronaut()[..., :3]
 image = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
@@ -70,7 +70,8 @@ mask = canvas.view(bool)  # 0/1 bytes: the same memory, no copy
 chosen = inpaintkit.choose_method(mask) if method == "auto" else method
 from inpaintkit import _windows
 need = estimate_memory(chosen, image.shape, image.dtype, int(np.count_nonzero(mask)),
-                       windowed=_windows.worth_it(chosen, image.shape, None, mask))
+                       windowed=_windows.worth_it(chosen, image.shape, None, mask),
+                       work=work_pixels(chosen, mask, params))
 have = available_memory()
 record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen, "params": params,
           "hole_fraction": np.count_nonzero(mask) / mask.size, "image_mb": image.nbytes / 2**20,

@@ -429,16 +429,19 @@ def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) ->
         regions.append((box, own))
     return regions
 
-#: Working memory of each method beyond its input and output, in bytes per image
-#: pixel and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
-#: and the inputs', RGB uint8 at 2000^2 to 8000^2, rounded up; patchmatch took 17.8 GB
-#: above its inputs at 8000^2 with a 5 % hole, 278 B a pixel): diffusion's direct
-#: solver grows with the hole, the patch methods and the networks with the image.
-#: Methods not listed get the ``None`` row.
+#: Working memory of each method beyond its input and output, in bytes per pixel it
+#: works on and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
+#: and the inputs', RGB uint8, rounded up). Diffusion's direct solver grows with the
+#: hole; patchmatch works on its crop (the hole's box plus its source band, see
+#: :func:`work_pixels`: 290 B per crop pixel, the whole-image level of issue 22 less
+#: the float64 copies its set-up made); criminisi keeps about 25 B per image pixel
+#: (its harmonic guide's float crop first: up to 30) and the rest per hole pixel,
+#: the guide's solve included; the networks grow with the image. Methods not listed
+#: get the ``None`` row.
 MEMORY_COST: dict[str | None, tuple[float, float]] = {
     "diffusion": (60.0, 3000.0),
-    "patchmatch": (300.0, 0.0),
-    "criminisi": (240.0, 0.0),
+    "patchmatch": (290.0, 0.0),
+    "criminisi": (32.0, 3200.0),
     None: (200.0, 0.0),
 }
 
@@ -446,13 +449,31 @@ MEMORY_COST: dict[str | None, tuple[float, float]] = {
 IMPORT_COST = {"classical": 150 * 2**20, "learned": 300 * 2**20}
 
 
+def work_pixels(method: str, hole: np.ndarray | None, params: dict | None = None) -> int | None:
+    """Pixels ``method`` works on for this ``hole``, where that is less than the image:
+    patchmatch's crop (the hole's box plus its source band); else None (the image)."""
+    if method != "patchmatch" or hole is None or not hole.any():
+        return None
+    from .algorithms.patchmatch import _check_source_margin, _source_box  # loaded by now
+
+    params = params or {}
+    try:
+        margin = _check_source_margin(params.get("source_margin", "auto"))
+        box = _source_box(hole, margin, int(params.get("patch_size", 7)))
+    except (TypeError, ValueError):
+        return None  # a bad option: the method itself says so, in its own words
+    return None if box is None else (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+
+
 def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
-                    windowed: bool = False) -> int:
+                    windowed: bool = False, work: int | None = None) -> int:
     """An upper estimate, in bytes, of the memory ``method`` needs for this input.
 
     The input and the output copy, plus the method's working memory from
-    :data:`MEMORY_COST` (per image pixel and per hole pixel). With ``windowed``
-    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask.
+    :data:`MEMORY_COST` (per pixel worked on and per hole pixel). With ``windowed``
+    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask;
+    ``work`` (see :func:`work_pixels`) is the pixel count of a method's crop, plus a
+    mask and hole numbers for the image.
     """
     pixels = int(shape[0]) * int(shape[1])
     image_bytes = pixels * (int(shape[2]) if len(shape) == 3 else 1) * np.dtype(dtype).itemsize
@@ -463,6 +484,8 @@ def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
         window = (CORE + 2 * MIN_MARGIN) ** 2
         return int(2 * image_bytes + pixels + per_pixel * window
                    + per_hole * min(int(hole_pixels), window))
+    if work is not None and work < pixels:
+        return int(2 * image_bytes + 8 * pixels + per_pixel * work + per_hole * int(hole_pixels))
     return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
 
 
@@ -505,10 +528,13 @@ def available_memory() -> int | None:
 
 
 def check_memory(method: str, shape, dtype, hole_pixels: int, *,
-                 windowed: bool = False) -> None:
+                 windowed: bool = False, hole: np.ndarray | None = None,
+                 params: dict | None = None) -> None:
     """Raise ``MemoryError`` before starting when ``method`` would need more memory
-    than the machine has left (see :func:`estimate_memory`)."""
-    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed)
+    than the machine has left (see :func:`estimate_memory`; with the ``hole`` and the
+    options, a method that works on a crop is estimated on it)."""
+    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed,
+                           work=work_pixels(method, hole, params))
     need += _import_cost(method)
     have = available_memory()
     if have is not None and need > have:

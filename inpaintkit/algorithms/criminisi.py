@@ -392,7 +392,8 @@ def _image_features(colour_image, hole, guide, color_space):
     feat = np.empty(height * width * channels, np.float32)
     luma = (np.empty(height * width, np.float32) if channels == 3 and color_space != "lab"
             else None)
-    band = max(1, (1 << 18) // (width * channels))  # 2 MB of float64 rows
+    # Bands of at most 2 MB of float64 and a sixteenth of the image.
+    band = max(1, min(1 << 18, height * width // 16) // (width * channels))
     for top in range(0, height, band):
         rows = slice(top, min(top + band, height))
         data = to_float(colour_image[rows])
