@@ -621,15 +621,15 @@ def _source_box(hole: np.ndarray, source_margin, patch_size: int):
     margin (``"auto"``: ``_SOURCE_MARGIN_PER_DEPTH`` times the hole's depth, at least
     ``_SOURCE_MARGIN_MIN``), or None when the whole image is to be used (no margin,
     or a crop over ``_SOURCE_CROP_AREA`` of the image)."""
-    if source_margin is None or not hole.any():
+    if source_margin is None or not hole.any() or hole.all():
         return None
     if source_margin == "auto":
         # The depth is the same on the box plus one pixel: every hole pixel's nearest
         # known pixel lies in it (the ring around the box is known).
-        depth = float(_hole_depth(hole[_hole_box(hole, 1)]).max())
+        depth = min(float(_hole_depth(hole[_hole_box(hole, 1)]).max()), max(hole.shape))
         margin = max(_SOURCE_MARGIN_MIN, int(np.ceil(_SOURCE_MARGIN_PER_DEPTH * depth)))
     else:
-        margin = source_margin
+        margin = min(source_margin, max(hole.shape))
     margin = max(margin, 2 * patch_size)
     box = _hole_box(hole, margin)
     area = (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
