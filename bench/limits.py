@@ -2,16 +2,21 @@
 
 Each case runs in its own process, so its peak resident memory (``ru_maxrss``) is
 its own. It includes the interpreter, the libraries, the photo and the mask;
-"above inputs" is the peak less the resident size once they exist. The photo is
-synthesised there (a skimage.data photo enlarged with OpenCV),
+"above inputs" is the peak less the resident size once they exist, and "B/px" that
+over the image's pixels. The photo is synthesised there (a skimage.data photo
+enlarged with OpenCV; a size ``WxH`` such as ``7680x4800`` gives a non-square one),
 a hole drawn (``scratch``: thin strokes over 0.5 % of the pixels; ``hole5``: one
-blob of 5 %), the memory estimate of :func:`inpaintkit._image.check_memory` asked
+blob of 5 %; ``scribble5``: a round brush, 1.5 % of the shorter side wide, scribbled
+in random strokes over the middle 45 % x 45 % of the frame until 5 % of the pixels
+are covered, as a user paints over an object to remove), the memory estimate of :func:`inpaintkit._image.check_memory` asked
 first (a case the machine cannot hold is refused before it starts, as
 ``inpaint()`` would), then the fill timed. Run from the repository root::
 
     python bench/limits.py                        # 2k and 4k, every method
     python bench/limits.py --sizes 8000 --methods patchmatch --holes hole5
     python bench/limits.py --sizes 16000 --methods auto --holes scratch
+    python bench/limits.py --sizes 7680x4800 --methods patchmatch --holes scribble5
+    python bench/limits.py --sizes 2000 --methods patchmatch --params source_margin=None
 
 Big cases take minutes and gigabytes: run them one at a time on a quiet machine.
 """
@@ -19,6 +24,7 @@ Big cases take minutes and gigabytes: run them one at a time on a quiet machine.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import subprocess
@@ -28,32 +34,46 @@ import time
 _CHILD = r"""
 import json, os, resource, sys, time
 import numpy as np, cv2
-size, hole_kind, method = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+size, hole_kind, method = sys.argv[1], sys.argv[2], sys.argv[3]
+params = json.loads(sys.argv[4])
+width, height = (int(v) for v in size.split("x")) if "x" in size else (int(size), int(size))
 from skimage import data as skdata
 import inpaintkit
-from inpaintkit._image import estimate_memory, available_memory
+from inpaintkit._image import estimate_memory, available_memory, work_pixels
 
 photo = skdata.astronaut()[..., :3]
-image = cv2.resize(photo, (size, size), interpolation=cv2.INTER_CUBIC)
+image = cv2.resize(photo, (width, height), interpolation=cv2.INTER_CUBIC)
 rng = np.random.default_rng(0)
-canvas = np.zeros((size, size), np.uint8)
+canvas = np.zeros((height, width), np.uint8)
 if hole_kind == "scratch":
     # Straight scratches 3-7 px wide over 0.5 % of the pixels, as on a scanned print.
-    while cv2.countNonZero(canvas) < 0.005 * size * size:
-        points = rng.integers(0, size, (2, 2))
+    while cv2.countNonZero(canvas) < 0.005 * width * height:
+        points = rng.integers(0, (width, height), (2, 2))
         cv2.line(canvas, tuple(map(int, points[0])), tuple(map(int, points[1])), 1,
                  int(rng.integers(3, 8)))
+elif hole_kind == "scribble5":
+    # A brush scribbled over the middle of the frame, stroke after stroke.
+    brush = max(3, int(0.015 * min(width, height)))
+    low = np.array([0.275 * width, 0.275 * height])
+    high = np.array([0.725 * width, 0.725 * height])
+    point = rng.uniform(low, high)
+    while cv2.countNonZero(canvas) < 0.05 * width * height:
+        step = rng.normal(0.0, 0.06 * min(width, height), 2)
+        nxt = np.clip(point + step, low, high)
+        cv2.line(canvas, tuple(int(v) for v in point), tuple(int(v) for v in nxt), 1, brush)
+        point = nxt
 else:
-    radius = int(np.sqrt(0.05 * size * size / np.pi))
-    centre = (size // 2 + size // 9, size // 2 - size // 11)
+    radius = int(np.sqrt(0.05 * width * height / np.pi))
+    centre = (width // 2 + width // 9, height // 2 - height // 11)
     cv2.ellipse(canvas, centre, (int(radius * 1.25), int(radius * 0.8)), 20, 0, 360, 1, -1)
 mask = canvas.view(bool)  # 0/1 bytes: the same memory, no copy
 chosen = inpaintkit.choose_method(mask) if method == "auto" else method
 from inpaintkit import _windows
 need = estimate_memory(chosen, image.shape, image.dtype, int(np.count_nonzero(mask)),
-                       windowed=_windows.worth_it(chosen, image.shape, None, mask))
+                       windowed=_windows.worth_it(chosen, image.shape, None, mask),
+                       work=work_pixels(chosen, mask, params))
 have = available_memory()
-record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen,
+record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen, "params": params,
           "hole_fraction": np.count_nonzero(mask) / mask.size, "image_mb": image.nbytes / 2**20,
           "estimate_mb": need / 2**20, "available_mb": None if have is None else have / 2**20,
           "inputs_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -61,22 +81,24 @@ if have is not None and need > have:
     record["status"] = "refused"
     print(json.dumps(record)); sys.exit(0)
 start = time.perf_counter()
-out = inpaintkit.inpaint(image, mask, method=chosen)
+out = inpaintkit.inpaint(image, mask, method=chosen, **params)
 record["seconds"] = time.perf_counter() - start
 record["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+record["pixels"] = width * height
 record["known_exact"] = bool(np.array_equal(out[~mask], image[~mask]))
 record["status"] = "ok"
 print(json.dumps(record))
 """
 
 
-def run_case(size: int, hole: str, method: str, timeout: float) -> dict:
+def run_case(size: str, hole: str, method: str, timeout: float, params=None) -> dict:
     """Run one case in a fresh process; return its record (status ok/refused/timeout/failed)."""
     env = dict(os.environ)
     env.setdefault("NUMBA_NUM_THREADS", "2")
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-c", _CHILD, str(size), hole, method],
+        done = subprocess.run([sys.executable, "-c", _CHILD, str(size), hole, method,
+                               json.dumps(params or {})],
                               capture_output=True, text=True, timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
         return {"size": size, "hole": hole, "method": method, "status": "timeout",
@@ -91,39 +113,53 @@ def run_case(size: int, hole: str, method: str, timeout: float) -> dict:
 
 def _row(record: dict) -> str:
     status = record["status"]
-    size = f"{record['size']}^2"
+    size = str(record["size"])
+    size = size if "x" in size else f"{size}^2"
     chosen = record.get("chosen", record["method"])
     name = record["method"] + (f"->{chosen}" if chosen != record["method"] else "")
+    name += "".join(f" {key}={value}" for key, value in (record.get("params") or {}).items())
     if status == "ok":
         ratio = record["peak_rss_mb"] / record["image_mb"]
         work = record["peak_rss_mb"] - record["inputs_rss_mb"]
+        per_pixel = work * 2**20 / record["pixels"]
         return (f"| {size} | {record['hole']} | {name} | {record['seconds']:.1f} | "
-                f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {work:.0f} | "
+                f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {work:.0f} | {per_pixel:.0f} | "
                 f"{record['estimate_mb']:.0f} | {'yes' if record['known_exact'] else 'NO'} |")
     if status == "refused":
         return (f"| {size} | {record['hole']} | {name} | refused before starting: estimate "
-                f"{record['estimate_mb']:.0f} MB > available {record['available_mb']:.0f} MB | | | | | |")
+                f"{record['estimate_mb']:.0f} MB > available {record['available_mb']:.0f} MB "
+                "| | | | | | |")
     detail = record.get("error", f"over {record.get('seconds', 0):.0f} s")
-    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | | |"
+    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | | | |"
 
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 4000])
+    parser.add_argument("--sizes", nargs="+", default=["2000", "4000"],
+                        help="Sides (2000) or WIDTHxHEIGHT (7680x4800).")
     parser.add_argument("--holes", nargs="+", default=["scratch", "hole5"],
-                        choices=["scratch", "hole5"])
+                        choices=["scratch", "hole5", "scribble5"])
+    parser.add_argument("--params", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="Method options (values read as Python literals).")
     parser.add_argument("--methods", nargs="+",
                         default=["auto", "diffusion", "patchmatch", "criminisi", "pconv"])
     parser.add_argument("--timeout", type=float, default=900.0, help="Seconds per case.")
     parser.add_argument("--json", help="Also append each record to this JSON-lines file.")
     args = parser.parse_args(argv)
+    params = {}
+    for item in args.params:
+        key, _, value = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
     print("| size | hole | method | seconds | peak RSS MB | RSS / image | above inputs MB "
-          "| estimate MB | known exact |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| B/px | estimate MB | known exact |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for hole in args.holes:
             for method in args.methods:
-                record = run_case(size, hole, method, args.timeout)
+                record = run_case(size, hole, method, args.timeout, params)
                 print(_row(record), flush=True)
                 if args.json:
                     with open(args.json, "a") as log:

@@ -224,7 +224,8 @@ def inpaint(image, mask, method: str = "auto", *, seed: int = 0, **params):
     hole = check_mask(mask, image.shape[:2], copy=False)
     hole_pixels = int(np.count_nonzero(hole))
     windowed = hole_pixels > 0 and _windows.worth_it(method, image.shape, params, hole)
-    check_memory(method, image.shape, image.dtype, hole_pixels, windowed=windowed)
+    check_memory(method, image.shape, image.dtype, hole_pixels, windowed=windowed, hole=hole,
+                 params=params)
     if windowed:  # large images, local methods: memory grows with a window, not the image
         return _windows.fill(function, image, hole, seed=seed, **params)
     return function(image, mask, seed=seed, **params)

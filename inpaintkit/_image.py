@@ -185,11 +185,13 @@ def check_mask(mask, shape: tuple[int, int], *, name: str = "mask",
 
 def to_float(image: np.ndarray) -> np.ndarray:
     """Convert a contract dtype to float64 in [0, 1] (a copy)."""
+    # Divided in place: one float64 array, not two (the same numbers).
+    values = image.astype(np.float64)
     if image.dtype == np.uint8:
-        return image.astype(np.float64) / 255.0
-    if image.dtype == np.uint16:
-        return image.astype(np.float64) / 65535.0
-    return image.astype(np.float64)
+        values /= 255.0
+    elif image.dtype == np.uint16:
+        values /= 65535.0
+    return values
 
 
 def from_float(values: np.ndarray, dtype) -> np.ndarray:
@@ -218,7 +220,9 @@ class Prepared:
     ----------
     data : ndarray, shape (H, W, C), float64
         Colour channels in [0, 1] (C is 1 or 3; alpha is split off). C-contiguous.
-        Hole pixels are set to 0: methods must not read them.
+        Hole pixels are set to 0: methods must not read them. A method that has
+        converted it further may set it to None to free it: :meth:`finish` needs
+        only ``mask`` and ``original``.
     mask : ndarray, shape (H, W), bool
         True = hole. C-contiguous.
     original : ndarray
@@ -232,6 +236,11 @@ class Prepared:
     @property
     def has_alpha(self) -> bool:
         return self.original.ndim == 3 and self.original.shape[2] == 4
+
+    @property
+    def channels(self) -> int:
+        """Colour channels of ``data``: 1 or 3."""
+        return 1 if self.original.ndim == 2 else min(self.original.shape[2], 3)
 
     @property
     def hole_count(self) -> int:
@@ -254,22 +263,35 @@ class Prepared:
         filled = np.asarray(filled)
         if filled.ndim == 2:
             filled = filled[:, :, None]
-        if filled.shape != self.data.shape:
-            raise RuntimeError(
-                f"method returned shape {filled.shape}, expected {self.data.shape}"
-            )
-        if not np.all(np.isfinite(filled[self.mask])):
-            raise RuntimeError("method produced non-finite values inside the hole")
-        out = self.original.copy()
-        hole = self.mask
-        colour = from_float(filled[hole], self.original.dtype)
-        if self.original.ndim == 2:
-            out[hole] = colour[:, 0]
-        else:
-            out[hole, : colour.shape[1]] = colour
-            if self.has_alpha:
-                out[..., 3] = nearest_fill(self.original[..., 3], hole)
-        return out
+        expected = (*self.mask.shape, self.channels)
+        if filled.shape != expected:
+            raise RuntimeError(f"method returned shape {filled.shape}, expected {expected}")
+        return composite(self.original, self.mask, filled[self.mask])
+
+
+def composite(original: np.ndarray, hole: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``original`` with its ``hole`` pixels set to ``values`` (the colour channels, one
+    row per hole pixel in row-major order, floats in [0, 1], clipped here), converted
+    to its dtype; alpha inside the hole takes the nearest known pixel's. Known pixels
+    are returned bit-for-bit unchanged. The end of :meth:`Prepared.finish`, for
+    methods that keep only their hole pixels' values (no float copy of the image).
+
+    Raises
+    ------
+    RuntimeError
+        If a value is not finite.
+    """
+    if not np.all(np.isfinite(values)):
+        raise RuntimeError("method produced non-finite values inside the hole")
+    out = original.copy()
+    colour = from_float(values, original.dtype)
+    if original.ndim == 2:
+        out[hole] = colour[:, 0]
+    else:
+        out[hole, : colour.shape[1]] = colour
+        if original.shape[2] == 4:
+            out[..., 3] = nearest_fill(original[..., 3], hole)
+    return out
 
 
 def prepare(image, mask, *, image_name: str = "image", mask_name: str = "mask") -> Prepared:
@@ -407,16 +429,19 @@ def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) ->
         regions.append((box, own))
     return regions
 
-#: Working memory of each method beyond its input and output, in bytes per image
-#: pixel and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
-#: and the inputs', RGB uint8 at 2000^2 to 8000^2, rounded up; patchmatch took 17.8 GB
-#: above its inputs at 8000^2 with a 5 % hole, 278 B a pixel): diffusion's direct
-#: solver grows with the hole, the patch methods and the networks with the image.
-#: Methods not listed get the ``None`` row.
+#: Working memory of each method beyond its input and output, in bytes per pixel it
+#: works on and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
+#: and the inputs', RGB uint8, rounded up). Diffusion's direct solver grows with the
+#: hole; patchmatch works on its crop (the hole's box plus its source band, see
+#: :func:`work_pixels`: 2.9 GiB above the inputs for a 7.8 MP crop of a 37 MP photo
+#: with a 5 % blob, 320 B per crop pixel once the image-sized arrays are counted); criminisi keeps about 25 B per image pixel
+#: (its harmonic guide's float crop first: up to 30) and the rest per hole pixel,
+#: the guide's solve included; the networks grow with the image. Methods not listed
+#: get the ``None`` row.
 MEMORY_COST: dict[str | None, tuple[float, float]] = {
     "diffusion": (60.0, 3000.0),
-    "patchmatch": (300.0, 0.0),
-    "criminisi": (240.0, 0.0),
+    "patchmatch": (330.0, 0.0),
+    "criminisi": (32.0, 3200.0),
     None: (200.0, 0.0),
 }
 
@@ -424,13 +449,31 @@ MEMORY_COST: dict[str | None, tuple[float, float]] = {
 IMPORT_COST = {"classical": 150 * 2**20, "learned": 300 * 2**20}
 
 
+def work_pixels(method: str, hole: np.ndarray | None, params: dict | None = None) -> int | None:
+    """Pixels ``method`` works on for this ``hole``, where that is less than the image:
+    patchmatch's crop (the hole's box plus its source band); else None (the image)."""
+    if method != "patchmatch" or hole is None or not hole.any():
+        return None
+    from .algorithms.patchmatch import _check_source_margin, _source_box  # loaded by now
+
+    params = params or {}
+    try:
+        margin = _check_source_margin(params.get("source_margin", "auto"))
+        box = _source_box(hole, margin, int(params.get("patch_size", 7)))
+    except (TypeError, ValueError):
+        return None  # a bad option: the method itself says so, in its own words
+    return None if box is None else (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+
+
 def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
-                    windowed: bool = False) -> int:
+                    windowed: bool = False, work: int | None = None) -> int:
     """An upper estimate, in bytes, of the memory ``method`` needs for this input.
 
     The input and the output copy, plus the method's working memory from
-    :data:`MEMORY_COST` (per image pixel and per hole pixel). With ``windowed``
-    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask.
+    :data:`MEMORY_COST` (per pixel worked on and per hole pixel). With ``windowed``
+    (see ``inpaintkit._windows``) the per-pixel work is a window's, plus a mask;
+    ``work`` (see :func:`work_pixels`) is the pixel count of a method's crop, plus a
+    mask and hole numbers for the image.
     """
     pixels = int(shape[0]) * int(shape[1])
     image_bytes = pixels * (int(shape[2]) if len(shape) == 3 else 1) * np.dtype(dtype).itemsize
@@ -441,6 +484,8 @@ def estimate_memory(method: str, shape, dtype, hole_pixels: int, *,
         window = (CORE + 2 * MIN_MARGIN) ** 2
         return int(2 * image_bytes + pixels + per_pixel * window
                    + per_hole * min(int(hole_pixels), window))
+    if work is not None and work < pixels:
+        return int(2 * image_bytes + 8 * pixels + per_pixel * work + per_hole * int(hole_pixels))
     return int(2 * image_bytes + per_pixel * pixels + per_hole * int(hole_pixels))
 
 
@@ -483,10 +528,13 @@ def available_memory() -> int | None:
 
 
 def check_memory(method: str, shape, dtype, hole_pixels: int, *,
-                 windowed: bool = False) -> None:
+                 windowed: bool = False, hole: np.ndarray | None = None,
+                 params: dict | None = None) -> None:
     """Raise ``MemoryError`` before starting when ``method`` would need more memory
-    than the machine has left (see :func:`estimate_memory`)."""
-    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed)
+    than the machine has left (see :func:`estimate_memory`; with the ``hole`` and the
+    options, a method that works on a crop is estimated on it)."""
+    need = estimate_memory(method, shape, dtype, hole_pixels, windowed=windowed,
+                           work=work_pixels(method, hole, params))
     need += _import_cost(method)
     have = available_memory()
     if have is not None and need > have:

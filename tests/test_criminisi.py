@@ -133,69 +133,90 @@ def random_state(seed=0, shape=(17, 19)):
     return hole, luma, confidence
 
 
+def smoothed(hole, weights):
+    """The kernel's smoothed hole indicator at every pixel."""
+    height, width = hole.shape
+    flat = hole.reshape(-1).astype(np.uint8)
+    return np.array([[kern.smooth_at(flat, height, width, weights, y, x) for x in range(width)]
+                     for y in range(height)])
+
+
+def hole_numbers(hole):
+    """``hid``: each hole pixel's number in row-major order, -1 elsewhere."""
+    hid = np.full(hole.size, -1, np.int32)
+    hid[np.flatnonzero(hole.reshape(-1))] = np.arange(hole.sum(), dtype=np.int32)
+    return hid
+
+
 def test_smoothed_mask_matches_scipy_gaussian():
     hole, _, _ = random_state(1)
-    height, width = hole.shape
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
-    smooth = np.zeros(hole.size)
-    kern.smooth_mask_region(hole.reshape(-1).astype(np.uint8), height, width, weights, smooth,
-                            np.zeros(hole.size), 0, height, 0, width)
     expected = ndimage.gaussian_filter(hole.astype(float), NORMAL_SIGMA, mode="nearest",
                                        truncate=NORMAL_RADIUS / NORMAL_SIGMA)
-    np.testing.assert_allclose(smooth.reshape(hole.shape), expected, atol=1e-12)
+    np.testing.assert_allclose(smoothed(hole, weights), expected, atol=1e-6)  # float32
 
 
-def test_known_gradient_matches_reference():
+@pytest.mark.parametrize("stride", [1, 3])
+def test_known_gradient_matches_reference(stride):
     hole, luma, _ = random_state(2)
+    luma = luma.astype(np.float32)
     height, width = hole.shape
-    gy = np.full(hole.size, np.nan)
-    gx = np.full(hole.size, np.nan)
-    kern.known_gradient_region(luma.reshape(-1), hole.reshape(-1).astype(np.uint8), height, width,
-                               gy, gx, 0, height, 0, width)
-    ry, rx = ref_known_gradient(luma, hole)
-    np.testing.assert_allclose(gy.reshape(hole.shape), ry, atol=1e-12)
-    np.testing.assert_allclose(gx.reshape(hole.shape), rx, atol=1e-12)
+    flat = np.zeros(hole.size * stride, np.float32)
+    flat[::stride] = luma.reshape(-1)  # stride 3: L* among Lab features
+    hole_u8 = hole.reshape(-1).astype(np.uint8)
+    got = np.array([kern.gradient_at(flat, stride, hole_u8, height, width, i)
+                    for i in range(hole.size)])
+    ry, rx = ref_known_gradient(luma.astype(np.float64), hole)
+    np.testing.assert_allclose(got[:, 0].reshape(hole.shape), ry, atol=1e-5)
+    np.testing.assert_allclose(got[:, 1].reshape(hole.shape), rx, atol=1e-5)
 
 
 @pytest.mark.parametrize("iso_radius", [1, 2, 4])
 def test_priority_kernel_matches_reference(iso_radius):
     hole, luma, confidence = random_state(3)
+    luma = luma.astype(np.float32)
+    confidence = confidence.astype(np.float32)
     height, width = hole.shape
     half = 3
     hole_u8 = hole.reshape(-1).astype(np.uint8)
-    smooth = np.zeros(hole.size)
-    kern.smooth_mask_region(hole_u8, height, width, _gaussian_weights(1.5, 5), smooth,
-                            np.zeros(hole.size), 0, height, 0, width)
+    weights = _gaussian_weights(1.5, 5)
+    smooth = smoothed(hole, weights)
     gy, gx = ref_known_gradient(luma, hole)
+    # The input's hole: pixels ``filled`` since (known now, with their confidence)
+    # and the rest; pixels known in the input have confidence 1.
+    filled = ~hole & (np.random.default_rng(3).random(hole.shape) < 0.4)
+    confidence[~hole & ~filled] = 1.0
+    hid = hole_numbers(hole | filled)
+    per_hole = confidence.reshape(-1)[hid >= 0]
     front = hole & ndimage.binary_dilation(~hole, structure=ndimage.generate_binary_structure(2, 1))
     assert front.sum() > 20
     for y, x in zip(*np.nonzero(front)):
-        got = kern.patch_priority(y * width + x, height, width, half, hole_u8,
-                                  confidence.reshape(-1), smooth, gy.reshape(-1), gx.reshape(-1),
-                                  100.0, 1e-3, iso_radius)
-        want = ref_priority(y, x, half, hole, confidence, smooth.reshape(hole.shape), gy, gx,
+        got = kern.patch_priority(y * width + x, height, width, half, hole_u8, hid, per_hole,
+                                  weights, luma.reshape(-1), 1, 100.0, 1e-3, iso_radius)
+        want = ref_priority(y, x, half, hole, confidence, smooth, gy, gx,
                             100.0, 1e-3, iso_radius)
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-12)
 
 
 def test_front_and_priority_region_track_the_front():
     hole, luma, confidence = random_state(4)
     height, width = hole.shape
-    pos = np.full(hole.size, -1, np.int64)
-    where = np.full(hole.size, -1, np.int64)
+    hid = hole_numbers(hole)
+    pos = np.full(hole.sum(), -1, np.int64)
+    where = np.full(hole.sum(), -1, np.int64)
     counters = np.zeros(3, np.int64)
     hole_u8 = hole.reshape(-1).astype(np.uint8)
-    kern.front_region(hole_u8, height, width, pos, where, counters, 0, height, 0, width)
+    kern.front_region(hole_u8, hid, height, width, pos, where, counters, 0, height, 0, width)
     known4 = ndimage.binary_dilation(~hole, structure=ndimage.generate_binary_structure(2, 1))
     expected = np.flatnonzero((hole & known4).reshape(-1))
     assert sorted(pos[: counters[0]]) == expected.tolist()
     # Fill a block, update the region around it: the list equals a fresh derivation.
     hole[5:9, 6:10] = False
     hole_u8[:] = hole.reshape(-1)
-    kern.front_region(hole_u8, height, width, pos, where, counters, 4, 10, 5, 11)
+    kern.front_region(hole_u8, hid, height, width, pos, where, counters, 4, 10, 5, 11)
     known4 = ndimage.binary_dilation(~hole, structure=ndimage.generate_binary_structure(2, 1))
     assert sorted(pos[: counters[0]]) == np.flatnonzero((hole & known4).reshape(-1)).tolist()
-    assert all(where[i] == k for k, i in enumerate(pos[: counters[0]]))
+    assert all(where[hid[i]] == k for k, i in enumerate(pos[: counters[0]]))
 
 
 @pytest.mark.parametrize("channels", [1, 3])
@@ -336,7 +357,9 @@ def test_lab_table_for_8_bit_input_gives_the_same_numbers():
 def test_blend_seams_matches_reference_and_keeps_uniform_offsets(colour_sigma):
     rng = np.random.default_rng(8)
     height, width, channels, radius = 20, 22, 3, 2
-    colour = rng.random((height, width, channels))
+    # 8-bit values: the kernel reads known pixels from the input (uint8 here, / 255).
+    pixels = rng.integers(0, 256, (height * width, channels), dtype=np.uint8)
+    colour = pixels.reshape(height, width, channels) / 255.0
     hole = np.zeros((height, width), bool)
     hole[6:14, 7:15] = True
     off_y = np.zeros((height, width), np.int64)
@@ -348,11 +371,20 @@ def test_blend_seams_matches_reference_and_keeps_uniform_offsets(colour_sigma):
         filled[y, x] = colour[y + off_y[y, x], x + off_x[y, x]]
     taps = _gaussian_weights(radius / 2, radius)
     weights = np.outer(taps, taps)
-    out = np.zeros(filled.size)
-    seam = hole.reshape(-1).astype(np.uint8)  # compute every hole pixel
-    kern.blend_seams(filled.reshape(-1), out, hole.reshape(-1).astype(np.uint8), seam, height, width,
-                     channels, off_y.reshape(-1), off_x.reshape(-1), weights, colour_sigma)
-    out = out.reshape(filled.shape)
+    holes = np.flatnonzero(hole.reshape(-1))
+    hid = hole_numbers(hole)
+    ys, xs = np.nonzero(hole)
+    source = ((ys + off_y[hole]) * width + xs + off_x[hole]).astype(np.int32)
+    values = np.empty((holes.size, channels))
+    kern.gather_colours(pixels, 255.0, source, channels, values)
+    filled[hole] = values
+    np.testing.assert_array_equal(values, colour[ys + off_y[hole], xs + off_x[hole]])
+    out = filled.copy()
+    seam = np.ones(holes.size, np.uint8)  # compute every hole pixel
+    blended = np.empty_like(values)
+    kern.blend_seams(pixels, 255.0, values, blended, holes, hid, seam, height, width,
+                     channels, source, weights, colour_sigma)
+    out[hole] = blended
     ref = filled.copy()
     for y, x in zip(*np.nonzero(hole)):
         acc, wsum = np.zeros(channels), 0.0
@@ -372,6 +404,52 @@ def test_blend_seams_matches_reference_and_keeps_uniform_offsets(colour_sigma):
     np.testing.assert_allclose(out[hole], ref[hole], atol=1e-12)
     # Away from the seam (all neighbours share the offset) nothing changes.
     np.testing.assert_allclose(out[6:14, 7:8], filled[6:14, 7:8], atol=1e-12)
+
+
+def test_seam_flags_match_reference():
+    rng = np.random.default_rng(12)
+    height, width, radius = 18, 21, 2
+    hole = np.zeros((height, width), bool)
+    hole[3:15, 4:18] = True
+    hole &= rng.random(hole.shape) < 0.9
+    off_y = np.zeros(hole.shape, np.int64)
+    off_y[5:8, 6:9] = rng.integers(-2, 3, (3, 3))  # seams around one small block
+    off_x = np.full(hole.shape, -3)  # sources inside the image
+    ys, xs = np.nonzero(hole)
+    source = ((ys + off_y[hole]) * width + xs + off_x[hole]).astype(np.int32)
+    holes = np.flatnonzero(hole.reshape(-1))
+    got = np.empty(holes.size, np.uint8)
+    kern.seam_flags(holes, hole_numbers(hole), source, height, width, radius, got)
+    change = np.zeros(hole.shape, bool)
+    for axis in (0, 1):
+        a = (slice(1, None), slice(None)) if axis == 0 else (slice(None), slice(1, None))
+        b = (slice(None, -1), slice(None)) if axis == 0 else (slice(None), slice(None, -1))
+        differs = ((off_y[a] != off_y[b]) | (off_x[a] != off_x[b])) & hole[a] & hole[b]
+        change[a] |= differs
+        change[b] |= differs
+    near = ndimage.maximum_filter(change, size=2 * radius + 1, mode="constant")
+    assert 0 < got.sum() < holes.size
+    np.testing.assert_array_equal(got.astype(bool), near[hole])
+
+
+def test_memory_is_under_40_bytes_a_pixel():
+    """Issue 22: the fill's traced peak (NumPy arrays) stays under 40 bytes per image
+    pixel, the input aside (124 before the per-hole layout)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(13)
+    image = rng.integers(0, 256, (384, 512, 3), dtype=np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[100:300, 100:110] = True  # a scratch from top to bottom of a band
+    mask[150:160, 20:490] = True
+    inpaint_criminisi(image[:64, :64], mask[:64, :64])  # compile outside the trace
+    tracemalloc.start()
+    try:
+        inpaint_criminisi(image, mask)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / mask.size < 40
 
 
 # ---------------------------------------------------------------- the public function

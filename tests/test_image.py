@@ -135,3 +135,22 @@ def test_finish_rejects_wrong_shape_and_nan():
     bad[3, 3] = np.nan
     with pytest.raises(RuntimeError, match="non-finite"):
         prep.finish(bad)
+
+
+def test_patchmatch_memory_estimate_follows_its_crop():
+    """Issue 22: a small hole in a large photo is estimated on patchmatch's crop (the
+    hole's box plus its source band), not on the photo."""
+    pytest.importorskip("numba")
+    from inpaintkit import _image
+
+    hole = np.zeros((4000, 6000), bool)
+    hole[1000:1100, 2000:2200] = True
+    work = _image.work_pixels("patchmatch", hole)
+    assert work == (100 + 2 * 256) * (200 + 2 * 256)
+    assert _image.work_pixels("patchmatch", hole, {"source_margin": None}) is None
+    assert _image.work_pixels("patchmatch", hole, {"source_margin": "wide"}) is None
+    assert _image.work_pixels("criminisi", hole) is None
+    shape = (*hole.shape, 3)
+    whole = _image.estimate_memory("patchmatch", shape, np.uint8, int(hole.sum()))
+    cropped = _image.estimate_memory("patchmatch", shape, np.uint8, int(hole.sum()), work=work)
+    assert cropped < whole / 10

@@ -810,3 +810,58 @@ def test_completion_bad_parameters(kwargs, error, text):
     mask[10:30, 10:30] = True
     with pytest.raises(error, match=text):
         inpaint_patchmatch(image, mask, **kwargs)
+
+
+# ------------------------------------------------------------ source band (issue 22)
+
+
+def _far_colour_case(size=700):
+    """Gray noise texture around a small hole, bright red beyond 300 px from it."""
+    rng = np.random.default_rng(21)
+    image = np.empty((size, size, 3), np.uint8)
+    image[:] = (255, 0, 0)
+    image[:400, :400] = rng.integers(90, 160, (400, 400, 1))  # gray, all channels equal
+    mask = np.zeros((size, size), bool)
+    mask[40:70, 40:70] = True
+    return image, mask
+
+
+def test_source_band_crop_is_the_fill_of_the_crop_and_copies_nothing_from_beyond():
+    image, mask = _far_colour_case()
+    out = inpaint_patchmatch(image, mask, patch_size=5, source_margin=256)
+    np.testing.assert_array_equal(out[~mask], image[~mask])
+    # Only the band (hole box grown by 256 px) is read: no red comes in...
+    filled = out[mask].astype(int)
+    assert (filled[:, 0] == filled[:, 1]).all() and (filled[:, 1] == filled[:, 2]).all()
+    # ...and the result is the crop's own fill, pasted back.
+    box = (slice(0, 70 + 256), slice(0, 70 + 256))
+    crop = inpaint_patchmatch(image[box], mask[box], patch_size=5, source_margin=None)
+    np.testing.assert_array_equal(out[box], crop)
+    # With the whole image as source the red part is searched too (another result).
+    whole = inpaint_patchmatch(image, mask, patch_size=5, source_margin=None)
+    np.testing.assert_array_equal(whole[~mask], image[~mask])
+    assert not np.array_equal(whole, out)
+
+
+def test_source_band_auto_keeps_small_images_whole():
+    image = (_stripes(64) * 255).astype(np.uint8)
+    mask = np.zeros((64, 64), bool)
+    mask[20:30, 25:40] = True
+    np.testing.assert_array_equal(inpaint_patchmatch(image, mask, patch_size=5),
+                                  inpaint_patchmatch(image, mask, patch_size=5,
+                                                     source_margin=None))
+    box = P._source_box(np.pad(mask, 2000), "auto", 7)
+    assert box is not None and box[0].stop - box[0].start == 10 + 2 * 256
+    # Up to 6 MP "auto" keeps every source (a tight band can miss the right one);
+    # an explicit margin still crops.
+    assert P._source_box(np.pad(mask, 1000), "auto", 7) is None
+    assert P._source_box(np.pad(mask, 1000), 256, 7) is not None
+
+
+@pytest.mark.parametrize("margin", [0, 255, -1, 2.5, True, "wide"])
+def test_source_margin_errors(margin):
+    image = _stripes(40)
+    mask = np.zeros((40, 40), bool)
+    mask[10:30, 10:30] = True
+    with pytest.raises(ValueError, match="source_margin must be 'auto', None or an integer"):
+        inpaint_patchmatch(image, mask, source_margin=margin)

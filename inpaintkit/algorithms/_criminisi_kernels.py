@@ -15,85 +15,82 @@ import math
 
 import numpy as np
 
-from ._jit import jit, jit_parallel, prange
+from ._jit import jit, jit_parallel, jit_strict, prange
 
 _BIG = np.int64(1) << np.int64(62)
 
 
 @jit
-def smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0, x1):
-    """Separable Gaussian blur of the hole indicator on rows [y0, y1) x cols [x0, x1).
+def smooth_at(hole, height, width, weights, y, x):
+    """The hole indicator blurred by the separable Gaussian ``weights`` at (y, x).
 
-    Borders repeat the nearest pixel (scipy's ``mode="nearest"``). ``scratch`` holds the
-    horizontal pass for the rows the vertical pass reads.
+    Borders repeat the nearest pixel (scipy's ``mode="nearest"``). Each row's
+    horizontal sum is rounded to float32 before the vertical pass, and the result
+    too, as when both passes were stored in float32 arrays. Computed where it is
+    needed (the four neighbours of a front pixel), so no per-pixel array is kept.
     """
     radius = weights.shape[0] // 2
-    ya = max(y0 - radius, 0)
-    yb = min(y1 + radius, height)
-    for y in range(ya, yb):
-        for x in range(x0, x1):
-            acc = 0.0
-            for k in range(-radius, radius + 1):
-                xx = min(max(x + k, 0), width - 1)
-                acc += weights[k + radius] * hole[y * width + xx]
-            scratch[y * width + x] = acc
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            acc = 0.0
-            for k in range(-radius, radius + 1):
-                yy = min(max(y + k, 0), height - 1)
-                acc += weights[k + radius] * scratch[yy * width + x]
-            smooth[y * width + x] = acc
+    acc = 0.0
+    for k in range(-radius, radius + 1):
+        yy = min(max(y + k, 0), height - 1)
+        row = 0.0
+        for m in range(-radius, radius + 1):
+            xx = min(max(x + m, 0), width - 1)
+            row += weights[m + radius] * hole[yy * width + xx]
+        acc += weights[k + radius] * np.float32(row)
+    return np.float32(acc)
 
 
 @jit
-def known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0, x1):
-    """Gradient of the luma channel from known pixels only, on rows [y0, y1) x cols [x0, x1).
+def gradient_at(luma, stride, hole, height, width, i):
+    """Gradient (y, x) of the luma at known pixel ``i`` from known pixels only, float32.
 
-    Central differences where both neighbours are known, one-sided where one is, zero
-    where none is or the pixel itself is unknown: hole values never leak into the
-    isophotes of the data term.
+    ``luma[j * stride]`` is pixel j's luma (stride 3: the L* of Lab features).
+    Central differences where both neighbours are known, one-sided where one is,
+    zero where none is or the pixel itself is unknown: hole values never leak into
+    the isophotes of the data term.
     """
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            i = y * width + x
-            if hole[i]:
-                grad_y[i] = 0.0
-                grad_x[i] = 0.0
-                continue
-            up = y > 0 and hole[i - width] == 0
-            down = y < height - 1 and hole[i + width] == 0
-            left = x > 0 and hole[i - 1] == 0
-            right = x < width - 1 and hole[i + 1] == 0
-            if up and down:
-                grad_y[i] = 0.5 * (luma[i + width] - luma[i - width])
-            elif down:
-                grad_y[i] = luma[i + width] - luma[i]
-            elif up:
-                grad_y[i] = luma[i] - luma[i - width]
-            else:
-                grad_y[i] = 0.0
-            if left and right:
-                grad_x[i] = 0.5 * (luma[i + 1] - luma[i - 1])
-            elif right:
-                grad_x[i] = luma[i + 1] - luma[i]
-            elif left:
-                grad_x[i] = luma[i] - luma[i - 1]
-            else:
-                grad_x[i] = 0.0
+    zero = np.float32(0.0)
+    if hole[i]:
+        return zero, zero
+    y = i // width
+    x = i - y * width
+    up = y > 0 and hole[i - width] == 0
+    down = y < height - 1 and hole[i + width] == 0
+    left = x > 0 and hole[i - 1] == 0
+    right = x < width - 1 and hole[i + 1] == 0
+    if up and down:
+        gy = np.float32(0.5 * (luma[(i + width) * stride] - luma[(i - width) * stride]))
+    elif down:
+        gy = np.float32(luma[(i + width) * stride] - luma[i * stride])
+    elif up:
+        gy = np.float32(luma[i * stride] - luma[(i - width) * stride])
+    else:
+        gy = zero
+    if left and right:
+        gx = np.float32(0.5 * (luma[(i + 1) * stride] - luma[(i - 1) * stride]))
+    elif right:
+        gx = np.float32(luma[(i + 1) * stride] - luma[i * stride])
+    elif left:
+        gx = np.float32(luma[i * stride] - luma[(i - 1) * stride])
+    else:
+        gx = zero
+    return gy, gx
 
 
 @jit
-def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y, grad_x,
+def patch_priority(index, height, width, half, hole, hid, confidence, weights, luma, stride,
                    alpha, epsilon, iso_radius):
     """Confidence C(p) and priority P(p) = C(p) * (D(p) + epsilon) of front pixel ``index``.
 
     C(p) is eq. (2) of the paper: the summed confidence of the known pixels of the patch
-    over the patch area (the in-image part at borders). D(p) is eq. (3),
-    |isophote . n_p| / alpha, with n_p the unit gradient of the smoothed hole indicator
-    and the isophote taken as the strongest one over the known pixels within
-    ``iso_radius`` of p (p itself is unknown). ``epsilon`` keeps flat regions ordered by confidence instead
-    of tying at zero.
+    over the patch area (the in-image part at borders); a pixel known in the input
+    has confidence 1, a filled one ``confidence[hid[j]]`` (``hid``: each input hole
+    pixel's number, -1 elsewhere). D(p) is eq. (3), |isophote . n_p| / alpha, with
+    n_p the unit gradient of the hole indicator smoothed by ``weights`` and the
+    isophote taken as the strongest one over the known pixels within ``iso_radius``
+    of p (p itself is unknown). ``epsilon`` keeps flat regions ordered by
+    confidence instead of tying at zero.
     """
     y = index // width
     x = index - y * width
@@ -101,8 +98,10 @@ def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y,
     yb = min(y + half + 1, height)
     xa = max(x - half, 0)
     xb = min(x + half + 1, width)
-    normal_y = 0.5 * (smooth[min(y + 1, height - 1) * width + x] - smooth[max(y - 1, 0) * width + x])
-    normal_x = 0.5 * (smooth[y * width + min(x + 1, width - 1)] - smooth[y * width + max(x - 1, 0)])
+    normal_y = 0.5 * (smooth_at(hole, height, width, weights, min(y + 1, height - 1), x)
+                      - smooth_at(hole, height, width, weights, max(y - 1, 0), x))
+    normal_x = 0.5 * (smooth_at(hole, height, width, weights, y, min(x + 1, width - 1))
+                      - smooth_at(hole, height, width, weights, y, max(x - 1, 0)))
     norm = math.sqrt(normal_y * normal_y + normal_x * normal_x)
     has_normal = norm > 1e-9
     if has_normal:
@@ -115,10 +114,11 @@ def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y,
             j = yy * width + xx
             if hole[j]:
                 continue
-            total += confidence[j]
+            total += np.float32(1.0) if hid[j] < 0 else confidence[hid[j]]
             if has_normal and abs(yy - y) <= iso_radius and abs(xx - x) <= iso_radius:
+                grad_y, grad_x = gradient_at(luma, stride, hole, height, width, j)
                 # isophote (-I_y, I_x) dotted with the normal (n_x, n_y)
-                v = abs(grad_x[j] * normal_y - grad_y[j] * normal_x)
+                v = abs(grad_x * normal_y - grad_y * normal_x)
                 if v > data:
                     data = v
     conf = total / ((yb - ya) * (xb - xa))
@@ -126,47 +126,55 @@ def patch_priority(index, height, width, half, hole, confidence, smooth, grad_y,
 
 
 @jit
-def front_region(hole, height, width, front_pos, front_where, counters, y0, y1, x0, x1):
-    """Re-derive fill-front membership (hole pixel with a known 4-neighbour) in a region."""
+def front_region(hole, hid, height, width, front_pos, front_where, counters, y0, y1, x0, x1):
+    """Re-derive fill-front membership (hole pixel with a known 4-neighbour) in a region.
+
+    ``front_where`` is indexed by hole number (``hid``); only input hole pixels can be
+    on the front.
+    """
     for y in range(y0, y1):
         for x in range(x0, x1):
             i = y * width + x
+            h = hid[i]
+            if h < 0:
+                continue
             on_front = False
             if hole[i]:
                 on_front = ((y > 0 and hole[i - width] == 0) or (y < height - 1 and hole[i + width] == 0)
                             or (x > 0 and hole[i - 1] == 0) or (x < width - 1 and hole[i + 1] == 0))
-            where = front_where[i]
+            where = front_where[h]
             if on_front and where < 0:
                 front_pos[counters[0]] = i
-                front_where[i] = counters[0]
+                front_where[h] = counters[0]
                 counters[0] += 1
             elif not on_front and where >= 0:
                 last = front_pos[counters[0] - 1]
                 front_pos[where] = last
-                front_where[last] = where
-                front_where[i] = -1
+                front_where[hid[last]] = where
+                front_where[h] = -1
                 counters[0] -= 1
 
 
 @jit
-def priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
+def priority_region(height, width, half, hole, hid, confidence, weights, luma, stride, alpha,
                     epsilon, iso_radius, front_where, front_conf, priority, version, updated,
                     y0, y1, x0, x1):
     """Recompute C and P for the front pixels inside a region (the local update).
 
     Bumps each one's ``version`` (older heap entries become stale), lists it in
-    ``updated`` and returns how many there are.
+    ``updated`` and returns how many there are. Per-hole arrays are indexed by ``hid``.
     """
     count = 0
     for y in range(y0, y1):
         for x in range(x0, x1):
             i = y * width + x
-            if front_where[i] >= 0:
-                conf, prio = patch_priority(i, height, width, half, hole, confidence, smooth,
-                                            grad_y, grad_x, alpha, epsilon, iso_radius)
-                front_conf[i] = conf
-                priority[i] = prio
-                version[i] += 1
+            h = hid[i]
+            if h >= 0 and front_where[h] >= 0:
+                conf, prio = patch_priority(i, height, width, half, hole, hid, confidence,
+                                            weights, luma, stride, alpha, epsilon, iso_radius)
+                front_conf[h] = conf
+                priority[h] = prio
+                version[h] += 1
                 updated[count] = i
                 count += 1
     return count
@@ -344,25 +352,23 @@ def search_rows_serial(feat, channels, width, valid, tie_key, target_y, target_x
 
 
 @jit
-def initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x, confidence,
-               front_pos, front_where, counters, front_conf, priority, version, updated, half,
-               alpha, epsilon, iso_radius, y0, y1, x0, x1):
-    """Set-up on the region [y0, y1) x [x0, x1) that holds the hole plus a margin:
-    smoothed mask, known gradients, front and priorities (zero elsewhere is exact)."""
-    smooth_mask_region(hole, height, width, weights, smooth, scratch, y0, y1, x0, x1)
-    known_gradient_region(luma, hole, height, width, grad_y, grad_x, y0, y1, x0, x1)
-    front_region(hole, height, width, front_pos, front_where, counters, y0, y1, x0, x1)
-    priority_region(height, width, half, hole, confidence, smooth, grad_y, grad_x, alpha,
+def initialise(luma, stride, hole, hid, height, width, weights, confidence, front_pos,
+               front_where, counters, front_conf, priority, version, updated, half, alpha,
+               epsilon, iso_radius, y0, y1, x0, x1):
+    """Set-up on the region [y0, y1) x [x0, x1) that holds the hole: the front and its
+    priorities."""
+    front_region(hole, hid, height, width, front_pos, front_where, counters, y0, y1, x0, x1)
+    priority_region(height, width, half, hole, hid, confidence, weights, luma, stride, alpha,
                     epsilon, iso_radius, front_where, front_conf, priority, version, updated,
                     y0, y1, x0, x1)
 
 
 @jit
-def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels, weights,
-               smooth, scratch, grad_y, grad_x, confidence, front_pos, front_where, counters,
-               front_conf, priority, version, updated, offset_y, offset_x, fill_order, stamp,
-               half, window, source_distance, min_candidates, parallel_min, alpha, epsilon,
-               iso_radius, max_steps, guide_weight, depth, copy_half):
+def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height, width,
+               channels, weights, confidence, front_pos, front_where, counters, front_conf,
+               priority, version, updated, source, fill_order, half, window, source_distance,
+               min_candidates, parallel_min, alpha, epsilon, iso_radius, max_steps,
+               guide_weight, depth, copy_half):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
@@ -373,11 +379,19 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     ``min_candidates`` source centres; ``window >= max(H, W)`` is the exhaustive search
     of the paper), copy its pixels into the unknown part of the
     target patch, give them the target's confidence (eq. 4 of the paper), and update the
-    gradients, smoothed mask, front and priorities around the patch only.
+    front and priorities around the patch only.
+
+    Per-pixel arrays: ``feat`` (features, channels last), ``hole`` (current), ``hid``
+    (each input hole pixel's number, -1 elsewhere), ``valid``, ``tie_key``, and, when
+    ``copy_luma``, ``luma`` (else ``luma`` is ``feat`` read with ``stride``). Every
+    other array is indexed by hole number: ``confidence``, ``front_where``,
+    ``front_conf``, ``priority``, ``version``, ``source`` (the pixel each was copied
+    from), ``fill_order``, ``source_distance``, ``depth``; ``front_pos`` and
+    ``updated`` list pixels.
 
     Windows with at least ``parallel_min`` candidates are searched in parallel.
     ``counters`` holds [front size, steps done, pixels filled]. Where
-    ``guide_weight[depth[j]]`` > 0 (``depth`` is each pixel's distance into the
+    ``guide_weight[depth[hid[j]]]`` > 0 (``depth`` is each pixel's distance into the
     original hole, uint8, and ``guide_weight`` a table over it), ``feat`` holds a
     first estimate of unknown pixel j, and the patch distance also compares the
     target's unknown pixels with it, at that weight. Only the unknown pixels within
@@ -391,6 +405,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     sorted_offsets = np.empty(side * side, np.int64)
     sorted_values = np.empty(side * side * channels, np.float64)
     deviation = np.empty(side * side, np.float64)
+    tried = np.empty(side * side, np.int64)
     means = np.empty(channels, np.float64)
     row_ssd = np.empty(height, np.float64)
     row_dist = np.empty(height, np.int64)
@@ -411,8 +426,8 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
     size = 0
     for k in range(counters[0]):
         i = front_pos[k]
-        size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size, priority[i],
-                         tie_key[i], i, version[i])
+        size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size,
+                         priority[hid[i]], tie_key[i], i, version[hid[i]])
 
     done = 0
     while done < max_steps and counters[0] > 0:
@@ -420,7 +435,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         # 1. Highest priority on the front.
         while True:
             target = heap_index[0]
-            current = front_where[target] >= 0 and heap_version[0] == version[target]
+            current = front_where[hid[target]] >= 0 and heap_version[0] == version[hid[target]]
             if current:
                 break
             size = heap_pop(heap_prio, heap_tie, heap_index, heap_version, size)
@@ -437,9 +452,9 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         for y in range(ya, yb):
             for x in range(xa, xb):
                 j = y * width + x
-                if hole[j] == 0 or guide_weight[depth[j]] > 0.0:
+                if hole[j] == 0 or guide_weight[depth[hid[j]]] > 0.0:
                     offsets[count] = (y - ty) * width + (x - tx)
-                    pixel_weights[count] = 1.0 if hole[j] == 0 else -guide_weight[depth[j]]
+                    pixel_weights[count] = 1.0 if hole[j] == 0 else -guide_weight[depth[hid[j]]]
                     for c in range(channels):
                         values[count * channels + c] = feat[j * channels + c]
                     count += 1
@@ -475,20 +490,31 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         best_ssd = np.inf
         best_dist = _BIG
         best_tie = _BIG
+        n_tried = 0
         for y in range(ya, yb):
             for x in range(xa, xb):
                 j = y * width + x
-                if hole[j] or fill_order[j] < 0:
+                if hole[j] or hid[j] < 0:  # unknown, or known in the input
                     continue
                 # The source that continues neighbour j's patch exactly (Ashikhmin).
-                cy = ty + offset_y[j]
-                cx = tx + offset_x[j]
+                s = source[hid[j]]
+                sy = s // width
+                cy = ty + sy - y
+                cx = tx + (s - sy * width) - x
                 if cy < 0 or cy >= height or cx < 0 or cx >= width:
                     continue
                 centre = cy * width + cx
-                if valid[centre] == 0 or stamp[centre] == step + 1:
+                if valid[centre] == 0:
                     continue
-                stamp[centre] = step + 1
+                seen_before = False
+                for k in range(n_tried):
+                    if tried[k] == centre:
+                        seen_before = True
+                        break
+                if seen_before:
+                    continue
+                tried[n_tried] = centre
+                n_tried += 1
                 ssd = patch_ssd(feat, channels, centre, offsets, values, pixel_weights, count,
                                 best_ssd)
                 if ssd > best_ssd:
@@ -498,7 +524,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                     best, best_ssd, best_dist, best_tie = centre, ssd, dist, tie_key[centre]
 
         # 3b. Window search, grown until some source fits.
-        reach_w = max(window, source_distance[target] + half)
+        reach_w = max(window, source_distance[hid[target]] + half)
         while True:
             wy0 = max(ty - reach_w, 0)
             wy1 = min(ty + reach_w + 1, height)
@@ -530,7 +556,7 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
         # 4. Copy the source into the unknown part of the target (eq. 4: confidence).
         sy = best // width
         sx = best - sy * width
-        conf = front_conf[target]
+        conf = front_conf[hid[target]]
         for y in range(max(ty - copy_half, 0), min(ty + copy_half + 1, height)):
             for x in range(max(tx - copy_half, 0), min(tx + copy_half + 1, width)):
                 j = y * width + x
@@ -539,26 +565,21 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
                 s = (y - ty + sy) * width + (x - tx + sx)
                 for c in range(channels):
                     feat[j * channels + c] = feat[s * channels + c]
-                    colour[j * channels + c] = colour[s * channels + c]
-                luma[j] = luma[s]
+                if copy_luma:
+                    luma[j] = luma[s]
                 hole[j] = 0
-                confidence[j] = conf
-                fill_order[j] = step
-                offset_y[j] = sy - ty
-                offset_x[j] = sx - tx
+                h = hid[j]
+                confidence[h] = conf
+                fill_order[h] = step
+                source[h] = s
                 counters[2] += 1
 
-        # 5. Local updates only: the rest of the image did not change.
-        smooth_mask_region(hole, height, width, weights, smooth, scratch,
-                           max(ya - radius, 0), min(yb + radius, height),
-                           max(xa - radius, 0), min(xb + radius, width))
-        known_gradient_region(luma, hole, height, width, grad_y, grad_x,
-                              max(ya - 1, 0), min(yb + 1, height),
-                              max(xa - 1, 0), min(xb + 1, width))
-        front_region(hole, height, width, front_pos, front_where, counters,
+        # 5. Local updates only: the rest of the image did not change (the smoothed
+        # mask and the gradients are computed where the priorities read them).
+        front_region(hole, hid, height, width, front_pos, front_where, counters,
                      max(ya - 1, 0), min(yb + 1, height), max(xa - 1, 0), min(xb + 1, width))
-        n_updated = priority_region(height, width, half, hole, confidence, smooth, grad_y,
-                                    grad_x, alpha, epsilon, iso_radius, front_where,
+        n_updated = priority_region(height, width, half, hole, hid, confidence, weights,
+                                    luma, stride, alpha, epsilon, iso_radius, front_where,
                                     front_conf, priority,
                                     version, updated, max(ya - reach, 0),
                                     min(yb + reach, height), max(xa - reach, 0),
@@ -571,8 +592,8 @@ def fill_steps(feat, colour, luma, hole, valid, tie_key, height, width, channels
             heap_version = _grown(heap_version, capacity)
         for k in range(n_updated):
             i = updated[k]
-            size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size, priority[i],
-                             tie_key[i], i, version[i])
+            size = heap_push(heap_prio, heap_tie, heap_index, heap_version, size,
+                             priority[hid[i]], tie_key[i], i, version[hid[i]])
         counters[1] += 1
         done += 1
     return done
@@ -625,29 +646,90 @@ def rgb_to_lab(rgb, out, linear_lut):
 
 
 @jit
-def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y, offset_x,
+def seam_flags(holes, hid, source, height, width, radius, out):
+    """``out[h]`` = 1 where input hole pixel ``holes[h]`` lies within (chessboard)
+    ``radius`` of a change of source offset between two 4-adjacent hole pixels."""
+    count = holes.shape[0]
+    change = np.zeros(count, np.uint8)
+    for h in range(count):
+        i = holes[h]
+        y = i // width
+        x = i - y * width
+        dy = source[h] // width - y
+        dx = source[h] - (source[h] // width) * width - x
+        for step in range(2):  # the right and lower neighbours
+            j = i + 1 if step == 0 else i + width
+            if (step == 0 and x + 1 >= width) or (step == 1 and y + 1 >= height):
+                continue
+            k = hid[j]
+            if k < 0:
+                continue
+            yj = y + step
+            xj = x + 1 - step
+            if source[k] // width - yj != dy or source[k] - (source[k] // width) * width - xj != dx:
+                change[h] = 1
+                change[k] = 1
+    for h in range(count):
+        out[h] = 0
+    for h in range(count):
+        if change[h] == 0:
+            continue
+        i = holes[h]
+        y = i // width
+        x = i - y * width
+        for yy in range(max(y - radius, 0), min(y + radius + 1, height)):
+            for xx in range(max(x - radius, 0), min(x + radius + 1, width)):
+                k = hid[yy * width + xx]
+                if k >= 0:
+                    out[k] = 1
+
+
+@jit_strict
+def pixel_value(pixels, scale, s, c):
+    """Channel ``c`` of pixel ``s`` of the input (``pixels``: (H * W, channels), its own
+    dtype) in [0, 1] float64, as ``_image.to_float`` converts it (a true division: no
+    fast-math reciprocal)."""
+    return np.float64(pixels[s, c]) / scale
+
+
+@jit_strict
+def gather_colours(pixels, scale, source, channels, out):
+    """``out[h, c]``: the input colour at hole pixel h's source pixel (a known pixel)."""
+    for h in range(source.shape[0]):
+        for c in range(channels):
+            out[h, c] = pixel_value(pixels, scale, source[h], c)
+
+
+@jit
+def blend_seams(pixels, scale, colour, out, holes, hid, seam, height, width, channels, source,
                 weights, colour_sigma):
     """Average, at each filled pixel, what its filled neighbours' offsets would put there.
 
-    ``weights`` is the (2r+1, 2r+1) spatial window. Where all filled neighbours within r
-    share one offset this returns the pixel unchanged; at offset-map discontinuities
-    (patch seams) it blends the overlapping source patches, so block edges do not show.
-    Only pixels flagged in ``seam`` (a filled neighbour within r has another offset)
-    are computed; the others are copied. Each vote is also weighted by exp(-|vote - pixel|^2 / (2 C colour_sigma^2)), so a
+    ``holes`` lists the input hole pixels, ``hid`` numbers them; ``colour`` (hole
+    number, channel) is each one's filled value, ``source`` the pixel it was copied
+    from (so its offset), and known pixels are read from the input ``pixels`` (see
+    :func:`pixel_value`). ``weights`` is the (2r+1, 2r+1) spatial window. Where all
+    filled neighbours within r share one offset this returns the pixel unchanged; at
+    offset-map discontinuities (patch seams) it blends the overlapping source
+    patches, so block edges do not show. Only pixels flagged in ``seam`` (a filled
+    neighbour within r has another offset) are computed; the others are copied.
+    Each vote is also weighted by exp(-|vote - pixel|^2 / (2 C colour_sigma^2)), so a
     neighbour's offset that lands on other structure (across an edge) is not mixed in.
+    ``out`` may be ``colour`` (a pixel reads known pixels and its own value only).
     """
     radius = weights.shape[0] // 2
     inv = 1.0 / (2.0 * channels * colour_sigma * colour_sigma)
     acc = np.empty(channels)
-    for i in range(height * width):
-        if orig_hole[i] == 0:
-            continue
-        if seam[i] == 0:
+    for h in range(holes.shape[0]):
+        if seam[h] == 0:
             for c in range(channels):
-                out[i * channels + c] = colour[i * channels + c]
+                out[h, c] = colour[h, c]
             continue
+        i = holes[h]
         y = i // width
         x = i - y * width
+        oy = source[h] // width - y
+        ox = source[h] - (source[h] // width) * width - x
         for c in range(channels):
             acc[c] = 0.0
         weight_sum = 0.0
@@ -659,28 +741,29 @@ def blend_seams(colour, out, orig_hole, seam, height, width, channels, offset_y,
                 xx = x + dx
                 if xx < 0 or xx >= width:
                     continue
-                j = yy * width + xx
-                if orig_hole[j] == 0:
+                k = hid[yy * width + xx]
+                if k < 0:
                     continue
-                sy = y + offset_y[j]
-                sx = x + offset_x[j]
+                ky = source[k] // width - yy
+                kx = source[k] - (source[k] // width) * width - xx
+                sy = y + ky
+                sx = x + kx
                 if sy < 0 or sy >= height or sx < 0 or sx >= width:
                     continue
                 s = sy * width + sx
-                if orig_hole[s]:
+                if hid[s] >= 0:
                     continue
                 w = weights[dy + radius, dx + radius]
-                if offset_y[j] != offset_y[i] or offset_x[j] != offset_x[i]:
+                if ky != oy or kx != ox:
                     # another source: its vote may differ from the pixel
                     dist = 0.0
                     for c in range(channels):
-                        d = colour[s * channels + c] - colour[i * channels + c]
+                        d = pixel_value(pixels, scale, s, c) - colour[h, c]
                         dist += d * d
                     w *= math.exp(-dist * inv)
                 weight_sum += w
                 for c in range(channels):
-                    acc[c] += w * colour[s * channels + c]
-        # Written last: ``out`` may be ``colour`` itself (a pixel reads only known
-        # pixels and its own value).
+                    acc[c] += w * pixel_value(pixels, scale, s, c)
+        # Written last: ``out`` may be ``colour`` itself.
         for c in range(channels):
-            out[i * channels + c] = acc[c] / weight_sum
+            out[h, c] = acc[c] / weight_sum

@@ -12,7 +12,8 @@ import numpy as np
 from scipy import ndimage
 
 from .. import _progress
-from .._image import check_has_hole, prepare
+from .._image import (check_has_hole, check_image, check_known_values, check_mask, composite,
+                      prepare, to_float)
 from . import _criminisi_kernels as _k
 from ._prefill import fill_without_sources
 from .diffusion import _hole_box, harmonic_fill
@@ -77,21 +78,6 @@ def _search_features(data: np.ndarray, color_space: str,
         luma = np.empty(height * width, np.float32)
         np.multiply(data.mean(axis=2).reshape(-1), FEATURE_SCALE, out=luma, casting="same_kind")
     return feat, luma
-
-
-def _seam_pixels(offset_y, offset_x, hole, radius) -> np.ndarray:
-    """Flat uint8 flags: hole pixels within ``radius`` of a change of source offset."""
-    change = np.zeros(hole.shape, bool)
-    for axis in (0, 1):
-        a = [slice(None), slice(None)]
-        b = [slice(None), slice(None)]
-        a[axis], b[axis] = slice(1, None), slice(None, -1)
-        a, b = tuple(a), tuple(b)
-        differs = ((offset_y[a] != offset_y[b]) | (offset_x[a] != offset_x[b])) & hole[a] & hole[b]
-        change[a] |= differs
-        change[b] |= differs
-    near = ndimage.maximum_filter(change, size=2 * radius + 1, mode="constant")
-    return (near & hole).reshape(-1).view(np.uint8)
 
 
 def _check_guide(patch_size, guide_weight, copy_radius) -> None:
@@ -244,21 +230,27 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     >>> bool(np.abs(out - image).max() < 1e-12), int(order.max()) > 0
     (True, True)
     """
-    prep = prepare(image, mask)
-    if not check_has_hole(prep):
+    image = check_image(image)
+    hole2d = check_mask(mask, image.shape[:2])
+    if not hole2d.any() or hole2d.all():  # prepare's warning / error, on a tiny cost
+        prep = prepare(image, hole2d)
+        check_has_hole(prep)
         copy = np.array(image, copy=True)
         if return_fill_order:
             return copy, np.full(prep.mask.shape, -1, np.int32)
         return copy
-    height, width, channels = prep.data.shape
+    check_known_values(image, hole2d)
+    height, width = hole2d.shape
+    colour_image = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    channels = 1 if colour_image.ndim == 2 else colour_image.shape[2]
     _check_options((height, width), patch_size, search_window, color_space, blend_radius)
     _check_guide(patch_size, guide_weight, copy_radius)
     patch_size = int(patch_size)
     half = patch_size // 2
 
-    known = ~prep.mask
     # Source centres: the whole patch inside the image and known in the input.
-    valid = ndimage.minimum_filter(known.view(np.uint8), size=patch_size, mode="constant", cval=0)
+    valid = ndimage.minimum_filter((~hole2d).view(np.uint8), size=patch_size, mode="constant",
+                                   cval=0)
     if not valid.any():
         # Scattered specks can leave no fully known patch: diffusion fills the pixels
         # nearest the known ones first (see _prefill), exemplars the rest.
@@ -268,11 +260,11 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
 
         def empty_rest(filled):
             if return_fill_order:
-                return filled, np.full(prep.mask.shape, -1, np.int32)
+                return filled, np.full(hole2d.shape, -1, np.int32)
             return filled
 
         return fill_without_sources(
-            image, prep.mask, exclude=None, method="criminisi", has_source=has_source,
+            image, hole2d, exclude=None, method="criminisi", has_source=has_source,
             empty_rest=empty_rest,
             fill_rest=lambda filled, rest: inpaint_criminisi(
                 filled, rest, patch_size=patch_size, search_window=search_window,
@@ -287,96 +279,135 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     if blend_radius is None:
         blend_radius = half
 
+    # Memory: per pixel only the search features (float32), the current hole, the hole
+    # numbers and tie keys (int32) and the source centres; everything else is kept
+    # per hole pixel, and the colours are read from the input at the end (each filled
+    # pixel is a copy of a known one). About 25 bytes a pixel beyond the input.
+    size = height * width
+    holes = np.flatnonzero(hole2d.reshape(-1))  # row-major: the order of out[hole]
+    count = holes.size
+    guide = None
+    depth = np.zeros(count, np.uint8)
+    if guide_weight > 0:
+        # The first estimate of the hole that the patch distance also compares with,
+        # solved on the hole's bounding box plus the one-pixel ring it reads; only its
+        # hole values are kept.
+        box = _hole_box(hole2d, 1)
+        crop = prepare(image[box], hole2d[box])
+        with _progress.reporting(None):  # the solver's own progress is not ours
+            guide = harmonic_fill(crop.data, crop.mask)[crop.mask]
+        # Distance into the hole, rounded up and clipped to a byte (OpenCV's exact
+        # Euclidean transform, as patchmatch's hole depth).
+        distance = cv2.distanceTransform(crop.mask.view(np.uint8), cv2.DIST_L2,
+                                         cv2.DIST_MASK_PRECISE)
+        depth = np.minimum(np.ceil(distance[crop.mask]), 255).astype(np.uint8)
+        del crop, distance
+    hid = np.full(size, -1, np.int32)  # after the guide's float crop is gone
+    hid[holes] = np.arange(count, dtype=np.int32)
     # Where a window must reach to hold any source: deep inside a large hole the
     # default window starts wide enough instead of doubling its way out.
     # Chessboard distance to the nearest source centre (OpenCV measures from each
-    # non-zero pixel to the nearest zero one), float32.
+    # non-zero pixel to the nearest zero one); only the hole's values are kept.
     source_distance = cv2.distanceTransform((valid == 0).view(np.uint8), cv2.DIST_C, 3)
-    source_distance = source_distance.reshape(-1).astype(np.int32)
-
-    size = height * width
-    if guide_weight > 0:
-        # The first estimate of the hole that the patch distance also compares with.
-        # Solved on the hole's bounding box plus the one-pixel ring it reads.
-        box = _hole_box(prep.mask, 1)
-        crop_hole = prep.mask[box]
-        with _progress.reporting(None):  # the solver's own progress is not ours
-            estimate = harmonic_fill(prep.data[box].copy(), crop_hole)
-        prep.data[box][crop_hole] = estimate[crop_hole]
-        del estimate
-    # Distance into the hole (uint8, clipped) and the guide's weight at each distance:
-    # full up to GUIDE_DEPTH, then falling as (GUIDE_DEPTH / d)^2 - deep inside a large
-    # hole the smooth estimate says little, and would pull regular texture to its mean.
-    depth = np.zeros(prep.mask.shape, np.uint8)
-    if guide_weight > 0:
-        box = _hole_box(prep.mask, 1)
-        depth[box] = np.minimum(np.ceil(ndimage.distance_transform_edt(prep.mask[box])), 255)
+    source_distance = source_distance.reshape(-1)[holes].astype(np.int32)
     distances = np.maximum(np.arange(256, dtype=np.float64), 1.0)
+    # The guide's weight at each distance: full up to GUIDE_DEPTH, then falling as
+    # (GUIDE_DEPTH / d)^2 - deep inside a large hole the smooth estimate says little,
+    # and would pull regular texture to its mean.
     guide_table = float(guide_weight) * np.minimum(1.0, (GUIDE_DEPTH / distances) ** 2)
-    depth = depth.reshape(-1)
     # (The 8-bit table rounds the estimate to 8-bit levels: harmless for a guide.)
-    feat, luma = _search_features(prep.data, color_space, prep.original.dtype == np.uint8)
-    colour = prep.data.reshape(-1)  # prepare's own float copy: filled in place
-    hole = prep.mask.reshape(-1).astype(np.uint8)
+    feat, luma = _image_features(colour_image, hole2d, guide, color_space)
+    stride = 3 if channels == 3 and color_space == "lab" else 1
+    copy_luma = channels == 3 and color_space != "lab"
+    if not copy_luma:
+        luma = feat  # L* (stride 3) or the gray value itself
+    hole = hole2d.reshape(-1).astype(np.uint8)
     valid_flat = valid.reshape(-1)
     rng = np.random.default_rng(seed)
     tie_key = np.arange(size, dtype=np.int32)
     rng.shuffle(tie_key)  # the permutation rng.permutation(size) gives, in 4 bytes a pixel
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
-    # float32 values and int32 indices: ~4 bytes per array and pixel.
-    smooth = np.zeros(size, np.float32)
-    scratch = np.zeros(size, np.float32)
-    grad_y = np.zeros(size, np.float32)
-    grad_x = np.zeros(size, np.float32)
-    confidence = known.reshape(-1).astype(np.float32)  # C = 1 on the known region
-    front_pos = np.full(size, -1, np.int32)
-    front_where = np.full(size, -1, np.int32)
+    # Per hole pixel: float32 values and int32 indices.
+    confidence = np.zeros(count, np.float32)  # C of filled pixels (1 on the known region)
+    front_pos = np.full(count, -1, np.int32)
+    front_where = np.full(count, -1, np.int32)
     counters = np.zeros(3, np.int64)
-    front_conf = np.zeros(size, np.float32)
-    priority = np.zeros(size)
-    version = np.zeros(size, np.int32)
-    updated = np.empty(size, np.int32)
-    offset_y = np.zeros(size, np.int32)
-    offset_x = np.zeros(size, np.int32)
-    fill_order = np.full(size, -1, np.int32)
-    stamp = np.zeros(size, np.int32)
+    front_conf = np.zeros(count, np.float32)
+    priority = np.zeros(count)
+    version = np.zeros(count, np.int32)
+    updated = np.empty(count, np.int32)
+    source = np.full(count, -1, np.int32)
+    fill_order = np.full(count, -1, np.int32)
     alpha = FEATURE_SCALE
 
-    # Only the hole's bounding box (plus what the filters reach) needs setting up: the
-    # smoothed mask is exactly 0 and no gradient is ever read outside it.
-    rows = np.flatnonzero(prep.mask.any(axis=1))
-    cols = np.flatnonzero(prep.mask.any(axis=0))
-    margin = max(half, NORMAL_RADIUS) + 2
-    y0, y1 = max(rows[0] - margin, 0), min(rows[-1] + 1 + margin, height)
-    x0, x1 = max(cols[0] - margin, 0), min(cols[-1] + 1 + margin, width)
-    _k.initialise(luma, hole, height, width, weights, smooth, scratch, grad_y, grad_x,
-                  confidence, front_pos, front_where, counters, front_conf, priority, version,
-                  updated, half, alpha, DATA_EPSILON, ISOPHOTE_RADIUS, y0, y1, x0, x1)
-    total = prep.hole_count
-    _progress.report("criminisi", 0, total)
+    # The front lies in the hole's bounding box.
+    rows = np.flatnonzero(hole2d.any(axis=1))
+    cols = np.flatnonzero(hole2d.any(axis=0))
+    _k.initialise(luma, stride, hole, hid, height, width, weights, confidence, front_pos,
+                  front_where, counters, front_conf, priority, version, updated, half, alpha,
+                  DATA_EPSILON, ISOPHOTE_RADIUS, rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    _progress.report("criminisi", 0, count)
     while counters[0] > 0:
-        done = _k.fill_steps(feat, colour, luma, hole, valid_flat, tie_key, height, width,
-                             channels, weights, smooth, scratch, grad_y, grad_x, confidence,
-                             front_pos, front_where, counters, front_conf, priority, version,
-                             updated, offset_y, offset_x, fill_order, stamp, half, window,
-                             source_distance, patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha, DATA_EPSILON,
-                             ISOPHOTE_RADIUS, STEPS_PER_REPORT, guide_table, depth,
-                             int(copy_radius) if copy_radius is not None else half)
+        done = _k.fill_steps(feat, luma, stride, copy_luma, hole, hid, valid_flat, tie_key,
+                             height, width, channels, weights, confidence, front_pos,
+                             front_where, counters, front_conf, priority, version, updated,
+                             source, fill_order, half, window, source_distance,
+                             patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha,
+                             DATA_EPSILON, ISOPHOTE_RADIUS, STEPS_PER_REPORT, guide_table,
+                             depth, int(copy_radius) if copy_radius is not None else half)
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
-        _progress.report("criminisi", int(counters[2]), total)
+        _progress.report("criminisi", int(counters[2]), count)
+    del feat, luma, hole, valid, valid_flat, tie_key
 
+    # Each filled pixel is a copy of a known input pixel: its colour is read from there.
+    pixels = image.reshape(size, -1)
+    scale = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
+    colour = np.empty((count, channels))
+    _k.gather_colours(pixels, scale, source, channels, colour)
     if blend_radius > 0:
         # In place: a seam pixel reads known source pixels and its own value only.
-        blended = colour
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
         taps = _gaussian_weights(blend_radius / 2.0, int(blend_radius))
-        seam = _seam_pixels(offset_y.reshape(height, width), offset_x.reshape(height, width),
-                            prep.mask, int(blend_radius))
-        _k.blend_seams(colour, blended, prep.mask.reshape(-1).view(np.uint8), seam, height, width,
-                       channels, offset_y, offset_x, np.outer(taps, taps), BLEND_COLOUR_SIGMA)
-        colour = blended
-    result = prep.finish(colour.reshape(height, width, channels))
+        seam = np.empty(count, np.uint8)
+        _k.seam_flags(holes, hid, source, height, width, int(blend_radius), seam)
+        _k.blend_seams(pixels, scale, colour, colour, holes, hid, seam, height, width,
+                       channels, source, np.outer(taps, taps), BLEND_COLOUR_SIGMA)
+    result = composite(image, hole2d, colour)
     if return_fill_order:
-        return result, fill_order.reshape(height, width)
+        order = np.full(size, -1, np.int32)
+        order[holes] = fill_order
+        return result, order.reshape(height, width)
     return result
+
+
+def _image_features(colour_image, hole, guide, color_space):
+    """The search features (flat float32, see :func:`_search_features`) and, for RGB
+    search, the luma, converted a band of rows at a time (no float copy of the
+    image); hole pixels get the features of ``guide`` (their first estimate, one
+    row per hole pixel), or of 0 without one."""
+    height, width = hole.shape
+    channels = 1 if colour_image.ndim == 2 else colour_image.shape[2]
+    eight_bit = colour_image.dtype == np.uint8
+    feat = np.empty(height * width * channels, np.float32)
+    luma = (np.empty(height * width, np.float32) if channels == 3 and color_space != "lab"
+            else None)
+    # Bands of at most 2 MB of float64 and a sixteenth of the image.
+    band = max(1, min(1 << 18, height * width // 16) // (width * channels))
+    for top in range(0, height, band):
+        rows = slice(top, min(top + band, height))
+        data = to_float(colour_image[rows])
+        if data.ndim == 2:
+            data = data[:, :, None]
+        data[hole[rows]] = 0.0
+        part, part_luma = _search_features(data, color_space, eight_bit)
+        feat[top * width * channels:rows.stop * width * channels] = part
+        if luma is not None:
+            luma[top * width:rows.stop * width] = part_luma
+    if guide is not None:
+        part, part_luma = _search_features(guide.reshape(-1, 1, channels), color_space, eight_bit)
+        flat = np.flatnonzero(hole.reshape(-1))
+        feat.reshape(-1, channels)[flat] = part.reshape(-1, channels)
+        if luma is not None:
+            luma[flat] = part_luma
+    return feat, luma

@@ -108,7 +108,8 @@ def command(image: Path, mask: Path | None, out: Path, method: str, params: tupl
                 "write PNG or TIFF instead")
         spec.load()  # what auto picked: a missing dependency is reported before the work
         check_memory(chosen, pixels.shape, pixels.dtype, int(np.count_nonzero(hole)),
-                     windowed=_windows.worth_it(chosen, pixels.shape, options, hole))
+                     windowed=_windows.worth_it(chosen, pixels.shape, options, hole),
+                     hole=hole, params=options)
         if method == "auto" and not quiet:
             click.echo(f"inpaintkit: method auto -> {chosen}", err=True)
         if not quiet:
