@@ -247,6 +247,7 @@ def test_return_planes_and_no_hole():
     (dict(max_vps=1), ValueError, "max_vps"),
     (dict(use_regularity="yes"), TypeError, "use_regularity"),
     (dict(pyramid="dyadic"), ValueError, "pyramid"),
+    (dict(final_vote="median"), ValueError, "final_vote"),
 ])
 def test_bad_parameters(params, error, match):
     image = grid_image()
@@ -291,7 +292,7 @@ def test_upsample_field_scales_offsets():
     plane = np.array([[0, 1], [2, 3]], dtype=np.int64)
     offset = np.ones((2, 2, 2))
     fine_plane, fine_offset = _upsample_field(plane, offset, (3, 3), (1.5, 1.5))
-    assert fine_plane.tolist() == [[0, 0, 1], [0, 0, 1], [2, 2, 3]]
+    assert fine_plane.tolist() == [[0, 1, 1], [2, 3, 3], [2, 3, 3]]  # nearest centres
     assert np.all(fine_offset == 1.5)
 
 
