@@ -201,7 +201,9 @@ def _refit_segments(gray: np.ndarray, segments: np.ndarray, trim: float = 0.2,
     smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 0.7)
     magnitude = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3),
                          cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)).astype(np.float32)
-    step = 1.0  # pixel-spaced: a parabola through bilinear samples at finer steps snaps to pixel centres
+    # Pixel-spaced: a parabola through bilinear samples at finer steps snaps to
+    # pixel centres.
+    step = 1.0
     offsets = np.arange(-reach, reach + 1e-9, step)
     start, end = segments[:, :2], segments[:, 2:]
     length = np.hypot(*(end - start).T)
@@ -295,11 +297,11 @@ def vanishing_points(image, *, mask=None, max_vps=3, min_length=None, seed=0):
     """Detect up to ``max_vps`` vanishing points from the image's line segments.
 
     Segments come from OpenCV's line segment detector (LSD, von Gioi et al. 2010),
-    each re-fitted to the sub-pixel edge points of its inner 60 % (LSD's angles are
-    skewed by the junctions at segment ends). Vanishing points are found one at a time by RANSAC over segment pairs: the
-    intersection of two random segments (drawn by length) is a hypothesis, scored by
-    the total length of the segments pointing at it (angle below 1.5 degrees); the
-    best is refined by weighted least squares on its supporting segments' lines,
+    each re-fitted to the sub-pixel edge points of its inner part (LSD's angles are
+    skewed by the junctions at segment ends). Vanishing points are found one at a
+    time by RANSAC over segment pairs: the intersection of two random segments
+    (drawn by length) is a hypothesis, scored by the total length of the segments
+    pointing at it (angle below 1.5 degrees); the best is refined by weighted least squares on its supporting segments' lines,
     its support is removed, and the search repeats. Points at infinity (parallel
     image lines) are handled in homogeneous coordinates.
 

@@ -273,7 +273,8 @@ def test_geometric_pyramid_is_the_papers():
     assert np.all(np.abs(ratios - 8 ** (1 / 9)) < 0.05)  # a constant ratio
     for (values, level_hole, _), (fy, fx) in zip(levels, factors):
         assert level_hole.any() and not level_hole.all()
-        assert abs(fy - 256 / level_hole.shape[0]) < 1e-9 and abs(fx - 320 / level_hole.shape[1]) < 1e-9
+        assert abs(fy - 256 / level_hole.shape[0]) < 1e-9
+        assert abs(fx - 320 / level_hole.shape[1]) < 1e-9
         # Known coarse pixels average known fine pixels only: far from the hole they
         # are the plain area mean.
         plain = cv2.resize(np.ascontiguousarray(data[:, :, :4]), level_hole.shape[::-1],

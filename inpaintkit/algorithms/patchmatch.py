@@ -546,7 +546,8 @@ def _build_geometric_pyramid(data, hole, exclude, patch_size, n_levels, coarsest
             break
         coarse, known, coarse_exclude = _downsample_to(data, ~hole, exclude, shape)
         usable = known & ~coarse_exclude
-        if known.all() or _source_ok(usable, r).sum() < max(16, _MIN_SOURCE_FRACTION * usable.sum()):
+        enough = max(16, _MIN_SOURCE_FRACTION * usable.sum())
+        if known.all() or _source_ok(usable, r).sum() < enough:
             break
         levels.append((coarse, ~known, coarse_exclude))
         factors.append((height / shape[0], width / shape[1]))

@@ -561,7 +561,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
         # The lattice bonus only where the lattice is resolved: with short vectors
         # (coarse levels) most offsets lie within the tolerance of some multiple.
         lengths = [np.hypot(*v.T) for v, n in zip(model.regularity, model.n_reg) if n]
-        resolved = bool(lengths) and min(float(l[l > 0].min()) for l in lengths) >= _LATTICE_MIN_LENGTH
+        resolved = (bool(lengths)
+                    and min(float(l[l > 0].min()) for l in lengths) >= _LATTICE_MIN_LENGTH)
         params = _params(lambda_plane, lambda_direct, direct_threshold, lambda_prox, _SCALE_RANGE,
                          _BIAS_MAX, max(level_shape),
                          lambda_regularity if use_regularity and resolved else 0.0)
