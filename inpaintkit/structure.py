@@ -301,8 +301,9 @@ def vanishing_points(image, *, mask=None, max_vps=3, min_length=None, seed=0):
     skewed by the junctions at segment ends). Vanishing points are found one at a
     time by RANSAC over segment pairs: the intersection of two random segments
     (drawn by length) is a hypothesis, scored by the total length of the segments
-    pointing at it (angle below 1.5 degrees); the best is refined by weighted least squares on its supporting segments' lines,
-    its support is removed, and the search repeats. Points at infinity (parallel
+    pointing at it (angle below 1.5 degrees); the best is refined by weighted least
+    squares on its supporting segments' lines, its support is removed, and the
+    search repeats. Points at infinity (parallel
     image lines) are handled in homogeneous coordinates.
 
     Parameters
