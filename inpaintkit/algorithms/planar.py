@@ -420,7 +420,7 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
         ``iterations``). ``"hole"``: :func:`inpaint_patchmatch`'s dyadic pyramid,
         as deep as the hole needs (its EM schedule too). On the benchmark's
         perspective box holes (256 px) the geometric pyramid scored 1.8 dB higher
-        for about 27 % more CPU time.
+        for 1.3-2x the CPU time (``bench/results/planar.txt``).
     final_vote : {"mean", "best"}, optional
         The last vote at the finest level. ``"mean"`` (default on the planar path):
         Wexler's weighted mean of the overlapping warped patches. ``"best"``: as
