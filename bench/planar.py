@@ -16,9 +16,10 @@ Tables printed (one run):
 4. Natural photos (the patchmatch benchmark's cases: skimage photos, free-form
    holes per ratio bucket and object holes): ``planar`` against ``patchmatch``,
    which it must match where there are no planes.
-5. Time of ``planar`` and ``patchmatch`` at 256, 512 and 1024 px (20 % box hole),
-   wall and CPU seconds, and ``planar``'s first-call JIT compile time into an
-   empty Numba cache.
+5. Vanishing-point error and detection time at 256, 512 and 1024 px; time of
+   ``planar`` (its default geometric pyramid and ``pyramid="hole"``) and
+   ``patchmatch`` at 256, 512 and 1024 px (20 % box hole), wall and CPU seconds,
+   and ``planar``'s first-call JIT compile time into an empty Numba cache.
 
 Run from the repository root: ``python bench/planar.py [--quick] [--out DIR]``
 (``--out`` writes PNG strips: masked | planar | patchmatch | pypatchmatch | truth).
@@ -272,6 +273,30 @@ def vp_errors(cases):
     return rows, errors
 
 
+def vp_by_size(sizes, quick):
+    """Median and 90th percentile VP angular error over the synthetic scenes (box
+    holes: the free-form ones share their images) rendered at each size, and the
+    median seconds of one ``vanishing_points`` call."""
+    rows = []
+    for size in sizes:
+        cases = [case for case in synthetic_cases(size, quick) if case["name"].endswith("-box")]
+        seconds = []
+        for case in cases:
+            start = time.perf_counter()
+            structure.vanishing_points(case["image"], mask=case["mask"])
+            seconds.append(time.perf_counter() - start)
+        _, errors = vp_errors(cases)
+        every = [e for case_errors in errors for e in case_errors]
+        drawn = [e for case, case_errors in zip(cases, errors) for e in case_errors
+                 if case["name"].split("-")[0] in DRAWN_TEXTURES]
+        rows.append({"size": size, "scenes": len(cases), "vps": len(every),
+                     "median_deg": float(np.median(every)),
+                     "p90_deg": float(np.percentile(every, 90)),
+                     "median_drawn_deg": float(np.median(drawn)),
+                     "vp_seconds": float(np.median(seconds))})
+    return rows
+
+
 def run_quality(cases, out_dir):
     records = []
     for case in cases:
@@ -379,19 +404,27 @@ def main():
               f"{np.max(np.abs(diffs)):.3f} dB over {len(rows)} cases", flush=True)
 
     if not args.skip_timing:
+        rows = vp_by_size((256, 512, 1024), args.quick)
+        print_table(rows, ["size", "scenes", "vps", "median_deg", "p90_deg", "median_drawn_deg",
+                           "vp_seconds"],
+                    title="\nVanishing points by image size (synthetic scenes, box holes)")
         rows = []
         texture = texture_windows()
         for size in (256, 512, 1024):
             image, _ = render_scene(texture, _layout("wall"), size, supersample=1)
             mask = box_mask(size, 0.2, 5)
             row = {"size": size}
-            for method in ("planar", "patchmatch"):
+            for label, method, params in (("planar", "planar", {}),
+                                          ("planar_hole", "planar", {"pyramid": "hole"}),
+                                          ("patchmatch", "patchmatch", {})):
                 cpu = time.process_time()
-                _, seconds = timed(inpaintkit.inpaint, image, mask, method=method)
-                row[f"{method}_s"] = seconds
-                row[f"{method}_cpu_s"] = time.process_time() - cpu
+                _, seconds = timed(inpaintkit.inpaint, image, mask, method=method, **params)
+                row[f"{label}_s"] = seconds
+                row[f"{label}_cpu_s"] = time.process_time() - cpu
+            row["planar_vs_patchmatch_cpu"] = row["planar_cpu_s"] / row["patchmatch_cpu_s"]
             rows.append(row)
-        print_table(rows, ["size", "planar_s", "planar_cpu_s", "patchmatch_s", "patchmatch_cpu_s"],
+        print_table(rows, ["size", "planar_s", "planar_cpu_s", "planar_hole_s", "planar_hole_cpu_s",
+                           "patchmatch_s", "patchmatch_cpu_s", "planar_vs_patchmatch_cpu"],
                     title="\nTime, 20 % box hole on the windows wall (wall seconds, and CPU "
                           "seconds of all threads: the wall time of an idle machine is about "
                           "the CPU time over the thread count)")

@@ -174,7 +174,92 @@ def _line_segments(gray: np.ndarray, ignore: np.ndarray | None, min_length: floa
         xi = np.clip(np.rint(xs).astype(int), 0, w - 1)
         yi = np.clip(np.rint(ys).astype(int), 0, h - 1)
         segments = segments[~near[yi, xi].any(axis=1)]
-    return segments
+    return _refit_segments(gray, segments)
+
+
+def _refit_segments(gray: np.ndarray, segments: np.ndarray, trim: float = 0.2,
+                    reach: float = 2.0, margin: float = 2.5) -> np.ndarray:
+    """Segments re-fitted to sub-pixel edge points of their inner part.
+
+    LSD's angle comes from the shape of its line-support region, which the
+    junctions at a segment's ends skew (on a checkerboard every segment ends at a
+    corner): a median bias of 0.4 degrees on the benchmark's perspective checker,
+    enough to pull a far vanishing point by 3 degrees. Here each segment's inner
+    ``1 - 2 trim`` is sampled every pixel; along the normal (+-``reach`` px) the
+    gradient magnitude peak is located to sub-pixel by a parabola through
+    its logarithm at samples 1 px apart (exact for a Gaussian profile), and a
+    magnitude-weighted total-least-squares line through those edge points
+    replaces the segment (its endpoints projected onto it). The samples keep at
+    least ``margin`` px from the ends (a crossing edge's gradient reaches about
+    that far). A segment keeps LSD's fit when it has fewer than 4 usable edge
+    points, when the points scatter (RMS over 0.35 px from their line: another
+    edge caught), or when the refit turns it by more than the angle of 1 px over
+    its length (a short segment's edge points are too few to overrule LSD).
+    """
+    if not len(segments):
+        return segments
+    smooth = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 0.7)
+    magnitude = np.hypot(cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3),
+                         cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)).astype(np.float32)
+    # Pixel-spaced: a parabola through bilinear samples at finer steps snaps to
+    # pixel centres.
+    step = 1.0
+    offsets = np.arange(-reach, reach + 1e-9, step)
+    start, end = segments[:, :2], segments[:, 2:]
+    length = np.hypot(*(end - start).T)
+    along = (end - start) / np.maximum(length, 1e-12)[:, None]
+    normal = np.column_stack([-along[:, 1], along[:, 0]])
+    # Inner part: from ``lo`` to ``1 - lo`` of the segment, every pixel.
+    lo = np.minimum(0.45, np.maximum(trim, margin / np.maximum(length, 1e-12)))
+    counts = np.maximum(2, ((1.0 - 2.0 * lo) * length).astype(int) + 1)
+    owner = np.repeat(np.arange(len(segments)), counts)
+    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.arange(len(owner)) - first[owner]
+    t = lo[owner] + (1.0 - 2.0 * lo[owner]) * rank / (counts[owner] - 1)
+    points = start[owner] + t[:, None] * (end - start)[owner]
+    probe = points[:, None, :] + offsets[None, :, None] * normal[owner][:, None, :]
+    profile = cv2.remap(magnitude, probe[..., 0].astype(np.float32),
+                        probe[..., 1].astype(np.float32), cv2.INTER_LINEAR,
+                        borderMode=cv2.BORDER_REPLICATE).astype(np.float64)
+    peak = profile.argmax(axis=1)
+    usable = (peak > 0) & (peak < len(offsets) - 1)
+    rows = np.flatnonzero(usable)
+    peak = peak[usable]
+    top = profile[rows, peak]
+    # A parabola through the log magnitudes: exact for a Gaussian-blurred step edge.
+    before, centre, after = (np.log(np.maximum(profile[rows, peak + k], 1e-6)) for k in (-1, 0, 1))
+    curvature = before - 2.0 * centre + after
+    sub = np.where(curvature < 0, 0.5 * (before - after) / np.where(curvature < 0, curvature, -1.0),
+                   0.0)
+    edge = points[rows] + ((offsets[peak] + sub * step)[:, None] * normal[owner[rows]])
+    who = owner[rows]
+    n = len(segments)
+    weight = np.bincount(who, top, n)
+    support = np.bincount(who, None, n)
+    safe = np.maximum(weight, 1e-12)
+    mx = np.bincount(who, top * edge[:, 0], n) / safe
+    my = np.bincount(who, top * edge[:, 1], n) / safe
+    dx, dy = edge[:, 0] - mx[who], edge[:, 1] - my[who]
+    sxx = np.bincount(who, top * dx * dx, n)
+    syy = np.bincount(who, top * dy * dy, n)
+    sxy = np.bincount(who, top * dx * dy, n)
+    # Principal direction of the 2x2 scatter [[sxx, sxy], [sxy, syy]].
+    angle = 0.5 * np.arctan2(2.0 * sxy, sxx - syy)
+    direction = np.column_stack([np.cos(angle), np.sin(angle)])
+    direction *= np.where((direction * along).sum(axis=1) < 0, -1.0, 1.0)[:, None]
+    centre = np.column_stack([mx, my])
+    refitted = segments.copy()
+    for k in (0, 2):
+        tt = ((segments[:, k:k + 2] - centre) * direction).sum(axis=1)
+        refitted[:, k:k + 2] = centre + tt[:, None] * direction
+    # Scatter across the line: the smaller eigenvalue of the scatter over the weight.
+    across = 0.5 * (sxx + syy) - np.sqrt(0.25 * (sxx - syy) ** 2 + sxy ** 2)
+    rms = np.sqrt(np.maximum(across, 0.0) / safe)
+    turn = np.abs(np.arcsin(np.clip(direction[:, 0] * along[:, 1] - direction[:, 1] * along[:, 0],
+                                    -1.0, 1.0)))
+    good = ((support >= 4) & (weight > 0) & (rms <= 0.35)
+            & (turn <= np.arctan2(1.0, np.maximum(length, 1e-12))))
+    return np.where(good[:, None], refitted, segments)
 
 
 def _consistency(segments_n: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -211,12 +296,14 @@ def _sphere_direction(point_n: np.ndarray) -> np.ndarray:
 def vanishing_points(image, *, mask=None, max_vps=3, min_length=None, seed=0):
     """Detect up to ``max_vps`` vanishing points from the image's line segments.
 
-    Segments come from OpenCV's line segment detector (LSD, von Gioi et al. 2010).
-    Vanishing points are found one at a time by RANSAC over segment pairs: the
-    intersection of two random segments (drawn by length) is a hypothesis, scored by
-    the total length of the segments pointing at it (angle below 1.5 degrees); the
-    best is refined by weighted least squares on its supporting segments' lines,
-    its support is removed, and the search repeats. Points at infinity (parallel
+    Segments come from OpenCV's line segment detector (LSD, von Gioi et al. 2010),
+    each re-fitted to the sub-pixel edge points of its inner part (LSD's angles are
+    skewed by the junctions at segment ends). Vanishing points are found one at a
+    time by RANSAC over segment pairs: the intersection of two random segments
+    (drawn by length) is a hypothesis, scored by the total length of the segments
+    pointing at it (angle below 1.5 degrees); the best is refined by weighted least
+    squares on its supporting segments' lines, its support is removed, and the
+    search repeats. Points at infinity (parallel
     image lines) are handled in homogeneous coordinates.
 
     Parameters

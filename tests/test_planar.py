@@ -246,6 +246,8 @@ def test_return_planes_and_no_hole():
     (dict(patch_size=8), ValueError, "odd"),
     (dict(max_vps=1), ValueError, "max_vps"),
     (dict(use_regularity="yes"), TypeError, "use_regularity"),
+    (dict(pyramid="dyadic"), ValueError, "pyramid"),
+    (dict(final_vote="median"), ValueError, "final_vote"),
 ])
 def test_bad_parameters(params, error, match):
     image = grid_image()
@@ -253,6 +255,46 @@ def test_bad_parameters(params, error, match):
     mask[20:30, 20:30] = True
     with pytest.raises(error, match=match):
         inpaint_planar(image, mask, **params)
+
+
+def test_geometric_pyramid_is_the_papers():
+    from inpaintkit.algorithms.patchmatch import _build_geometric_pyramid
+
+    rng = np.random.default_rng(0)
+    data = rng.random((256, 320, 5)).astype(np.float32)
+    hole = np.zeros((256, 320), bool)
+    hole[60:200, 80:240] = True
+    exclude = np.zeros_like(hole)
+    levels, factors = _build_geometric_pyramid(data, hole, exclude, 5, 10, 32)
+    assert len(levels) == 10 and len(factors) == 10
+    shorts = [level[1].shape[0] for level in levels]
+    assert shorts[0] == 256 and abs(shorts[-1] - 32) <= 1
+    ratios = np.array(shorts[:-1]) / np.array(shorts[1:])
+    assert np.all(np.abs(ratios - 8 ** (1 / 9)) < 0.05)  # a constant ratio
+    for (values, level_hole, _), (fy, fx) in zip(levels, factors):
+        assert level_hole.any() and not level_hole.all()
+        assert abs(fy - 256 / level_hole.shape[0]) < 1e-9
+        assert abs(fx - 320 / level_hole.shape[1]) < 1e-9
+        # Known coarse pixels average known fine pixels only: far from the hole they
+        # are the plain area mean.
+        plain = cv2.resize(np.ascontiguousarray(data[:, :, :4]), level_hole.shape[::-1],
+                           interpolation=cv2.INTER_AREA)
+        assert np.allclose(values[:8, :8, :4], plain[:8, :8], atol=1e-5)
+    # A coarse pixel half inside the hole is unknown; one mostly known is known.
+    coarse_hole = levels[3][1]
+    fy, fx = factors[3]
+    ys, xs = np.nonzero(coarse_hole)
+    assert ys.min() * fy >= 60 - fy and (ys.max() + 1) * fy <= 200 + fy
+
+
+def test_upsample_field_scales_offsets():
+    from inpaintkit.algorithms.planar import _upsample_field
+
+    plane = np.array([[0, 1], [2, 3]], dtype=np.int64)
+    offset = np.ones((2, 2, 2))
+    fine_plane, fine_offset = _upsample_field(plane, offset, (3, 3), (1.5, 1.5))
+    assert fine_plane.tolist() == [[0, 1, 1], [2, 3, 3], [2, 3, 3]]  # nearest centres
+    assert np.all(fine_offset == 1.5)
 
 
 def test_registered():

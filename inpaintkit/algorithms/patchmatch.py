@@ -515,6 +515,60 @@ def _build_pyramid(data, hole, exclude, patch_size):
     return levels
 
 
+def _downsample_to(values: np.ndarray, known: np.ndarray, exclude: np.ndarray, shape):
+    """Resample an image to ``shape`` (any factor), averaging known pixels only.
+
+    The non-dyadic counterpart of :func:`_downsample` for geometric pyramids: each
+    coarse pixel is the area-weighted (``cv2.INTER_AREA``) mean of the known pixels
+    under its footprint, and is known when at least half the footprint is; it is
+    excluded from copying if any of its footprint is.
+    """
+    size = (int(shape[1]), int(shape[0]))
+    weight = known.astype(np.float32)
+    total = cv2.resize(weight, size, interpolation=cv2.INTER_AREA)
+    weighted = np.asarray(values * weight[:, :, None], dtype=np.float32)
+    # cv2's area resampling takes at most 4 channels at non-integer factors.
+    sums = np.concatenate([
+        cv2.resize(np.ascontiguousarray(weighted[:, :, c:c + 4]), size,
+                   interpolation=cv2.INTER_AREA).reshape(size[1], size[0], -1)
+        for c in range(0, weighted.shape[2], 4)], axis=2)
+    coarse_known = total >= 0.5
+    coarse = np.where(coarse_known[:, :, None], sums / np.maximum(total, 1e-6)[:, :, None], 0.0)
+    coarse_exclude = cv2.resize(exclude.astype(np.float32), size,
+                                interpolation=cv2.INTER_AREA) > 0
+    return np.ascontiguousarray(coarse, dtype=values.dtype), coarse_known, coarse_exclude
+
+
+def _build_geometric_pyramid(data, hole, exclude, patch_size, n_levels, coarsest):
+    """Levels finest first on a geometric scale (Huang et al. 2014's release): up to
+    ``n_levels`` levels whose short side falls from the image's to about ``coarsest``
+    px by a constant ratio, each resampled from the finest by :func:`_downsample_to`.
+    Stops early where a level would be under 3 patches a side, would have too few
+    fully known patches, or would lose its hole. Returns the levels and, per level,
+    its (row, column) factors (finest size / level size)."""
+    r = patch_size // 2
+    height, width = hole.shape
+    short = min(height, width)
+    ratio = (short / coarsest) ** (1.0 / (n_levels - 1)) if short > coarsest else 1.0
+    levels = [(data, hole, exclude)]
+    factors = [(1.0, 1.0)]
+    for depth in range(1, n_levels):
+        if ratio <= 1.0:
+            break
+        scale = ratio ** depth
+        shape = (max(1, int(round(height / scale))), max(1, int(round(width / scale))))
+        if min(shape) < 3 * patch_size or shape == levels[-1][1].shape:
+            break
+        coarse, known, coarse_exclude = _downsample_to(data, ~hole, exclude, shape)
+        usable = known & ~coarse_exclude
+        enough = max(16, _MIN_SOURCE_FRACTION * usable.sum())
+        if known.all() or _source_ok(usable, r).sum() < enough:
+            break
+        levels.append((coarse, ~known, coarse_exclude))
+        factors.append((height / shape[0], width / shape[1]))
+    return levels, factors
+
+
 def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) -> np.ndarray:
     """Wexler et al. 2007 weights exp(-d / 2 sigma^2) times the confidence, with
     sigma^2 the 75th percentile of the active distances (their d^2 is our mean
