@@ -99,10 +99,29 @@ DEBIAN = {
     "palapeli-data": ("palapeli", "usr/share/palapeli/collection", "GPL-2+", (
         "cincinnati-bridge.jpg", "european-honey-bee.jpg", "panther-chameleon-female.jpg",
         "castle-maintenon.jpg", "citrus-fruits.jpg")),
+    # Tux Paint's "templates": all 19 are photographs (bark, cliffs, sea, trees, a sheep
+    # meadow, a lighthouse, a wool mill); the "starters" are drawings and are skipped.
+    "tuxpaint-data": ("tuxpaint", "usr/share/tuxpaint/templates", "GPL-2+", (
+        "burnt_bark.jpg", "cliff.jpg", "corn_maze.jpg", "jellyfish.jpg", "lighthouse.jpg",
+        "mossy_bark.jpg", "mossy_log.jpg", "mudstone.jpg", "ocean_splash.jpg", "ocean_waves.jpg",
+        "redwoods_above.jpg", "rocks.jpg", "sheep.jpg", "spiders_web.jpg", "sun_behind_clouds.jpg",
+        "sun_behind_leaves.jpg", "trees_above.jpg", "trees_at_dusk.jpg", "wool_mill_machine.jpg")),
+    # Stellarium's photographic landscapes (panoramas with a transparent sky: only the
+    # opaque rows under the skyline are kept, see _opaque_rows). Skipped: ocean (a
+    # Terragen render), jupiter, saturn, neptune, uranus, sun, zero (renders), geneva
+    # (a horizon polygon), hurricane and trees (no fully opaque band), guereins (tiles
+    # of 256 x 145 pixels), grossmugl and moon (the band under the skyline is a flat
+    # filler colour), the fisheye ground textures.
+    "stellarium-data": ("stellarium", "usr/share/stellarium/landscapes", "GPL-2+", (
+        "garching/garching-gl1.png", "garching/garching-gl2.png", "garching/garching-gl3.png",
+        "garching/garching-gl4.png", "mars/mars.png")),
 }
 #: Looked at and not used: ukui-wallpapers, sway-backgrounds, gnome-backgrounds 43,
-#: desktop-base, lomiri-wallpapers (all artwork); gcompris-qt-data (images inside Qt
-#: resource bundles).
+#: desktop-base, lomiri-wallpapers, xfdesktop4-data, ktuberling-data (all artwork);
+#: gcompris-qt-data (images inside Qt resource bundles); jigzo-data (photos cut into
+#: puzzle-piece atlases); digikam-data (one photo, copyright file not machine-readable);
+#: gimp-data, krita-data, mypaint-data-extras (small patterns and paper textures);
+#: imagemagick-6-doc, marble-data (screenshots, renders and maps).
 
 #: PyPI wheel -> [(path inside the wheel, name, licence)].
 PYPI = {
@@ -115,6 +134,14 @@ PYPI = {
                     "BSD-3-Clause (the 'ascent' image of SciPy, royalty-free)")],
     "matplotlib": [("matplotlib/mpl-data/sample_data/grace_hopper.jpg", "mpl_grace_hopper",
                     "public domain (U.S. Navy photograph)")],
+    # mahotas' demo portrait of its author; its DepartmentStore.jpg ("Where's Wally",
+    # an illustration) and lena.jpg are not used.
+    "mahotas": [("mahotas/demos/data/luispedro.jpg", "mahotas_luispedro",
+                 "MIT (the mahotas package licence; a photograph of its author)")],
+    # SciPy 1.9's scipy.misc.face(): the raccoon of public-domain-image.com (the file is
+    # a bz2-compressed 768 x 1024 x 3 array; scipy.datasets downloads it in later versions).
+    "scipy==1.9.3": [("scipy/misc/face.dat", "scipy_face",
+                      "public domain (raccoon-procyon-lotor.jpg, public-domain-image.com; scipy.misc.face)")],
 }
 
 #: Held out for validation: scenes like those users remove objects from.
@@ -139,6 +166,22 @@ def _save(image: np.ndarray, path: Path) -> None:
         image = image[..., ::-1]  # cv2 writes BGR
     if not cv2.imwrite(str(path), image):
         raise OSError(f"could not write {path}")
+
+
+def _opaque_rows(image: np.ndarray, *, min_rows: int = 128) -> np.ndarray:
+    """An image with an alpha channel (grey + alpha or RGBA) cut to the band of rows at
+    its bottom that are at least 99 % opaque, without the alpha channel: the landscape
+    under a panorama's transparent sky. Images without alpha are returned as they are."""
+    if image.ndim != 3 or image.shape[2] not in (2, 4):
+        return image
+    alpha = image[..., -1]
+    opaque = (alpha >= 250).mean(axis=1) >= 0.99
+    top = image.shape[0]
+    while top > 0 and opaque[top - 1]:
+        top -= 1
+    if image.shape[0] - top < min_rows:
+        raise ValueError(f"only {image.shape[0] - top} opaque rows at the bottom (need {min_rows})")
+    return image[top:, :, :-1]
 
 
 def _target(out: Path, name: str) -> Path:
@@ -219,7 +262,7 @@ def add_debian(out: Path, cache: Path, rows: list[tuple]) -> int:
                                  f"expected {expected!r}; check it before using the file")
             stem = relative.split("/")[0] if relative.count("/") >= 2 else Path(relative).stem
             name = f"{prefix}_{stem}"
-            _save(np.asarray(iio.imread(path)), _target(out, name))
+            _save(_opaque_rows(np.asarray(iio.imread(path))), _target(out, name))
             rows.append((name, f"Debian `{deb.name}`, {relative}",
                          f"{licence} (`{package}.copyright`)"))
             added += 1
@@ -235,7 +278,8 @@ def add_pypi(out: Path, cache: Path, rows: list[tuple]) -> int:
     wheels.mkdir(parents=True, exist_ok=True)
     added = 0
     for package, members in PYPI.items():
-        pattern = package.lower().replace("-", "_") + "-*.whl"
+        project = package.split("==")[0]
+        pattern = project.lower().replace("-", "_") + "-" + (package.split("==")[1] if "==" in package else "*") + "-*.whl"
         found = sorted(p for p in wheels.iterdir() if fnmatch.fnmatch(p.name.lower(), pattern))
         if not found:
             result = subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps",
@@ -248,7 +292,11 @@ def add_pypi(out: Path, cache: Path, rows: list[tuple]) -> int:
         with zipfile.ZipFile(found[-1]) as wheel:
             for member, name, licence in members:
                 blob = wheel.read(member)
-                if member.endswith(".npz"):
+                if member.endswith("misc/face.dat"):
+                    import bz2
+
+                    image = np.frombuffer(bz2.decompress(blob), dtype=np.uint8).reshape(768, 1024, 3)
+                elif member.endswith(".npz"):
                     with np.load(io.BytesIO(blob)) as archive:
                         image = archive[archive.files[0]]
                 else:
