@@ -48,6 +48,21 @@ def test_licence_is_the_last_matching_stanza(builder):
     assert licence("Files: nature/*\nLicense: GPL-2+\n", "usr/share/x/other/a.jpg") is None
 
 
+def test_panoramas_keep_the_opaque_band_under_the_sky(builder):
+    rgba = np.zeros((300, 200, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[140:, :, 3] = 255
+    rgba[150, 3, 3] = 0            # one transparent pixel in a row still counts (99 %)
+    band = builder._opaque_rows(rgba)
+    assert band.shape == (160, 200, 3)
+    grey_alpha = np.zeros((300, 40, 2), np.uint8)
+    grey_alpha[250:, :, 1] = 255
+    with pytest.raises(ValueError, match="only 50 opaque rows"):
+        builder._opaque_rows(grey_alpha)
+    plain = np.zeros((10, 10, 3), np.uint8)
+    assert builder._opaque_rows(plain) is plain
+
+
 def test_sources_hold_no_benchmark_or_opencv_image(builder):
     names = set(builder.SKIMAGE) | {name for members in builder.PYPI.values() for _, name, _ in members}
     assert not names & builder.BENCHMARK
