@@ -118,8 +118,9 @@ DEBIAN = {
 }
 #: Looked at and not used: ukui-wallpapers, sway-backgrounds, gnome-backgrounds 43,
 #: desktop-base, lomiri-wallpapers, xfdesktop4-data, ktuberling-data (all artwork);
-#: gcompris-qt-data (images inside Qt resource bundles); jigzo-data (photos cut into
-#: puzzle-piece atlases); digikam-data (one photo, copyright file not machine-readable);
+#: gcompris-qt-data (images inside Qt resource bundles); jigzo-data (12 photos, but
+#: reassembled from its puzzle-piece atlases they carry the pieces' dark outlines);
+#: digikam-data (one photo, copyright file not machine-readable);
 #: gimp-data, krita-data, mypaint-data-extras (small patterns and paper textures);
 #: imagemagick-6-doc, marble-data (screenshots, renders and maps).
 
