@@ -481,7 +481,8 @@ def main(argv=None) -> int:
             "`python scripts/build_training_set.py OUT` from the package names below. The "
             "benchmark photos (astronaut, coffee, chelsea, rocket) and OpenCV's sample images "
             "are never used. Licences are read from each Debian package's copyright file "
-            "(copied next to the images as `PACKAGE.copyright`) and from each wheel's own "
+            "(copied next to the images as `PACKAGE.copyright`), from the README inside each "
+            "GCompris resource bundle and from each wheel's own "
             "notes.\n\n" + "\n".join(table) + "\n")
     (out / "SOURCES.md").write_text(text)
     if args.manifest:
