@@ -3,7 +3,8 @@
 GL small (tension-spline seed + a learned correction), reconstruction only: hole MSE +
 0.02 x (1 - SSIM) + DETAIL x losses.detail_loss (target ratio TARGET), no discriminator.
 Run from the repository root with inpaintkit importable; see TRAINING.md. Environment:
-DATA (training set folder), MINUTES (wall-time budget), LR, DETAIL, TARGET.
+DATA (training set folder), MINUTES (wall-time budget), LR, DETAIL, TARGET; STOP_AFTER=0 validates the saved state and writes its curve and
+metadata without training further.
 """
 
 import os
@@ -24,7 +25,8 @@ options = TrainOptions(
     lr=float(os.environ.get("LR", "1e-3")), time_limit=60 * float(os.environ.get("MINUTES", "88")),
     seed=0, device="cpu", checkpoint_every=300.0, val_every=250,
     detail=float(os.environ.get("DETAIL", "0.005")), detail_target=float(os.environ.get("TARGET", "0.75")),
-    adversarial=False, progress=False)
+    adversarial=False, progress=False,
+    stop_after=int(os.environ["STOP_AFTER"]) if os.environ.get("STOP_AFTER") else None)
 torch.set_num_threads(1)
 resume = state_path(out) if state_path(out).exists() else None
 try:
