@@ -53,14 +53,16 @@ def _fmt(value, digits=2):
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
-def benchmark(model: str, path: Path, full: bool) -> dict:
-    """``bench/learned.py --quality`` with ``path`` as a candidate; the parsed JSON, also
-    kept beside the checkpoint (``PATH.quality.json``)."""
+def benchmark(model: str, path: Path, full: bool, strips: str | None = None) -> dict:
+    """``bench/learned.py --quality`` with ``path`` as a candidate (and ``--strips``); the
+    parsed JSON, also kept beside the checkpoint (``PATH.quality.json``)."""
     out = path.with_name(path.name + ".quality.json")
     command = [sys.executable, str(ROOT / "bench" / "learned.py"), "--quality", "--json", str(out),
                "--weights", f"{model}={path}"]
     if not full:
         command.append("--quick")
+    if strips:
+        command += ["--strips", strips]
     subprocess.run(command, check=True, cwd=ROOT)
     return json.loads(out.read_text())
 
@@ -118,8 +120,9 @@ def write_card(model: str, checkpoint_path: Path, quality: dict, label: str) -> 
         "", "## Data", "",
         f"- {photos} training and {len(data.get('val_files', []))} held-out validation photos; every "
         "file with its source package and licence is listed in `TRAINING_SET.md` beside this card "
-        "(Debian wallpaper, background and puzzle packages, scikit-image, scikit-learn, PyWavelets "
-        "and matplotlib wheels; the benchmark photos and OpenCV's samples are never used).",
+        "(GCompris' activity photos, Tux Paint's templates, Debian wallpaper, background, puzzle and "
+        "Stellarium packages, scikit-image, and the scikit-learn, PyWavelets, matplotlib, mahotas "
+        "and SciPy wheels; the benchmark photos and OpenCV's samples are never used).",
         f"- Crops: resized so the short side is {data.get('zoom', ['?', '?'])[0]}-"
         f"{data.get('zoom', ['?', '?'])[1]} x the crop side, random crop, horizontal flip, colour "
         "jitter. Holes: " + ", ".join(f"{k} {v:.0%}" for k, v in data.get("holes", {}).items()) + ".",
@@ -141,9 +144,12 @@ def write_card(model: str, checkpoint_path: Path, quality: dict, label: str) -> 
     note = None
     if seed:
         gain = val.get("val_psnr", float("nan")) - seed["val_psnr"]
-        note = (f"its fill is still almost exactly its tension-spline seed: the learned correction "
-                f"changes validation PSNR by {gain:+.2f} dB and SSIM by "
-                f"{val.get('val_ssim', float('nan')) - seed['val_ssim']:+.4f}")
+        detail = val.get("val_texture", float("nan")) - seed["val_texture"]
+        note = ("its fill is still almost exactly its tension-spline seed: " if abs(gain) < 0.05
+                and abs(detail) < 0.02 else "") + (
+                f"the learned correction changes validation PSNR by {gain:+.2f} dB, SSIM by "
+                f"{val.get('val_ssim', float('nan')) - seed['val_ssim']:+.4f} and the texture ratio "
+                f"by {detail:+.2f}")
         lines[lines.index("## Validation (held-out photos, 128x128, free-form and object holes)") + 3] += (
             f" The seed alone (an untrained zero correction) scores PSNR {_fmt(seed['val_psnr'])} dB, "
             f"SSIM {_fmt(seed['val_ssim'], 3)} on the same cases: {note}.")
@@ -169,8 +175,8 @@ def write_card(model: str, checkpoint_path: Path, quality: dict, label: str) -> 
     return card
 
 
-def promote(model: str, path: Path, full: bool) -> int:
-    quality = benchmark(model, path, full)
+def promote(model: str, path: Path, full: bool, strips: str | None = None) -> int:
+    quality = benchmark(model, path, full, strips)
     label = f"{model} {path.name}"
     verdict = next(v for v in quality["verdicts"] if v["model"] == label)
     if verdict["ship"] != "yes":
@@ -202,6 +208,8 @@ def main(argv=None) -> int:
     parser.add_argument("--promote", action="append", default=[], metavar="MODEL=PATH")
     parser.add_argument("--unship", action="append", default=[], choices=MODELS)
     parser.add_argument("--full", action="store_true", help="benchmark on all buckets and photos")
+    parser.add_argument("--strips", default=None, metavar="DIR",
+                        help="also write the benchmark's object-removal strips here, to look at")
     args = parser.parse_args(argv)
     if not args.promote and not args.unship:
         parser.error("nothing to do: give --promote MODEL=PATH or --unship MODEL")
@@ -213,7 +221,7 @@ def main(argv=None) -> int:
         if not sep or model not in MODELS or not Path(path).is_file():
             parser.error(f"--promote wants MODEL=PATH with MODEL in {', '.join(MODELS)} and an "
                          f"existing file, got {item!r}")
-        status = max(status, promote(model, Path(path), args.full))
+        status = max(status, promote(model, Path(path), args.full, args.strips))
     return status
 
 

@@ -101,6 +101,11 @@ class TrainOptions:
     log: str | None = None               # JSON lines; default out + ".log.jsonl"
     progress: bool = True
     curves: bool = True                  # draw out + ".curve.png" at each validation
+    # GL (seeded small config) only: weight of losses.detail_loss (0 = off), its target
+    # ratio, and whether the paper's discriminator phases run (False: reconstruction only).
+    detail: float = 0.0
+    detail_target: float = 0.7
+    adversarial: bool = True
 
 
 def state_path(out) -> Path:
@@ -162,6 +167,9 @@ class Trainer:
     def set_train(self, progress):
         for net in self.networks.values():
             net.train()
+
+    def configure(self, options: "TrainOptions") -> None:
+        """Read the model-specific objective options of ``options`` (default: none)."""
 
     def phase(self, progress) -> str:
         return "train"
@@ -281,8 +289,23 @@ class GLTrainer(Trainer):
         disc_config = dataclasses.replace(config, global_size=self.size, local_size=self.size // 2)
         self.add("discriminator", ContextDiscriminator(disc_config))
 
+    detail_weight = 0.0
+    detail_target = 0.7
+    adversarial = True
+
+    def configure(self, options):
+        if options.detail < 0 or not 0 < options.detail_target <= 2:
+            raise ValueError(f"detail must be >= 0 and detail_target in (0, 2], got {options.detail!r}, "
+                             f"{options.detail_target!r}")
+        if options.detail and not self.config.residual:
+            raise ValueError("detail is for the seeded residual config (GL small)")
+        self.detail_weight, self.detail_target = float(options.detail), float(options.detail_target)
+        self.adversarial = bool(options.adversarial)
+        if not self.adversarial:  # reconstruction only: no discriminator to build or save
+            del self.networks["discriminator"], self.optimizers["discriminator"], self.lr_scale["discriminator"]
+
     def phase(self, progress):
-        if progress < self.completion_until:
+        if not self.adversarial or progress < self.completion_until:
             return "completion"
         if progress < self.discriminator_until:
             return "discriminator"
@@ -291,6 +314,11 @@ class GLTrainer(Trainer):
     def losses_used(self):
         structure = (f" + {self.ssim_weight} x (1 - SSIM) over the hole's 7x7 windows"
                      if self.config.residual else "")
+        if self.detail_weight:
+            structure += (f" + {self.detail_weight} x detail shortfall (local Sobel gradient of the fill "
+                          f"under {self.detail_target} x the truth's, losses.detail_loss)")
+        if not self.adversarial:
+            return [f"hole MSE{structure} (reconstruction only, no discriminator)"]
         return [f"phase 1: hole MSE{structure}", "phase 2: discriminator BCE alone",
                 f"phase 3: hole MSE{structure} + 0.0004 x adversarial (BCE)"]
 
@@ -321,9 +349,13 @@ class GLTrainer(Trainer):
                 structure = losses.ssim_loss(comp, image, hole)
                 total = total + self.ssim_weight * structure
                 record["ssim_loss"] = structure.item()
+            if self.detail_weight:
+                detail = losses.detail_loss(comp, image, hole, target_ratio=self.detail_target)
+                total = total + self.detail_weight * detail
+                record["detail"] = detail.item()
             if phase == "joint":
                 adv = losses.nsgan_g(self._discriminate(comp, hole), logits=False)
-                total = mse + self.alpha * adv
+                total = total + self.alpha * adv
                 record["adv"] = adv.item()
             self._update(self.optimizers["generator"], total)
             record["mse"] = mse.item()
@@ -874,6 +906,7 @@ def train(options: TrainOptions, *, resume=None) -> dict:
     torch.manual_seed(options.seed)
     data = InpaintingData(options.data, size=options.size, seed=options.seed)
     trainer = TRAINERS[options.model](config, device, lr=options.lr, vgg=options.vgg, size=options.size)
+    trainer.configure(options)
     start, elapsed_before, last_val, best_score = 0, 0.0, {}, None
     if state is not None:
         for name, net in trainer.networks.items():

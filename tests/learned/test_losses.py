@@ -126,3 +126,33 @@ def test_ssim_loss_matches_the_benchmark_ssim():
     hole[..., 10:20, 10:20] = 1
     same = as_tensor(truth)
     assert losses.ssim_loss(same, same, hole).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_gradient_magnitude_matches_the_texture_ratio_map():
+    from inpaintkit import metrics
+
+    rng = np.random.default_rng(1)
+    truth = rng.uniform(0, 1, (30, 40, 3))
+    blurred = (truth + np.roll(truth, 1, axis=0) + np.roll(truth, 1, axis=1)) / 3
+    as_tensor = lambda a: torch.from_numpy(a).permute(2, 0, 1)[None].float()  # noqa: E731
+    hole = np.zeros((30, 40), bool)
+    hole[8:22, 10:30] = True
+    mask = torch.from_numpy(hole)[None, None].float()
+    g_truth = losses.gradient_magnitude(as_tensor(truth))
+    g_blur = losses.gradient_magnitude(as_tensor(blurred))
+    ratio = ((g_blur * mask).sum() / (g_truth * mask).sum()).item()
+    assert ratio == pytest.approx(metrics.texture_ratio(truth, blurred, hole), rel=1e-4)
+
+
+def test_detail_loss_is_zero_on_the_truth_and_falls_as_detail_returns():
+    rng = np.random.default_rng(2)
+    truth = torch.from_numpy(rng.uniform(0, 1, (1, 3, 48, 48))).float()
+    hole = torch.zeros(1, 1, 48, 48)
+    hole[..., 12:36, 12:36] = 1
+    flat = truth * (1 - hole) + truth[..., 12:36, 12:36].mean() * hole
+    assert losses.detail_loss(truth, truth, hole).item() == pytest.approx(0.0, abs=1e-6)
+    values = [losses.detail_loss(flat + a * (truth - flat), truth, hole, target_ratio=0.7).item()
+              for a in (0.0, 0.3, 0.6, 1.0)]
+    assert values[0] > 0.3 and values == sorted(values, reverse=True) and values[-1] == pytest.approx(0, abs=1e-6)
+    # A hinge: more detail than target_ratio x the truth's is not rewarded further.
+    assert losses.detail_loss(truth * 1.5, truth, hole, target_ratio=0.7).item() == pytest.approx(0, abs=1e-6)

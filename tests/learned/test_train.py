@@ -81,6 +81,20 @@ def test_gl_phases_follow_the_paper():
         "completion", "completion", "discriminator", "discriminator", "joint", "joint"]
 
 
+def test_gl_reconstruction_only_with_the_detail_term(folder, tmp_path):
+    options = _options(folder, tmp_path / "gl.pt", "gl", detail=0.01, adversarial=False, steps=3)
+    result = training.train(options)
+    assert all("detail" in r and "disc" not in r for r in result["history"])
+    state = training.read_state(tmp_path / "gl.pt")
+    assert set(state["networks"]) == {"generator"}
+    assert state["options"]["detail"] == 0.01
+    resumed = training.train(_options(folder, tmp_path / "gl.pt", "gl", detail=0.01, adversarial=False, steps=5),
+                             resume=tmp_path / "gl.pt.state")
+    assert resumed["step"] == 5
+    with pytest.raises(ValueError, match="detail"):
+        training.train(_options(folder, tmp_path / "x.pt", "gl", detail=-1.0))
+
+
 def test_interrupt_saves_a_usable_checkpoint(folder, tmp_path, monkeypatch):
     calls = {"n": 0}
     original = training.PConvTrainer.step

@@ -48,6 +48,21 @@ def test_licence_is_the_last_matching_stanza(builder):
     assert licence("Files: nature/*\nLicense: GPL-2+\n", "usr/share/x/other/a.jpg") is None
 
 
+def test_panoramas_keep_the_opaque_band_under_the_sky(builder):
+    rgba = np.zeros((300, 200, 4), np.uint8)
+    rgba[..., :3] = 90
+    rgba[140:, :, 3] = 255
+    rgba[150, 3, 3] = 0            # one transparent pixel in a row still counts (99 %)
+    band = builder._opaque_rows(rgba)
+    assert band.shape == (160, 200, 3)
+    grey_alpha = np.zeros((300, 40, 2), np.uint8)
+    grey_alpha[250:, :, 1] = 255
+    with pytest.raises(ValueError, match="only 50 opaque rows"):
+        builder._opaque_rows(grey_alpha)
+    plain = np.zeros((10, 10, 3), np.uint8)
+    assert builder._opaque_rows(plain) is plain
+
+
 def test_sources_hold_no_benchmark_or_opencv_image(builder):
     names = set(builder.SKIMAGE) | {name for members in builder.PYPI.values() for _, name, _ in members}
     assert not names & builder.BENCHMARK
@@ -73,3 +88,41 @@ def test_silhouette_checks_its_arguments():
         masks.silhouette((64, 64), kind="tree")
     with pytest.raises(ValueError, match="ratio must satisfy"):
         masks.silhouette((64, 64), ratio=(0.5, 0.2))
+
+
+def _rcc(files):
+    """A version-2 Qt resource bundle holding ``files`` ({name: bytes}, zlib-compressed)
+    in one folder ``res``: what ``rcc`` writes, for the reader's test."""
+    import struct
+    import zlib
+
+    names, data, name_offsets = b"", b"", {}
+    for name in ["res", *files]:
+        name_offsets[name] = len(names)
+        encoded = name.encode("utf-16-be")
+        names += struct.pack(">HI", len(name), 0) + encoded
+    nodes = [struct.pack(">IHII", 0, 2, 1, 1) + bytes(8),                # root -> res
+             struct.pack(">IHII", name_offsets["res"], 2, len(files), 2) + bytes(8)]
+    for name, blob in files.items():
+        packed = struct.pack(">I", len(blob)) + zlib.compress(blob)
+        nodes.append(struct.pack(">IHHHI", name_offsets[name], 1, 0, 0, len(data)) + bytes(8))
+        data += struct.pack(">I", len(packed)) + packed
+    tree = b"".join(nodes)
+    header = 24
+    return (b"qres" + struct.pack(">IIIII", 2, header, header + len(tree), header + len(tree) + len(data), 0)
+            + tree + data + names)
+
+
+def test_qt_resource_bundles_and_their_readme_licences(builder):
+    readme = ("Copyright: Someone\nLicense: CC0-1.0\nSource: https://example.org/a.jpg\nFiles:\na.webp\n\n"
+              "Copyright: Other\nLicense: CC-BY-NC-4.0\nFiles: b.webp c.webp\n")
+    files = builder.rcc_files(_rcc({"README": readme.encode(), "a.webp": b"\x01\x02\x03"}))
+    assert files == {"res/README": readme.encode(), "res/a.webp": b"\x01\x02\x03"}
+    licences = builder.readme_licences(readme)
+    assert licences["a.webp"] == ("CC0-1.0", "Someone, https://example.org/a.jpg")
+    assert licences["c.webp"][0] == "CC-BY-NC-4.0"
+    key = lambda text: text.upper().replace(" ", "").replace("-", "").replace(".0", "")  # noqa: E731
+    assert key("CC0-1.0").startswith(builder.FREE_LICENCES)
+    assert not key("CC-BY-NC-4.0").startswith(builder.FREE_LICENCES)
+    with pytest.raises(ValueError, match="qres"):
+        builder.rcc_files(b"nope" + bytes(20))
