@@ -745,7 +745,10 @@ def test_source_mask_is_never_copied():
     exclude = np.zeros((64, 64), bool)
     exclude[6:26, 38:58] = True
     out = inpaint_patchmatch(image, mask, source_mask=exclude)
-    assert out[mask][:, 0].max() <= 0.5 + 1e-9  # no red came in
+    # No red came in: the fill stays grey (sharpness amplifies the grey grain, so
+    # the channels may leave the stripes' range, but all by the same amount).
+    assert np.abs(out[mask][:, 0] - out[mask][:, 1]).max() <= 1e-9
+    assert out[mask][:, 0].max() <= 0.6
     np.testing.assert_array_equal(out[~mask], image[~mask])
 
 
