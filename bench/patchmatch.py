@@ -13,14 +13,20 @@ Tables printed:
    over the exact nearest neighbour's (brute force), and candidates tried per second.
 4. First-call cost: JIT compile into an empty Numba cache, then a cached start.
 
+With ``--curve`` the quality table also runs ours at several ``sharpness`` values and
+prints each one's per-bucket PSNR/SSIM/texture deltas to r3 and r15 (the trade-off
+curve). The quality table marks, per bucket, whether our mean PSNR, SSIM and texture
+are each at least r3's (issue 17's dominance target).
+
 Run from the repository root: ``python bench/patchmatch.py [--quick] [--seeds N]
-[--out DIR]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
+[--curve] [--out DIR]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
 pypatchmatch``).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import math
 import os
 import statistics
@@ -50,8 +56,20 @@ def run_peer(image, mask, radius):
     return pypatchmatch.inpaint(image, mask.astype(np.uint8), patch_size=radius)
 
 
-def run_ours(image, mask):
-    return inpaint_patchmatch(image, mask, seed=0)
+def run_ours(image, mask, **options):
+    return inpaint_patchmatch(image, mask, seed=0, **options)
+
+
+#: ``--curve``: the sharpness values run besides the default (``DEFAULT_SHARPNESS``,
+#: the "inpaintkit" row) whose per-bucket deltas to the peers are printed.
+CURVE = (0.0, 0.4, 1.0)
+DEFAULT_SHARPNESS = inspect.signature(inpaint_patchmatch).parameters["sharpness"].default
+#: The scored numbers that r3-dominance asks to be at least r3's.
+DOMINANCE = ("psnr", "ssim", "texture")
+
+
+def _bucket_means(recs):
+    return {m: float(np.nanmean([r[m] for r in recs])) for m in DOMINANCE}
 
 
 def methods():
@@ -62,7 +80,7 @@ def methods():
     return out
 
 
-def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
+def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve=()):
     """Per bucket over ``seeds`` mask seeds (4 photos each): with 4 cases a bucket's
     mean PSNR moves by about 0.2 dB from one mask seed to the next, more than many
     of the differences between the methods."""
@@ -82,6 +100,10 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
             rec["time_s"] = seconds
             records.setdefault((case["bucket"], name), []).append(rec)
             results.append(result)
+        for sharpness in curve:
+            rec = score(case["image"], run_ours(case["image"], case["mask"], sharpness=sharpness),
+                        case["mask"])
+            records.setdefault((case["bucket"], f"sharpness {sharpness:g}"), []).append(rec)
         reference.setdefault(case["bucket"], []).append(
             known_texture(case["image"], case["mask"]))
         if out_dir is not None and case["seed"] == 0:
@@ -98,6 +120,11 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
                    "ssim": float(np.mean([r["ssim"] for r in recs])),
                    "texture": float(np.nanmean([r["texture"] for r in recs])),
                    "time_s": t}
+            if name == "inpaintkit" and HAVE_PEER:
+                # r3-dominance: each bucket mean at least r3's (issue 17's target).
+                peer = _bucket_means(records[(bucket, "pypatchmatch r3")])
+                for metric in DOMINANCE:
+                    row[f"{metric[:3]}>=r3"] = "yes" if row[metric] >= peer[metric] else "NO"
             if name != "inpaintkit":
                 # Paired over the same cases: mean and standard error of ours - peer.
                 gain = np.array([a["psnr"] - b["psnr"] for a, b in zip(ours, recs)])
@@ -109,13 +136,38 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3):
         rows.append({"bucket": bucket, "method": "(known pixels)", "n": len(reference[bucket]),
                      "texture": float(np.mean(reference[bucket]))})
     print_table(rows, ["bucket", "method", "n", "psnr", "ssim", "texture", "time_s",
-                       "ours-peer dB", "s.e.", "ours wins", "ours/peer time"],
+                       "ours-peer dB", "s.e.", "ours wins", "ours/peer time",
+                       "psn>=r3", "ssi>=r3", "tex>=r3"],
                 title=f"Quality at 256x256 over {seeds} mask seed(s) (mean PSNR/SSIM whole image, "
                       "hole texture ratio, median s;\n'ours-peer dB': mean PSNR gain over the "
                       "peer on the same cases, its standard error, and the cases ours wins;\n"
                       "'(known pixels)': the photo's own detail outside the hole over the truth's "
-                      "inside it, the texture ratio of a fill as detailed as its surroundings)")
+                      "inside it, the texture ratio of a fill as detailed as its surroundings;\n"
+                      "'psn/ssi/tex>=r3': the bucket's mean PSNR, SSIM, texture at least r3's)")
+    if curve and HAVE_PEER:
+        curve_table(records, buckets, curve)
     return rows
+
+
+def curve_table(records, buckets, curve):
+    """The PSNR-texture trade-off of ``sharpness``: per bucket, the mean PSNR, SSIM
+    and texture of each setting minus r3's and r15's (same cases)."""
+    rows = []
+    for sharpness in sorted({*curve, DEFAULT_SHARPNESS}):
+        name = "inpaintkit" if sharpness == DEFAULT_SHARPNESS else f"sharpness {sharpness:g}"
+        for bucket in buckets:
+            ours = _bucket_means(records[(bucket, name)])
+            row = {"sharpness": sharpness, "bucket": bucket}
+            for peer in ("r3", "r15"):
+                theirs = _bucket_means(records[(bucket, f"pypatchmatch {peer}")])
+                for metric in DOMINANCE:
+                    row[f"{metric[:3]} -{peer}"] = ours[metric] - theirs[metric]
+            row["dominates r3"] = "yes" if all(row[f"{m[:3]} -r3"] >= 0 for m in DOMINANCE) else "no"
+            rows.append(row)
+    print_table(rows, ["sharpness", "bucket", "psn -r3", "ssi -r3", "tex -r3", "dominates r3",
+                       "psn -r15", "ssi -r15", "tex -r15"],
+                title="sharpness curve: bucket means (PSNR dB, SSIM, hole texture ratio) minus "
+                      "PyPatchMatch r3's and r15's on the same cases")
 
 
 def scaling_table(quick: bool):
@@ -239,6 +291,9 @@ def main(argv=None):
                         help="2 photos per bucket, scaling up to 1024, 2 NNF pairs")
     parser.add_argument("--seeds", type=int, default=None,
                         help="mask seeds of the quality table (default 3; 1 with --quick)")
+    parser.add_argument("--curve", action="store_true",
+                        help=f"also run ours at sharpness {', '.join(map(str, CURVE))} and print "
+                             "each one's (and the default's) per-bucket deltas to r3 and r15")
     parser.add_argument("--out", default=None,
                         help="folder for PNG strips of the 256x256 cases of seed 0 (masked input | "
                              "methods of the quality table | truth), to look at")
@@ -254,7 +309,7 @@ def main(argv=None):
     run_ours(*next((c["image"], c["mask"]) for c in object_cases(256, names=["coffee"])))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-    quality_table(args.quick, args.out, seeds)
+    quality_table(args.quick, args.out, seeds, CURVE if args.curve else ())
     if args.out:
         print(f"PNG strips (masked input | {' | '.join(n for n, _ in methods())} | truth) "
               f"in {args.out}")

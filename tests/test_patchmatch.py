@@ -745,7 +745,10 @@ def test_source_mask_is_never_copied():
     exclude = np.zeros((64, 64), bool)
     exclude[6:26, 38:58] = True
     out = inpaint_patchmatch(image, mask, source_mask=exclude)
-    assert out[mask][:, 0].max() <= 0.5 + 1e-9  # no red came in
+    # No red came in: the fill stays grey (sharpness amplifies the grey grain, so
+    # the channels may leave the stripes' range, but all by the same amount).
+    assert np.abs(out[mask][:, 0] - out[mask][:, 1]).max() <= 1e-9
+    assert out[mask][:, 0].max() <= 0.6
     np.testing.assert_array_equal(out[~mask], image[~mask])
 
 
@@ -760,6 +763,76 @@ def test_object_removal_on_a_photo_keeps_texture():
     np.testing.assert_array_equal(out[~mask], photo[~mask])
     detail = np.abs(np.diff(out[mask.nonzero()[0].min():70, 50:85].astype(float), axis=1)).mean()
     assert detail > 1.0  # not a flat smear
+
+
+def test_wide_blur_is_close_to_a_full_gaussian_blur():
+    import cv2
+
+    rng = np.random.default_rng(5)
+    values = cv2.GaussianBlur(rng.random((90, 120)).astype(np.float32), (0, 0), 6.0)
+    full = cv2.GaussianBlur(values, (0, 0), 20.0, borderType=cv2.BORDER_CONSTANT)
+    fast = P._wide_blur(values, 20.0)
+    assert fast.shape == values.shape
+    inner = (slice(20, -20), slice(20, -20))  # the reduced scale shifts the border a little
+    assert np.abs(fast[inner] - full[inner]).max() < 0.02 * np.abs(full).max()
+
+
+def _grain(seed, shape=(64, 64)):
+    """Fine-grained noise on a grey level (a texture whose detail is all fine band)."""
+    return 0.5 + 0.1 * np.random.default_rng(seed).standard_normal(shape)
+
+
+def test_restore_detail_gives_weak_grain_its_surroundings_energy():
+    truth = _grain(1)
+    hole = np.zeros(truth.shape, bool)
+    hole[16:48, 16:48] = True
+    weak = truth.copy()
+    weak[hole] = 0.5 + 0.3 * (truth[hole] - 0.5)  # the grain at a third of its amplitude
+    colour = np.repeat(weak[:, :, None], 3, axis=2)
+    before = colour.copy()
+    out = P._restore_detail(colour, hole, ~hole, 0.8, 7)
+    np.testing.assert_array_equal(out[~hole], before[~hole])  # known pixels untouched
+    change = out - before
+    np.testing.assert_allclose(change[..., 1], change[..., 0])  # luminance only
+    np.testing.assert_allclose(change[..., 2], change[..., 0])
+    inner = np.zeros_like(hole)
+    inner[24:40, 24:40] = True  # past the ramp at the hole's border
+
+    def detail(a):
+        return np.abs(np.diff(a[..., 0], axis=1))[inner[:, 1:]].mean()
+
+    # Weaker than the surroundings: amplified (by at most _DETAIL_MAX_GAIN), and the
+    # grain is the copy's own: the change is correlated with it.
+    assert detail(before) * 1.5 < detail(out) <= detail(before) * P._DETAIL_MAX_GAIN + 1e-9
+    assert np.corrcoef(change[inner][:, 0], before[inner][:, 0])[0, 1] > 0.5
+
+
+def test_restore_detail_invents_nothing_and_zero_is_off():
+    truth = _grain(2)
+    hole = np.zeros(truth.shape, bool)
+    hole[16:48, 16:48] = True
+    flat = truth.copy()
+    flat[hole] = 0.5
+    colour = np.repeat(flat[:, :, None], 3, axis=2)
+    out = P._restore_detail(colour.copy(), hole, ~hole, 1.0, 7)
+    inner = (slice(24, 40), slice(24, 40))  # a flat fill far from the border stays flat
+    np.testing.assert_allclose(out[inner], 0.5, atol=1e-6)
+    same = P._restore_detail(colour.copy(), hole, ~hole, 0.0, 7)
+    np.testing.assert_array_equal(same, colour)
+
+
+def test_sharpness_raises_the_fills_detail_on_a_photo():
+    from skimage import data
+
+    from inpaintkit.metrics import texture_ratio
+
+    photo = data.chelsea()[::3, ::3][:96, :128]
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[40:70, 50:85] = True
+    soft = inpaint_patchmatch(photo, mask, sharpness=0.0)
+    sharp = inpaint_patchmatch(photo, mask, sharpness=1.0)
+    np.testing.assert_array_equal(sharp[~mask], photo[~mask])
+    assert texture_ratio(photo, sharp, mask) > texture_ratio(photo, soft, mask) + 0.05
 
 
 def test_progress_reports_each_level():
@@ -801,6 +874,10 @@ def test_registry_and_inpaint_entry_point():
         ({"seed": -3}, ValueError, "seed must be >= 0"),
         ({"coarse_fill": "diffusion"}, ValueError, "coarse_fill must be one of"),
         ({"final_vote": "median"}, ValueError, "final_vote must be one of"),
+        ({"sharpness": -0.1}, ValueError, "sharpness must be a number in"),
+        ({"sharpness": 1.5}, ValueError, "sharpness must be a number in"),
+        ({"sharpness": "high"}, ValueError, "sharpness must be a number in"),
+        ({"sharpness": True}, ValueError, "sharpness must be a number in"),
         ({"source_mask": np.zeros((5, 5), bool)}, ValueError, "source_mask has shape"),
     ],
 )
