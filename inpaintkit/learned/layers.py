@@ -66,26 +66,12 @@ def pull_push_fill(image: torch.Tensor, hole: torch.Tensor, *, sweeps: int = 8) 
         ``image`` outside the hole, the interpolation inside it (hole values of
         ``image`` are never read).
     """
-    weight = 1 - hole
-    sums = [image * weight]
-    weights = [weight]
-    while min(sums[-1].shape[-2:]) > 1 and bool((weights[-1] <= 0).any()):
-        s, w = sums[-1], weights[-1]
-        pad = (0, s.shape[-1] % 2, 0, s.shape[-2] % 2)
-        if any(pad):
-            s = F.pad(s, pad, mode="replicate")
-            w = F.pad(w, pad, mode="replicate")
-        sums.append(F.avg_pool2d(s, 2))
-        weights.append(F.avg_pool2d(w, 2))
-    filled = sums[-1] / weights[-1].clamp(min=1e-6)
-    for s, w in zip(reversed(sums[:-1]), reversed(weights[:-1])):
-        up = F.interpolate(filled, scale_factor=2, mode="bilinear", align_corners=False)
-        up = up[..., :s.shape[-2], :s.shape[-1]]
-        alpha = w.clamp(max=1.0)
-        own = s / w.clamp(min=1e-6)
-        filled = alpha * own + (1 - alpha) * up
+    def settle(filled, own, alpha, shape):
         for _ in range(sweeps):
             filled = alpha * own + (1 - alpha) * _neighbour_mean(filled)
+        return filled
+
+    filled = _push(*_pull(image, hole), settle)
     return hole * filled + (1 - hole) * image
 
 
@@ -103,6 +89,20 @@ def _pull(image, hole):
         sums.append(F.avg_pool2d(s, 2))
         weights.append(F.avg_pool2d(w, 2))
     return sums, weights
+
+
+def _push(sums, weights, settle):
+    """Pull-push's push, coarse to fine: each level keeps its own known averages where
+    it has them (weight 1), blends towards the upsampled coarser fill where it has fewer,
+    and ``settle(filled, own, alpha, shape)`` relaxes the result at that level."""
+    filled = sums[-1] / weights[-1].clamp(min=1e-6)
+    for s, w in zip(reversed(sums[:-1]), reversed(weights[:-1])):
+        up = F.interpolate(filled, scale_factor=2, mode="bilinear", align_corners=False)
+        up = up[..., :s.shape[-2], :s.shape[-1]]
+        alpha = w.clamp(max=1.0)
+        own = s / w.clamp(min=1e-6)
+        filled = settle(alpha * own + (1 - alpha) * up, own, alpha, s.shape[-2:])
+    return filled
 
 
 def tension_fill(image: torch.Tensor, hole: torch.Tensor, *, tension: float = 0.25,
@@ -135,22 +135,16 @@ def tension_fill(image: torch.Tensor, hole: torch.Tensor, *, tension: float = 0.
     Tensor, shape (B, C, H, W)
         ``image`` outside the hole, the spline inside it.
     """
-    sums, weights = _pull(image, hole)
-    filled = sums[-1] / weights[-1].clamp(min=1e-6)
     # Coefficients of (1 - T) * (13-point biharmonic) - T * (5-point Laplacian).
     bend = 1.0 - tension
     centre = 20.0 * bend + 4.0 * tension
     near, diagonal, far = 8.0 * bend + tension, -2.0 * bend, -bend
-    for s, w in zip(reversed(sums[:-1]), reversed(weights[:-1])):
-        up = F.interpolate(filled, scale_factor=2, mode="bilinear", align_corners=False)
-        up = up[..., :s.shape[-2], :s.shape[-1]]
-        alpha = w.clamp(max=1.0)
-        own = s / w.clamp(min=1e-6)
-        filled = alpha * own + (1 - alpha) * up
+
+    def settle(filled, own, alpha, shape):
         known, free = alpha * own, 1 - alpha
         # Coarse levels carry the smooth shape and cost little: full sweeps there; the
         # fine levels start from them and only need to settle the detail.
-        count = sweeps if max(s.shape[-2:]) <= 64 else max(1, sweeps // 4)
+        count = sweeps if max(shape) <= 64 else max(1, sweeps // 4)
         for _ in range(count):
             p = F.pad(filled, (2, 2, 2, 2), mode="replicate")
             ring = p[..., 1:-3, 2:-2] + p[..., 3:-1, 2:-2] + p[..., 2:-2, 1:-3] + p[..., 2:-2, 3:-1]
@@ -158,6 +152,9 @@ def tension_fill(image: torch.Tensor, hole: torch.Tensor, *, tension: float = 0.
             reach = p[..., :-4, 2:-2] + p[..., 4:, 2:-2] + p[..., 2:-2, :-4] + p[..., 2:-2, 4:]
             jacobi = (near * ring + diagonal * corners + far * reach) / centre
             filled = known + free * (filled + relaxation * (jacobi - filled))
+        return filled
+
+    filled = _push(*_pull(image, hole), settle)
     return hole * filled + (1 - hole) * image
 
 
