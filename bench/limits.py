@@ -80,9 +80,14 @@ record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen, "
 if have is not None and need > have:
     record["status"] = "refused"
     print(json.dumps(record)); sys.exit(0)
+record["load_start"] = os.getloadavg()[0]
 start = time.perf_counter()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
 out = inpaintkit.inpaint(image, mask, method=chosen, **params)
 record["seconds"] = time.perf_counter() - start
+done = resource.getrusage(resource.RUSAGE_SELF)
+record["cpu_seconds"] = (done.ru_utime - cpu.ru_utime) + (done.ru_stime - cpu.ru_stime)
+record["load_average"] = os.getloadavg()[0]
 record["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 record["pixels"] = width * height
 record["known_exact"] = bool(np.array_equal(out[~mask], image[~mask]))
@@ -123,14 +128,17 @@ def _row(record: dict) -> str:
         work = record["peak_rss_mb"] - record["inputs_rss_mb"]
         per_pixel = work * 2**20 / record["pixels"]
         return (f"| {size} | {record['hole']} | {name} | {record['seconds']:.1f} | "
+                f"{record.get('cpu_seconds', float('nan')):.1f} | "
+                f"{record.get('load_start', float('nan')):.1f}-"
+                f"{record.get('load_average', float('nan')):.1f} | "
                 f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {work:.0f} | {per_pixel:.0f} | "
                 f"{record['estimate_mb']:.0f} | {'yes' if record['known_exact'] else 'NO'} |")
     if status == "refused":
         return (f"| {size} | {record['hole']} | {name} | refused before starting: estimate "
                 f"{record['estimate_mb']:.0f} MB > available {record['available_mb']:.0f} MB "
-                "| | | | | | |")
+                "| | | | | | | | |")
     detail = record.get("error", f"over {record.get('seconds', 0):.0f} s")
-    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | | | |"
+    return f"| {size} | {record['hole']} | {name} | {status}: {detail} | | | | | | | | |"
 
 
 def main(argv=None) -> None:
@@ -153,9 +161,9 @@ def main(argv=None) -> None:
             params[key] = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             params[key] = value
-    print("| size | hole | method | seconds | peak RSS MB | RSS / image | above inputs MB "
-          "| B/px | estimate MB | known exact |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| size | hole | method | seconds | CPU s | load start-end | peak RSS MB | RSS / image "
+          "| above inputs MB | B/px | estimate MB | known exact |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for size in args.sizes:
         for hole in args.holes:
             for method in args.methods:

@@ -699,34 +699,43 @@ def _gradient_vote(parallel, estimate, nnf, dist, active, hole, r, channels, out
     hole's bounding box (:func:`_vote_box`), not the level.
     """
     box = _vote_box(hole)
-    _vote_from_sources(estimate, hole, _best_sources(parallel, nnf, dist, active, hole, r, box),
-                       channels, out, box=box)
+    # The sources (8 bytes a box pixel) are dropped before the solve.
+    _solve_vote(_vote_system(estimate, hole, _best_sources(parallel, nnf, dist, active, hole, r,
+                                                           box), box, channels),
+                box, channels, out)
 
 
-def _vote_from_sources(estimate, hole, sources, channels, out, *, box=None) -> None:
+def _vote_from_sources(estimate, hole, sources, channels, out) -> None:
     """The gradient-domain vote given each hole pixel's source pixel ``sources``
-    (H, W, 2) int (see :func:`_gradient_vote`), or (h, w, 2) for the pixels of
-    ``box`` (from :func:`_vote_box`); also used by the planar method, whose sources
-    come from warped patches.
+    (H, W, 2) int (see :func:`_gradient_vote`); also used by the planar method, whose
+    sources come from warped patches."""
+    box = _vote_box(hole)
+    _solve_vote(_vote_system(estimate, hole, sources[box], box, channels), box, channels, out)
 
-    Memory: float64 arrays of the box only (the colours being solved and the
-    right-hand side), about 70 bytes a box pixel with the solver's index arrays;
-    ``estimate`` is read where the box and the sources are, never converted whole.
-    """
-    if box is None:
-        box = _vote_box(hole)
-        sources = sources[box]
+
+def _vote_system(estimate, hole, sources, box, channels):
+    """The gradient-domain vote's Poisson problem on ``box`` (``sources`` (h, w, 2)
+    covers it): ``(start, guidance, inner)``, float64 (h, w, ``channels``) arrays
+    and the box's hole. ``estimate`` is read where the box and the sources are,
+    never converted whole; with the solver's index arrays the vote costs about 70
+    bytes a box pixel."""
     inner = np.ascontiguousarray(hole[box])
     ys, xs = np.nonzero(inner)
-    solved = estimate[box][:, :, :channels].astype(np.float64)
+    start = estimate[box][:, :, :channels].astype(np.float64)
     # The plain best vote: a close start for iterative solves. The solver reads the
     # start at hole pixels and the data at known ones only, so one array is both.
-    solved[ys, xs] = estimate[sources[ys, xs, 0], sources[ys, xs, 1], :channels]
-    guidance = np.zeros_like(solved)
+    start[ys, xs] = estimate[sources[ys, xs, 0], sources[ys, xs, 1], :channels]
+    guidance = np.zeros_like(start)
     guidance[ys, xs] = _guided_differences(estimate, hole, sources, box, channels, ys, xs)
+    return start, guidance, inner
+
+
+def _solve_vote(system, box, channels, out) -> None:
+    """Solve :func:`_vote_system`'s problem and write the hole pixels of ``box`` into
+    the first ``channels`` channels of ``out``."""
+    solved, guidance, inner = system
     with _progress.reporting(None):  # the solver's own progress is not ours
         poisson_fill(solved, inner, guidance, start=solved)
-    del guidance
     out[box][inner, :channels] = solved[inner]
 
 
