@@ -61,7 +61,8 @@ _SOURCE_MARGIN_MIN = 256
 #: above it the whole image is filled (same cost, and no change from a whole run).
 _SOURCE_CROP_AREA = 0.5
 #: ``"auto"`` crops only photos above this many pixels, where the whole image's working
-#: set (about 330 bytes a pixel) passes 2 GB; smaller photos keep every source (the
+#: set (about 330 bytes a pixel when this was chosen, 220 since the final vote works on
+#: the hole's box) passes 2 GB; smaller photos keep every source (the
 #: tight band cost 2.2-2.6 dB on one photo in four at 1-4 MP, see above).
 _SOURCE_CROP_MIN_PIXELS = 6_000_000
 #: Detail restoration after the final vote (``sharpness``): the fill's fine band is the
@@ -1082,6 +1083,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     prep.data = None
     augmented[hole] = 0.0
     levels = _build_pyramid(augmented, hole, exclude, patch_size)
+    del augmented  # the finest level (memory: each level is dropped once it has an estimate)
     n_levels = len(levels)
     estimate = None
     nnf = None
@@ -1112,6 +1114,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             run_strided(_k.vote_weighted, upsampled, init,
                         _vote_weights(dist, active, confidence), active, level_hole, r, estimate,
                         parallel=search.parallel)
+        upsampled = values = levels[depth] = None  # the estimate holds what is needed
         # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
         # the coarsest starts from a smooth fill and runs 4x longer: it sets the
         # large-scale structure, which needs many steps to grow into a thick hole
@@ -1147,6 +1150,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
                             filled, parallel=search.parallel)
             spare, estimate = estimate, filled
         _progress.report("patchmatch", n_levels - depth, n_levels)
+    # Only the estimate is needed from here (about 50 bytes a pixel of the level less).
+    spare = filled = search = nnf = dist = init = confidence = active = src_ok = None
     colour = _restore_detail(estimate[:, :, :colours].astype(np.float64), hole, ~hole & ~exclude,
                              float(sharpness), patch_size)
     return prep.finish(colour)
