@@ -7,10 +7,8 @@ keyword-only arguments: the signature is the single source of truth.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
-import inspect
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -72,6 +70,8 @@ class MethodSpec:
         static = _static_params(self.target)
         if static is not None:
             return static
+        import inspect  # here, as ast below: --help and fill need neither (about 20 ms)
+
         signature = inspect.signature(self.load())
         return {
             p.name: p.default
@@ -108,6 +108,8 @@ def _parse_params(target: str) -> dict[str, Any] | None:
     statement is parsed (a whole module, about 1000 lines, took 20-60 ms; listing
     every method's options parsed half a dozen), and the module-level constants its
     defaults name are read from their own lines."""
+    import ast
+
     module_name, func_name = target.split(":")
     text = _source(module_name)
     if text is None:
@@ -159,6 +161,7 @@ def _source(module_name: str) -> str | None:
 def _def_node(text: str, func_name: str) -> ast.FunctionDef | None:
     """The module-level ``def func_name(...)`` statement of ``text``, parsed without
     its body: the lines from ``def`` to the first that ends the signature."""
+    import ast
     import re
 
     match = re.search(rf"^def {re.escape(func_name)}\(", text, re.MULTILINE)
@@ -180,6 +183,7 @@ def _def_node(text: str, func_name: str) -> ast.FunctionDef | None:
 def _constant(text: str, name: str):
     """The literal value of the module-level one-line assignment ``name = ...`` (an
     annotation allowed), or ``_NOT_LITERAL`` (then the caller imports the module)."""
+    import ast
     import re
 
     found = re.findall(rf"^{re.escape(name)}\s*(?::[^=\n]*)?=(?!=)(.*)$", text, re.MULTILINE)
