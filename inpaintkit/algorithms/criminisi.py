@@ -213,6 +213,11 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     Ties (equal priorities, equal SSDs at equal distance) go to the lower of a seeded
     random key, and the parallel search merges per-row answers in a fixed order, so
     the result depends on ``seed`` only, never on the thread count.
+    The fill runs on the hole's bounding box plus the reach of its search windows (the
+    same result as on the whole image: where a window or a coherent copy would reach
+    past that crop, the fill starts again on one 4 times wider, and a crop over half
+    the image is the image), so a small hole in a large photo costs memory for its
+    crop: about 25 bytes per crop pixel and 7 per image pixel.
 
     References
     ----------
