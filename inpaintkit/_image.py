@@ -433,14 +433,16 @@ def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) ->
 #: works on and per hole pixel, from ``bench/limits.py`` (peak RSS less the libraries'
 #: and the inputs', RGB uint8, rounded up). Diffusion's direct solver grows with the
 #: hole; patchmatch works on its crop (the hole's box plus its source band, see
-#: :func:`work_pixels`: 2.9 GiB above the inputs for a 7.8 MP crop of a 37 MP photo
-#: with a 5 % blob, 320 B per crop pixel once the image-sized arrays are counted); criminisi keeps about 25 B per image pixel
-#: (its harmonic guide's float crop first: up to 30) and the rest per hole pixel,
-#: the guide's solve included; the networks grow with the image. Methods not listed
-#: get the ``None`` row.
+#: :func:`work_pixels`: 2.1 GiB above the inputs, the output and the libraries
+#: included, for a 9.1 MP crop of a 37 MP photo with a 5 % scribble, about 220 B per
+#: crop pixel; 330 before its final vote worked on the hole's box); criminisi keeps
+#: about 25 B per pixel of its crop (the hole's box plus its windows' reach) and 7 per
+#: image pixel, counted here as 32 per image pixel (its harmonic guide's float crop
+#: first: up to 30), and the rest per hole pixel, the guide's solve included; the
+#: networks grow with the image. Methods not listed get the ``None`` row.
 MEMORY_COST: dict[str | None, tuple[float, float]] = {
     "diffusion": (60.0, 3000.0),
-    "patchmatch": (330.0, 0.0),
+    "patchmatch": (240.0, 0.0),
     "criminisi": (32.0, 3200.0),
     None: (200.0, 0.0),
 }

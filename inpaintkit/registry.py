@@ -7,10 +7,8 @@ keyword-only arguments: the signature is the single source of truth.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import importlib.util
-import inspect
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -72,6 +70,8 @@ class MethodSpec:
         static = _static_params(self.target)
         if static is not None:
             return static
+        import inspect  # here, as ast below: --help and fill need neither (about 20 ms)
+
         signature = inspect.signature(self.load())
         return {
             p.name: p.default
@@ -104,45 +104,95 @@ _PARSED: dict[str, dict[str, Any] | None] = {}
 
 
 def _parse_params(target: str) -> dict[str, Any] | None:
+    """Keyword-only defaults of ``module:function`` from its source: only the ``def``
+    statement is parsed (a whole module, about 1000 lines, took 20-60 ms; listing
+    every method's options parsed half a dozen), and the module-level constants its
+    defaults name are read from their own lines."""
+    import ast
+
     module_name, func_name = target.split(":")
-    try:
-        spec = importlib.util.find_spec(module_name)
-    except (ImportError, ValueError):
+    text = _source(module_name)
+    if text is None:
         return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+    node = _def_node(text, func_name)
+    if node is None:
         return None
-    try:
-        with open(spec.origin, encoding="utf-8") as handle:
-            tree = ast.parse(handle.read())
-    except (OSError, SyntaxError):
-        return None
-    # Module-level constants with literal values (``GUIDE_WEIGHT = 1.0``) may be defaults.
-    constants = {}
-    for node in tree.body:
-        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 \
-            else node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None
-        if isinstance(target, ast.Name):
+    params = {}
+    for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
+        if arg.arg == "seed":
+            continue
+        if default is None:
+            return None  # a required keyword: let the signature say so
+        if isinstance(default, ast.Name):
+            value = _constant(text, default.id)
+            if value is _NOT_LITERAL:
+                return None
+            params[arg.arg] = value
+            continue
+        try:
+            params[arg.arg] = ast.literal_eval(default)
+        except ValueError:
+            return None
+    return params
+
+
+#: Source text per module (read once; the learned methods share one module).
+_SOURCES: dict[str, str | None] = {}
+_NOT_LITERAL = object()
+
+
+def _source(module_name: str) -> str | None:
+    if module_name not in _SOURCES:
+        text = None
+        try:
+            spec = importlib.util.find_spec(module_name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None and spec.origin and spec.origin.endswith(".py"):
             try:
-                constants[target.id] = ast.literal_eval(node.value)
-            except ValueError:
+                with open(spec.origin, encoding="utf-8") as handle:
+                    text = handle.read()
+            except OSError:
                 pass
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == func_name:
-            params = {}
-            for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults):
-                if arg.arg == "seed":
-                    continue
-                if default is None:
-                    return None  # a required keyword: let the signature say so
-                if isinstance(default, ast.Name) and default.id in constants:
-                    params[arg.arg] = constants[default.id]
-                    continue
-                try:
-                    params[arg.arg] = ast.literal_eval(default)
-                except ValueError:
-                    return None
-            return params
+        _SOURCES[module_name] = text
+    return _SOURCES[module_name]
+
+
+def _def_node(text: str, func_name: str) -> ast.FunctionDef | None:
+    """The module-level ``def func_name(...)`` statement of ``text``, parsed without
+    its body: the lines from ``def`` to the first that ends the signature."""
+    import ast
+    import re
+
+    match = re.search(rf"^def {re.escape(func_name)}\(", text, re.MULTILINE)
+    if match is None:
+        return None
+    lines = text[match.start():].split("\n")
+    for end in range(1, min(len(lines), 200) + 1):
+        if not lines[end - 1].rstrip().endswith(":"):
+            continue
+        try:
+            tree = ast.parse("\n".join(lines[:end]) + "\n    pass\n")
+        except SyntaxError:
+            continue
+        node = tree.body[0] if tree.body else None
+        return node if isinstance(node, ast.FunctionDef) else None
     return None
+
+
+def _constant(text: str, name: str):
+    """The literal value of the module-level one-line assignment ``name = ...`` (an
+    annotation allowed), or ``_NOT_LITERAL`` (then the caller imports the module)."""
+    import ast
+    import re
+
+    found = re.findall(rf"^{re.escape(name)}\s*(?::[^=\n]*)?=(?!=)(.*)$", text, re.MULTILINE)
+    if not found:
+        return _NOT_LITERAL
+    try:
+        return ast.literal_eval(found[-1].strip())  # the last assignment holds
+    except (ValueError, SyntaxError):
+        return _NOT_LITERAL
 
 
 _METHODS: dict[str, MethodSpec] = {}

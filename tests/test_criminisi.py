@@ -456,6 +456,73 @@ def test_memory_is_under_40_bytes_a_pixel():
     assert peak / mask.size < 40
 
 
+def _crop_cases():
+    rng = np.random.default_rng(21)
+    yy, xx = np.mgrid[:300, :420]
+    image = (0.5 + 0.25 * np.sin(xx / 5.0) * np.cos(yy / 7.0)
+             + 0.1 * rng.random((300, 420)))[:, :, None] * np.array([1.0, 0.8, 0.6])
+    image = np.clip(image * 255, 0, 255).astype(np.uint8)
+    blob = np.zeros((300, 420), bool)
+    blob[100:130, 250:290] = True
+    corner = np.zeros((300, 420), bool)
+    corner[:25, 380:] = True  # on two of the image's borders
+    stroke = np.zeros((300, 420), bool)
+    stroke[200:205, 60:200] = True
+    return image, {"blob": blob, "corner": corner, "stroke": stroke}
+
+
+@pytest.mark.parametrize("name", ["blob", "corner", "stroke"])
+def test_crop_fills_as_the_whole_image(monkeypatch, name):
+    # A small hole is filled on a crop around it: the same fill and fill order as on
+    # the whole image, bit for bit, also when the first crop is too tight and the
+    # fill runs again on a wider one.
+    from inpaintkit.algorithms import criminisi as C
+
+    image, masks = _crop_cases()
+    mask = masks[name]
+    calls = []
+    fill_box = C._fill_box
+
+    def counted(image, colour_image, hole2d, valid, box, *args):
+        result = fill_box(image, colour_image, hole2d, valid, box, *args)
+        calls.append(((box[0].stop - box[0].start) * (box[1].stop - box[1].start), result))
+        return result
+
+    monkeypatch.setattr(C, "_fill_box", counted)
+    cropped, order = inpaint_criminisi(image, mask, search_window=6, return_fill_order=True)
+    assert len(calls) == 1 and calls[0][0] < 0.5 * mask.size
+    calls.clear()
+    monkeypatch.setattr(C, "_first_margin", lambda window, distance, half: half + 2)
+    tight, tight_order = inpaint_criminisi(image, mask, search_window=6, return_fill_order=True)
+    assert len(calls) >= 2 and calls[0][1] is None  # the first crop was left
+    monkeypatch.setattr(C, "CROP_AREA", 0.0)  # the whole image
+    whole, whole_order = inpaint_criminisi(image, mask, search_window=6, return_fill_order=True)
+    np.testing.assert_array_equal(cropped, whole)
+    np.testing.assert_array_equal(order, whole_order)
+    np.testing.assert_array_equal(tight, whole)
+    np.testing.assert_array_equal(tight_order, whole_order)
+
+
+def test_small_hole_in_a_large_image_costs_its_crop():
+    """A small hole in a large photo: the traced peak follows the hole's crop; per
+    image pixel only the mask, the source flags, their distances and the tie keys (about
+    7 bytes; 25 when every array was the image's)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (1024, 1024, 3), dtype=np.uint8)
+    mask = np.zeros(image.shape[:2], bool)
+    mask[500:540, 400:430] = True
+    inpaint_criminisi(image[480:560, 380:460], mask[480:560, 380:460])  # compile first
+    tracemalloc.start()
+    try:
+        inpaint_criminisi(image, mask)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak / mask.size < 10
+
+
 # ---------------------------------------------------------------- the public function
 
 def edge_image(size=64, noise=0.01, seed=0):

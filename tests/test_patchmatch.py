@@ -364,6 +364,47 @@ def test_gradient_vote_matches_reference():
     np.testing.assert_array_equal(out[~hole], colour[~hole])
 
 
+@pytest.mark.parametrize("shape, rows, cols", [
+    ((700, 650), slice(38, 334), slice(51, 301)),  # 75 600 unknowns: the CG path
+    ((120, 130), slice(0, 50), slice(61, 130)),  # at the border: the direct solve
+])
+def test_gradient_vote_on_its_box_equals_the_whole_level(shape, rows, cols):
+    # The vote works on the hole's box, its corner at an unaligned place here; the
+    # whole-level computation (a float64 copy of the level, the dense divergence and
+    # the Poisson solve over the level) must give the same fill, bit for bit.
+    from scipy import ndimage
+
+    from inpaintkit.algorithms.diffusion import poisson_fill
+
+    rng = np.random.default_rng(8)
+    r = 2
+    colour = ndimage.gaussian_filter(rng.random((*shape, 4)), (3, 3, 0)).astype(np.float32)
+    hole = np.zeros(shape, bool)
+    hole[rows, cols] = True
+    hole[rows.start + 5:rows.start + 9, :] = True  # a band across the image
+    near = ndimage.binary_dilation(hole, np.ones((2 * r + 1,) * 2, bool))
+    sources = np.argwhere(~near)
+    inside = np.all((sources >= r) & (sources < np.array(shape) - r), axis=1)
+    sources = sources[inside]
+    nnf = sources[rng.integers(0, len(sources), shape)].astype(np.int32)
+    dist = rng.random(shape).astype(np.float32)
+    out = colour.copy()
+    P._gradient_vote(False, colour, nnf, dist, near, hole, r, 3, out)
+
+    coords = np.stack(np.mgrid[:shape[0], :shape[1]], axis=2).astype(np.float32)
+    best = coords.copy()
+    K.vote_best(coords, nnf, dist, near, hole, r, best, 0, 1)
+    best = np.rint(best).astype(np.intp)
+    values = colour[:, :, :3].astype(np.float64)
+    start = values.copy()
+    start[hole] = values[best[hole][:, 0], best[hole][:, 1]]
+    solved = values.copy()
+    poisson_fill(solved, hole, P._guided_divergence(values, hole, best), start=start)
+    np.testing.assert_array_equal(out[hole][:, :3], solved[hole].astype(np.float32))
+    np.testing.assert_array_equal(out[:, :, 3], colour[:, :, 3])
+    np.testing.assert_array_equal(out[~hole], colour[~hole])
+
+
 def test_gradient_vote_copies_texture_without_its_tone():
     # A texture of period 8 whose right part is 0.3 brighter; every patch around the
     # hole (in the dark part) is matched 32 px to the right, same phase, bright.

@@ -199,3 +199,77 @@ def test_help_imports_no_numpy():
                             check=True)
     assert "fill" in result.stdout
     assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def _cli_in_fresh_interpreter(args, extra_path=None):
+    """Run ``inpaintkit ARGS`` in a new interpreter; (stdout, loaded heavy modules)."""
+    code = ("import sys\n"
+            + (f"sys.path.insert(0, {str(extra_path)!r})\n" if extra_path else "")
+            + "from inpaintkit.cli import main\n"
+            "try:\n"
+            f"    main({list(args)!r})\n"
+            "except SystemExit as exit:\n"
+            "    assert not exit.code, exit.code\n"
+            "print(sorted(m for m in ('importlib.metadata', 'numpy', 'ast') if m in sys.modules),"
+            " file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    return result.stdout, result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("args", (["--help"], ["methods"]))
+def test_help_and_methods_read_no_distribution_metadata(args):
+    # importlib.metadata (and the email, csv, zipfile modules it loads) cost about
+    # 0.1 s, half of --help: only a distribution that declares plugins needs it.
+    out, modules = _cli_in_fresh_interpreter(args)
+    assert "fill" in out or "patchmatch" in out
+    assert "importlib.metadata" not in modules, modules
+
+
+def test_plugin_commands_are_still_found(tmp_path):
+    # A distribution on the path declares a command in the entry-point group: the
+    # quick look at entry_points.txt files must send the CLI to importlib.metadata.
+    info = tmp_path / "inpaintkit_hello-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: inpaintkit-hello\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[inpaintkit.commands]\nhello = hello_cmd:command\n")
+    (tmp_path / "hello_cmd.py").write_text(
+        "import click\n\n@click.command('hello')\ndef command():\n"
+        "    '''Say hello from a plugin.'''\n    click.echo('hello')\n")
+    out, modules = _cli_in_fresh_interpreter(["--help"], tmp_path)
+    assert "Say hello from a plugin" in out and "importlib.metadata" in modules
+    out, _ = _cli_in_fresh_interpreter(["hello"], tmp_path)
+    assert out.strip() == "hello"
+
+
+def test_listed_options_are_the_signatures():
+    # methods() reads each method's options from its ``def`` line alone (no import):
+    # they must be what the imported function's signature says.
+    import inspect
+
+    from inpaintkit import registry
+
+    for name in registry.names():
+        spec = registry.get(name)
+        if spec.kind == "learned":
+            continue  # importing them needs torch
+        parsed = registry._parse_params(spec.target)
+        signature = inspect.signature(spec.load())
+        expected = {p.name: p.default for p in signature.parameters.values()
+                    if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name != "seed"}
+        assert parsed == expected, name
+
+
+def test_parsed_defaults_follow_module_constants(tmp_path, monkeypatch):
+    from inpaintkit import registry
+
+    (tmp_path / "fake_method.py").write_text(
+        "WEIGHT: float = 2.5  # a comment\nWEIGHT = 3.5\nNAMES = ('a',\n 'b')\n\n"
+        "def fill(image, mask, *, weight=WEIGHT, mode='x:y',\n"
+        "         size=(1, 2), seed=0) -> None:\n    '''Doc: with a colon.'''\n\n"
+        "def other(image, mask, *, names=NAMES):\n    pass\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert registry._parse_params("fake_method:fill") == {
+        "weight": 3.5, "mode": "x:y", "size": (1, 2)}
+    assert registry._parse_params("fake_method:other") is None  # multi-line: import instead
+    assert registry._parse_params("fake_method:missing") is None

@@ -368,7 +368,7 @@ def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height,
                channels, weights, confidence, front_pos, front_where, counters, front_conf,
                priority, version, updated, source, fill_order, half, window, source_distance,
                min_candidates, parallel_min, alpha, epsilon, iso_radius, max_steps,
-               guide_weight, depth, copy_half):
+               guide_weight, depth, copy_half, full, limits):
     """Run up to ``max_steps`` Criminisi iterations; return the number run.
 
     One iteration: take the front pixel of highest priority (ties: lower seeded key),
@@ -388,6 +388,14 @@ def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height,
     ``front_conf``, ``priority``, ``version``, ``source`` (the pixel each was copied
     from), ``fill_order``, ``source_distance``, ``depth``; ``front_pos`` and
     ``updated`` list pixels.
+
+    The arrays may be a crop of the image: ``full`` is the image's larger side (where
+    windows stop growing), and every source centre a step would consider (its
+    window's rows ``[ty - reach, ty + reach]``, and the coherence candidates) must lie
+    in rows ``[limits[0], limits[1])`` and columns ``[limits[2], limits[3])``; the
+    step returns -2 instead (the wrapper then takes a larger crop). The limits are
+    out of reach on the image's own borders, and ``half`` inside the crop's others,
+    so a crop computes what the image would, bit for bit.
 
     Windows with at least ``parallel_min`` candidates are searched in parallel.
     ``counters`` holds [front size, steps done, pixels filled]. Where
@@ -414,7 +422,6 @@ def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height,
     row_seen = np.empty(height, np.int64)
     radius = weights.shape[0] // 2
     reach = max(half + 1, radius + 1)
-    full = max(height, width)
 
     # The front as a max-heap with lazy deletion: an entry is current while its version
     # matches the pixel's and the pixel is still on the front.
@@ -501,6 +508,8 @@ def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height,
                 sy = s // width
                 cy = ty + sy - y
                 cx = tx + (s - sy * width) - x
+                if cy < limits[0] or cy >= limits[1] or cx < limits[2] or cx >= limits[3]:
+                    return -2  # beyond the crop's known part: a larger crop is needed
                 if cy < 0 or cy >= height or cx < 0 or cx >= width:
                     continue
                 centre = cy * width + cx
@@ -526,6 +535,9 @@ def fill_steps(feat, luma, stride, copy_luma, hole, hid, valid, tie_key, height,
         # 3b. Window search, grown until some source fits.
         reach_w = max(window, source_distance[hid[target]] + half)
         while True:
+            if (ty - reach_w < limits[0] or ty + reach_w + 1 > limits[1]
+                    or tx - reach_w < limits[2] or tx + reach_w + 1 > limits[3]):
+                return -2  # the window leaves the crop: a larger crop is needed
             wy0 = max(ty - reach_w, 0)
             wy1 = min(ty + reach_w + 1, height)
             wx0 = max(tx - reach_w, 0)

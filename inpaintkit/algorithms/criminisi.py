@@ -213,6 +213,11 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     Ties (equal priorities, equal SSDs at equal distance) go to the lower of a seeded
     random key, and the parallel search merges per-row answers in a fixed order, so
     the result depends on ``seed`` only, never on the thread count.
+    The fill runs on the hole's bounding box plus the reach of its search windows (the
+    same result as on the whole image: where a window or a coherent copy would reach
+    past that crop, the fill starts again on one 4 times wider, and a crop over half
+    the image is the image), so a small hole in a large photo costs memory for its
+    crop: about 25 bytes per crop pixel and 7 per image pixel.
 
     References
     ----------
@@ -279,19 +284,12 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     if blend_radius is None:
         blend_radius = half
 
-    # Memory: per pixel only the search features (float32), the current hole, the hole
-    # numbers and tie keys (int32) and the source centres; everything else is kept
-    # per hole pixel, and the colours are read from the input at the end (each filled
-    # pixel is a copy of a known one). About 25 bytes a pixel beyond the input.
-    size = height * width
-    holes = np.flatnonzero(hole2d.reshape(-1))  # row-major: the order of out[hole]
-    count = holes.size
+    # The first estimate of the hole that the patch distance also compares with,
+    # solved on the hole's bounding box plus the one-pixel ring it reads; only its hole
+    # values are kept (one row per hole pixel, row-major).
     guide = None
-    depth = np.zeros(count, np.uint8)
+    depth = np.zeros(int(np.count_nonzero(hole2d)), np.uint8)
     if guide_weight > 0:
-        # The first estimate of the hole that the patch distance also compares with,
-        # solved on the hole's bounding box plus the one-pixel ring it reads; only its
-        # hole values are kept.
         box = _hole_box(hole2d, 1)
         crop = prepare(image[box], hole2d[box])
         with _progress.reporting(None):  # the solver's own progress is not ours
@@ -302,30 +300,104 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
                                          cv2.DIST_MASK_PRECISE)
         depth = np.minimum(np.ceil(distance[crop.mask]), 255).astype(np.uint8)
         del crop, distance
-    hid = np.full(size, -1, np.int32)  # after the guide's float crop is gone
-    hid[holes] = np.arange(count, dtype=np.int32)
     # Where a window must reach to hold any source: deep inside a large hole the
     # default window starts wide enough instead of doubling its way out.
     # Chessboard distance to the nearest source centre (OpenCV measures from each
     # non-zero pixel to the nearest zero one); only the hole's values are kept.
     source_distance = cv2.distanceTransform((valid == 0).view(np.uint8), cv2.DIST_C, 3)
-    source_distance = source_distance.reshape(-1)[holes].astype(np.int32)
+    source_distance = source_distance[hole2d].astype(np.int32)
+    options = dict(patch_size=patch_size, window=window, color_space=color_space,
+                   blend_radius=int(blend_radius), guide_weight=float(guide_weight),
+                   copy_radius=int(copy_radius) if copy_radius is not None else half, seed=seed)
+    # Work on the hole's bounding box plus the reach of its windows and patches (see
+    # _fill_box); where a step would reach past it, again on a crop 4 times wider.
+    margin = _first_margin(window, int(source_distance.max()), half)
+    while True:
+        box = _hole_box(hole2d, margin)
+        area = (box[0].stop - box[0].start) * (box[1].stop - box[1].start)
+        if area > CROP_AREA * height * width:
+            box = (slice(0, height), slice(0, width))
+        filled = _fill_box(image, colour_image, hole2d, valid, box, guide, depth,
+                           source_distance, options)
+        if filled is not None:
+            break
+        margin *= 4
+    colour, fill_order = filled
+    result = composite(image, hole2d, colour)
+    if return_fill_order:
+        order = np.full((height, width), -1, np.int32)
+        order[hole2d] = fill_order
+        return result, order
+    return result
+
+
+#: Criminisi works on a crop of the image (the hole's box plus the windows' reach)
+#: when the crop holds at most this fraction of the image; else on the whole image.
+CROP_AREA = 0.5
+#: Out of every window's reach: the limit of a crop edge that is the image's border.
+_NO_LIMIT = 1 << 40
+
+
+def _first_margin(window: int, source_distance: int, half: int) -> int:
+    """The first crop's margin around the hole's box: twice the widest first window
+    (``window``, or wide enough to reach the farthest source), plus a patch and the
+    reach of the priority updates. Windows that double past it, and coherent copies
+    that wander out, make the fill run again on a crop 4 times wider (rare)."""
+    return 2 * max(window, source_distance + half) + 2 * half + NORMAL_RADIUS + ISOPHOTE_RADIUS + 2
+
+
+def _fill_box(image, colour_image, hole2d, valid, box, guide, depth, source_distance, options):
+    """Run the fill on the pixels of ``box``; return ``(colour, fill_order)`` of the
+    hole pixels (row-major), or None when a step would look past the crop.
+
+    The kernels see the crop as the image, with limits on its edges that are not the
+    image's: every window and candidate source stays ``half`` inside them (its patch
+    then lies in the crop), the windows grow as far as on the image (``full``), and
+    the fill's tie keys are the image's permutation cut to the crop. So the crop is
+    filled as the image would be, bit for bit; a step that would need more returns
+    -2 and the caller takes a larger crop. Source centres (``valid``) and their
+    distances are the image's.
+
+    Memory: per crop pixel only the search features (float32), the current hole, the
+    hole numbers and tie keys (int32) and the source centres; everything else is kept
+    per hole pixel, and the colours are read from the input at the end (each filled
+    pixel is a copy of a known one). About 25 bytes a crop pixel beyond the input.
+    """
+    image_height, image_width = hole2d.shape
+    rows, cols = box
+    height, width = rows.stop - rows.start, cols.stop - cols.start
+    half = options["patch_size"] // 2
+    limits = np.array([
+        -_NO_LIMIT if rows.start == 0 else half,
+        _NO_LIMIT if rows.stop == image_height else height - half,
+        -_NO_LIMIT if cols.start == 0 else half,
+        _NO_LIMIT if cols.stop == image_width else width - half], np.int64)
+    channels = 1 if colour_image.ndim == 2 else colour_image.shape[2]
+    color_space = options["color_space"]
+    size = height * width
+    # The tie keys: the permutation rng.permutation(size) gives, in 4 bytes an image
+    # pixel, cut to the crop.
+    tie_key = np.arange(image_height * image_width, dtype=np.int32)
+    np.random.default_rng(options["seed"]).shuffle(tie_key)
+    tie_key = np.ascontiguousarray(tie_key.reshape(image_height, image_width)[box]).reshape(-1)
+    crop_hole = np.ascontiguousarray(hole2d[box])
+    holes = np.flatnonzero(crop_hole.reshape(-1))  # row-major: the order of out[hole]
+    count = holes.size
+    hid = np.full(size, -1, np.int32)
+    hid[holes] = np.arange(count, dtype=np.int32)
     distances = np.maximum(np.arange(256, dtype=np.float64), 1.0)
     # The guide's weight at each distance: full up to GUIDE_DEPTH, then falling as
     # (GUIDE_DEPTH / d)^2 - deep inside a large hole the smooth estimate says little,
     # and would pull regular texture to its mean.
-    guide_table = float(guide_weight) * np.minimum(1.0, (GUIDE_DEPTH / distances) ** 2)
+    guide_table = options["guide_weight"] * np.minimum(1.0, (GUIDE_DEPTH / distances) ** 2)
     # (The 8-bit table rounds the estimate to 8-bit levels: harmless for a guide.)
-    feat, luma = _image_features(colour_image, hole2d, guide, color_space)
+    feat, luma = _image_features(colour_image[box], crop_hole, guide, color_space)
     stride = 3 if channels == 3 and color_space == "lab" else 1
     copy_luma = channels == 3 and color_space != "lab"
     if not copy_luma:
         luma = feat  # L* (stride 3) or the gray value itself
-    hole = hole2d.reshape(-1).astype(np.uint8)
-    valid_flat = valid.reshape(-1)
-    rng = np.random.default_rng(seed)
-    tie_key = np.arange(size, dtype=np.int32)
-    rng.shuffle(tie_key)  # the permutation rng.permutation(size) gives, in 4 bytes a pixel
+    hole = crop_hole.reshape(-1).astype(np.uint8)  # a copy: the kernels fill it
+    valid_flat = np.ascontiguousarray(valid[box]).reshape(-1)
     weights = _gaussian_weights(NORMAL_SIGMA, NORMAL_RADIUS)
     # Per hole pixel: float32 values and int32 indices.
     confidence = np.zeros(count, np.float32)  # C of filled pixels (1 on the known region)
@@ -339,32 +411,38 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
     source = np.full(count, -1, np.int32)
     fill_order = np.full(count, -1, np.int32)
     alpha = FEATURE_SCALE
+    patch_size = options["patch_size"]
 
     # The front lies in the hole's bounding box.
-    rows = np.flatnonzero(hole2d.any(axis=1))
-    cols = np.flatnonzero(hole2d.any(axis=0))
+    hole_rows = np.flatnonzero(crop_hole.any(axis=1))
+    hole_cols = np.flatnonzero(crop_hole.any(axis=0))
     _k.initialise(luma, stride, hole, hid, height, width, weights, confidence, front_pos,
                   front_where, counters, front_conf, priority, version, updated, half, alpha,
-                  DATA_EPSILON, ISOPHOTE_RADIUS, rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+                  DATA_EPSILON, ISOPHOTE_RADIUS, hole_rows[0], hole_rows[-1] + 1, hole_cols[0],
+                  hole_cols[-1] + 1)
     _progress.report("criminisi", 0, count)
     while counters[0] > 0:
         done = _k.fill_steps(feat, luma, stride, copy_luma, hole, hid, valid_flat, tie_key,
                              height, width, channels, weights, confidence, front_pos,
                              front_where, counters, front_conf, priority, version, updated,
-                             source, fill_order, half, window, source_distance,
+                             source, fill_order, half, options["window"], source_distance,
                              patch_size * patch_size, PARALLEL_MIN_CANDIDATES, alpha,
                              DATA_EPSILON, ISOPHOTE_RADIUS, STEPS_PER_REPORT, guide_table,
-                             depth, int(copy_radius) if copy_radius is not None else half)
+                             depth, options["copy_radius"], max(image_height, image_width),
+                             limits)
+        if done == -2:
+            return None
         if done < 0:  # unreachable: a valid source exists and the window grows to the image
             raise RuntimeError("Criminisi search found no source patch")
         _progress.report("criminisi", int(counters[2]), count)
-    del feat, luma, hole, valid, valid_flat, tie_key
+    del feat, luma, hole, valid_flat, tie_key
 
     # Each filled pixel is a copy of a known input pixel: its colour is read from there.
-    pixels = image.reshape(size, -1)
+    pixels = np.ascontiguousarray(image[box]).reshape(size, -1)
     scale = float(np.iinfo(image.dtype).max) if image.dtype.kind == "u" else 1.0
     colour = np.empty((count, channels))
     _k.gather_colours(pixels, scale, source, channels, colour)
+    blend_radius = options["blend_radius"]
     if blend_radius > 0:
         # In place: a seam pixel reads known source pixels and its own value only.
         # Gaussian weights, sigma = radius / 2 (the pixel's own patch weighs most).
@@ -373,12 +451,7 @@ def inpaint_criminisi(image, mask, *, patch_size=9, search_window=None, color_sp
         _k.seam_flags(holes, hid, source, height, width, int(blend_radius), seam)
         _k.blend_seams(pixels, scale, colour, colour, holes, hid, seam, height, width,
                        channels, source, np.outer(taps, taps), BLEND_COLOUR_SIGMA)
-    result = composite(image, hole2d, colour)
-    if return_fill_order:
-        order = np.full(size, -1, np.int32)
-        order[holes] = fill_order
-        return result, order.reshape(height, width)
-    return result
+    return colour, fill_order
 
 
 def _image_features(colour_image, hole, guide, color_space):

@@ -61,7 +61,8 @@ _SOURCE_MARGIN_MIN = 256
 #: above it the whole image is filled (same cost, and no change from a whole run).
 _SOURCE_CROP_AREA = 0.5
 #: ``"auto"`` crops only photos above this many pixels, where the whole image's working
-#: set (about 330 bytes a pixel) passes 2 GB; smaller photos keep every source (the
+#: set (about 330 bytes a pixel when this was chosen, 220 since the final vote works on
+#: the hole's box) passes 2 GB; smaller photos keep every source (the
 #: tight band cost 2.2-2.6 dB on one photo in four at 1-4 MP, see above).
 _SOURCE_CROP_MIN_PIXELS = 6_000_000
 #: Detail restoration after the final vote (``sharpness``): the fill's fine band is the
@@ -594,20 +595,74 @@ def _vote_weights(dist: np.ndarray, active: np.ndarray, confidence: np.ndarray) 
     return weight
 
 
-def _best_sources(parallel, nnf, dist, active, hole, r) -> np.ndarray:
-    """(H, W, 2) int: at each hole pixel, the source pixel that its best-matching
-    overlapping patch puts there (the best vote of an image of pixel coordinates)."""
+def _best_sources(parallel, nnf, dist, active, hole, r, box) -> np.ndarray:
+    """(h, w, 2) int32 for the pixels of ``box`` (a slice pair of the level): at each
+    hole pixel, the source pixel that its best-matching overlapping patch puts there
+    (the best vote of an image of pixel coordinates). The vote runs on the box grown
+    by ``r`` (every patch that overlaps the box), as it would on the whole level."""
     height, width = hole.shape
+    rows, cols = box
+    window = (slice(max(rows.start - r, 0), min(rows.stop + r, height)),
+              slice(max(cols.start - r, 0), min(cols.stop + r, width)))
+    # The kernel's "colour" is where each pixel is: sources may lie anywhere.
     coords = np.empty((height, width, 2), dtype=np.float32)  # exact below 2^24 px
-    coords[..., 0] = np.arange(height)[:, None]
-    coords[..., 1] = np.arange(width)[None, :]
-    sources = coords.copy()
-    run_strided(_k.vote_best, coords, nnf, dist, active, hole, r, sources, parallel=parallel)
-    return np.rint(sources).astype(np.intp)
+    coords[..., 0] = np.arange(height, dtype=np.float32)[:, None]
+    coords[..., 1] = np.arange(width, dtype=np.float32)[None, :]
+    sources = coords[window].copy()
+    run_strided(_k.vote_best, coords, *(np.ascontiguousarray(a[window])
+                                         for a in (nnf, dist, active, hole)),
+                r, sources, parallel=parallel)
+    del coords
+    inner = (slice(rows.start - window[0].start, rows.stop - window[0].start),
+             slice(cols.start - window[1].start, cols.stop - window[1].start))
+    return np.rint(sources[inner]).astype(np.int32)
 
 
 #: The 4-neighbour steps of the gradient-domain vote.
 _STEPS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+#: The gradient-domain vote works on the hole's bounding box plus the one-pixel ring
+#: its Poisson stencil reads, with the box's corner moved up and left to a multiple of
+#: this: the solver's coarse blocks (4 x 4 pixels, 2 x 2 per multigrid level) then
+#: fall where they fall on the whole level, and the solution is the same, bit for bit.
+_VOTE_BOX_ALIGN = 64
+
+
+def _vote_box(hole: np.ndarray) -> tuple[slice, slice]:
+    """The slices of the level that the gradient-domain vote works on (see
+    ``_VOTE_BOX_ALIGN``)."""
+    rows, cols = _hole_box(hole, 1)
+    return (slice(rows.start - rows.start % _VOTE_BOX_ALIGN, rows.stop),
+            slice(cols.start - cols.start % _VOTE_BOX_ALIGN, cols.stop))
+
+
+def _guided_differences(values, hole, sources, box, channels, ys, xs) -> np.ndarray:
+    """(n, ``channels``) float64: the right-hand side of :func:`_guided_divergence` at
+    the hole pixels ``(ys, xs)`` of ``box`` (coordinates in the box; ``sources`` (h,
+    w, 2) covers the box and holds level coordinates). ``values`` (H, W, >=
+    channels), any float type, is read at the sources only and each read converted
+    to float64: no float64 copy of the level."""
+    height, width = hole.shape
+    top, left = box[0].start, box[1].start
+
+    def at(rows, cols):
+        return values[rows, cols, :channels].astype(np.float64)
+
+    inner = hole[box]
+    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
+    total = np.zeros((ys.size, channels))
+    for dy, dx in _STEPS:
+        qy, qx = ys + dy, xs + dx
+        p = np.flatnonzero((qy + top >= 0) & (qy + top < height)
+                           & (qx + left >= 0) & (qx + left < width))
+        qy, qx = qy[p], qx[p]  # inside the box: it holds the ring around the hole
+        diff = at(np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1))
+        diff -= at(sy[p], sx[p])
+        both = np.flatnonzero(inner[qy, qx])
+        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
+        behind = at(np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1))
+        diff[both] = 0.5 * (diff[both] + at(ty, tx) - behind)
+        total[p] -= diff
+    return total
 
 
 def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -618,25 +673,15 @@ def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray
     that p is copied from. Between two hole pixels it is the mean of both sources'
     views, so that D(q, p) = -D(p, q) and the system stays symmetric. Row p of
     (-L) u is deg(p) u_p - sum_q u_q; equating it to sum_q (u_p - u_q) = -sum_q D(p, q)
-    gives the right-hand side returned (H, W, C), zero outside the hole.
+    gives the right-hand side returned (H, W, C) float64, zero outside the hole
+    (``sources`` (H, W, 2) int: each hole pixel's source pixel). The vote itself
+    computes it on its box only (:func:`_guided_differences`).
     """
     height, width, channels = values.shape
+    box = (slice(0, height), slice(0, width))
     ys, xs = np.nonzero(hole)
-    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
-    total = np.zeros((ys.size, channels))
-    for dy, dx in _STEPS:
-        qy, qx = ys + dy, xs + dx
-        p = np.flatnonzero((qy >= 0) & (qy < height) & (qx >= 0) & (qx < width))
-        qy, qx = qy[p], qx[p]
-        ahead = values[np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1)]
-        diff = ahead - values[sy[p], sx[p]]
-        both = np.flatnonzero(hole[qy, qx])
-        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
-        behind = values[np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1)]
-        diff[both] = 0.5 * (diff[both] + values[ty, tx] - behind)
-        total[p] -= diff
     source = np.zeros((height, width, channels))
-    source[ys, xs] = total
+    source[ys, xs] = _guided_differences(values, hole, sources, box, channels, ys, xs)
     return source
 
 
@@ -651,23 +696,48 @@ def _gradient_vote(parallel, estimate, nnf, dist, active, hole, r, channels, out
     neighbouring pixels come from patches of different brightness, the step
     between them is not in the guidance, so the fill keeps each patch's grain but
     shows no tone seam, and its low frequencies join the hole's border. Only the
-    first ``channels`` channels of ``out`` are written.
+    first ``channels`` channels of ``out`` are written. The work is done on the
+    hole's bounding box (:func:`_vote_box`), not the level.
     """
-    _vote_from_sources(estimate, hole, _best_sources(parallel, nnf, dist, active, hole, r),
-                       channels, out)
+    box = _vote_box(hole)
+    # The sources (8 bytes a box pixel) are dropped before the solve.
+    _solve_vote(_vote_system(estimate, hole, _best_sources(parallel, nnf, dist, active, hole, r,
+                                                           box), box, channels),
+                box, channels, out)
 
 
 def _vote_from_sources(estimate, hole, sources, channels, out) -> None:
     """The gradient-domain vote given each hole pixel's source pixel ``sources``
-    (H, W, 2) int (see :func:`_gradient_vote`); also used by the planar method,
-    whose sources come from warped patches."""
-    values = estimate[:, :, :channels].astype(np.float64)
-    solved = values.copy()
-    copy = values.copy()  # the plain best vote: a close start for iterative solves
-    copy[hole] = values[sources[hole][:, 0], sources[hole][:, 1]]
+    (H, W, 2) int (see :func:`_gradient_vote`); also used by the planar method, whose
+    sources come from warped patches."""
+    box = _vote_box(hole)
+    _solve_vote(_vote_system(estimate, hole, sources[box], box, channels), box, channels, out)
+
+
+def _vote_system(estimate, hole, sources, box, channels):
+    """The gradient-domain vote's Poisson problem on ``box`` (``sources`` (h, w, 2)
+    covers it): ``(start, guidance, inner)``, float64 (h, w, ``channels``) arrays
+    and the box's hole. ``estimate`` is read where the box and the sources are,
+    never converted whole; with the solver's index arrays the vote costs about 70
+    bytes a box pixel."""
+    inner = np.ascontiguousarray(hole[box])
+    ys, xs = np.nonzero(inner)
+    start = estimate[box][:, :, :channels].astype(np.float64)
+    # The plain best vote: a close start for iterative solves. The solver reads the
+    # start at hole pixels and the data at known ones only, so one array is both.
+    start[ys, xs] = estimate[sources[ys, xs, 0], sources[ys, xs, 1], :channels]
+    guidance = np.zeros_like(start)
+    guidance[ys, xs] = _guided_differences(estimate, hole, sources, box, channels, ys, xs)
+    return start, guidance, inner
+
+
+def _solve_vote(system, box, channels, out) -> None:
+    """Solve :func:`_vote_system`'s problem and write the hole pixels of ``box`` into
+    the first ``channels`` channels of ``out``."""
+    solved, guidance, inner = system
     with _progress.reporting(None):  # the solver's own progress is not ours
-        poisson_fill(solved, hole, _guided_divergence(values, hole, sources), start=copy)
-    out[hole, :channels] = solved[hole]
+        poisson_fill(solved, inner, guidance, start=solved)
+    out[box][inner, :channels] = solved[inner]
 
 
 def _wide_blur(values: np.ndarray, sigma: float) -> np.ndarray:
@@ -1013,6 +1083,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     prep.data = None
     augmented[hole] = 0.0
     levels = _build_pyramid(augmented, hole, exclude, patch_size)
+    del augmented  # the finest level (memory: each level is dropped once it has an estimate)
     n_levels = len(levels)
     estimate = None
     nnf = None
@@ -1043,6 +1114,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             run_strided(_k.vote_weighted, upsampled, init,
                         _vote_weights(dist, active, confidence), active, level_hole, r, estimate,
                         parallel=search.parallel)
+        upsampled = values = levels[depth] = None  # the estimate holds what is needed
         # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
         # the coarsest starts from a smooth fill and runs 4x longer: it sets the
         # large-scale structure, which needs many steps to grow into a thick hole
@@ -1078,6 +1150,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
                             filled, parallel=search.parallel)
             spare, estimate = estimate, filled
         _progress.report("patchmatch", n_levels - depth, n_levels)
+    # Only the estimate is needed from here (about 50 bytes a pixel of the level less).
+    spare = filled = search = nnf = dist = init = confidence = active = src_ok = None
     colour = _restore_detail(estimate[:, :, :colours].astype(np.float64), hole, ~hole & ~exclude,
                              float(sharpness), patch_size)
     return prep.finish(colour)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import threading
 
 import click
 
 
 def _is_loopback(host: str) -> bool:
+    import ipaddress  # here, as socket below: `inpaintkit --help` imports this module
+    import socket
+
     if host == "localhost":
         return True
     try:
@@ -72,6 +73,8 @@ def command(host: str, port: int, open_browser: bool, workers: int, max_queued: 
         max_results=max_results, result_ttl=result_ttl * 60,
         job_timeout=job_timeout * 60 or None)
     app = create_app(settings)
+    import socket
+
     try:
         sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
