@@ -146,6 +146,44 @@ def _solve_spd(rows, cols, vals, rhs, n):
     return factor.solve(rhs)
 
 
+#: A direct system whose nonzeros lie within ``width`` of the diagonal, with
+#: unknowns x width^2 at most this, is solved by a banded Cholesky factorisation
+#: (``kernels.banded_cholesky_solve``) instead of SuperLU: scratches and thin strokes,
+#: whose pixels in raster or column order keep coupled pixels a few places apart.
+#: Measured on the 2 px scratches of an 8000x6000 photo (windows of about 3000
+#: unknowns, band 10-40): about 1 ms against 14 ms per window.
+_BANDED_WORK = 2e7
+
+
+def _solve_direct(a_rows, a_cols, a_vals, rhs, rows, cols, groups):
+    """Solve the SPD system (COO entries) over pixels (rows, cols) directly.
+
+    ``groups`` (n,) numbers the independent groups of coupled pixels. Ordered group
+    by group, in raster or in column order (whichever keeps the band narrower), a
+    narrow band goes to the banded Cholesky factorisation; anything else to SuperLU
+    (:func:`_solve_spd`). The same solution within rounding.
+    """
+    n = rows.size
+    best = None
+    for key in ((cols, rows, groups), (rows, cols, groups)):
+        order = np.lexsort(key)  # by group, then row-major / column-major
+        position = np.empty(n, np.int64)
+        position[order] = np.arange(n)
+        i, j = position[a_rows], position[a_cols]
+        width = int(np.abs(i - j).max()) if i.size else 0
+        if best is None or width < best[0]:
+            best = (width, order, i, j)
+    width, order, i, j = best
+    if n * width * width > _BANDED_WORK:
+        return _solve_spd(a_rows, a_cols, a_vals, rhs, n)
+    lower = i >= j
+    band = np.zeros((n, width + 1))
+    band[j[lower], i[lower] - j[lower]] = a_vals[lower]
+    solution = np.empty_like(rhs)
+    solution[order] = kernels.banded_cholesky_solve(band, np.ascontiguousarray(rhs[order]))
+    return solution
+
+
 def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, screening=0.0,
                     anchor=None):
     """Harmonic (order 1) or biharmonic (order 2) fill of ``hole`` in ``data``.
@@ -180,7 +218,7 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
             a_vals = np.concatenate([a_vals, np.full(r.size, float(screening))])
             rhs += screening * anchor[r, c]
         if r.size < (_MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN):
-            solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
+            solution = _solve_direct(a_rows, a_cols, a_vals, rhs, r, c, group[members])
         elif order == 2:
             # assemble_system writes the rows in order: CSR without a COO conversion.
             indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
