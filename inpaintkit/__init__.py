@@ -89,25 +89,28 @@ def _ring_texture(image, hole, blocks=None) -> float:
     if ys.size == 0:
         return 0.0
     colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
-    if np.issubdtype(colour.dtype, np.integer):
-        scale = 1.0 / np.iinfo(colour.dtype).max
-    else:
-        scale = 1.0
+    channels = colour.shape[2] if colour.ndim == 3 else 1
+    here = ys * width + xs
+    if colour.flags.c_contiguous and np.issubdtype(colour.dtype, np.integer):
+        # Integer images: channel sums as integers, one flat gather per neighbour (the
+        # same mean within rounding; a scratch on a 48 MP photo has ~6e5 ring pixels).
+        flat = colour.reshape(height * width, channels)
 
-    # Flat gathers (np.take): about twice as fast as 2-D fancy indexing.
-    flat = colour.reshape(height * width, -1) if colour.flags.c_contiguous else None
+        def total(index):
+            return np.take(flat, index, axis=0).sum(axis=1, dtype=np.int64)
+
+        centre = total(here)
+        steps = (np.abs(total(here + 1) - centre).sum()
+                 + np.abs(total(here + width) - centre).sum())
+        return float(steps) / (channels * np.iinfo(colour.dtype).max * ys.size)
+    scale = 1.0 / np.iinfo(colour.dtype).max if np.issubdtype(colour.dtype, np.integer) else 1.0
 
     def luma(y, x):
-        if flat is not None:
-            value = np.take(flat, y * width + x, axis=0).astype(np.float64)
-            value = value.mean(axis=-1) if value.shape[1] > 1 else value[:, 0]
-        else:
-            value = colour[y, x].astype(np.float64)
-            value = value.mean(axis=-1) if value.ndim == 2 else value
-        return value * scale
+        value = colour[y, x].astype(np.float64)
+        return (value.mean(axis=-1) if value.ndim == 2 else value) * scale
 
-    here = luma(ys, xs)
-    steps = np.abs(luma(ys, xs + 1) - here) + np.abs(luma(ys + 1, xs) - here)
+    centre = luma(ys, xs)
+    steps = np.abs(luma(ys, xs + 1) - centre) + np.abs(luma(ys + 1, xs) - centre)
     return float(steps.mean())
 
 
