@@ -321,6 +321,39 @@ def prepare(image, mask, *, image_name: str = "image", mask_name: str = "mask") 
     return Prepared(np.ascontiguousarray(data), hole, image)
 
 
+def prepare_band(image, hole, reach: int, *, image_name: str = "image",
+                 mask_name: str = "mask") -> Prepared:
+    """:func:`prepare` for methods that read only the hole and the known pixels within
+    Manhattan distance ``reach`` of it (diffusion's linear systems: 2).
+
+    The same validation and the same values on that band; ``data`` is zero elsewhere
+    (allocated lazily, never converted): a thin hole in a large crop costs its band,
+    not a float64 copy of the crop.
+    """
+    import cv2
+
+    image = check_image(image, name=image_name)
+    hole = check_mask(hole, image.shape[:2], name=mask_name)
+    if hole.all():
+        raise ValueError(
+            f"{mask_name} covers the whole image: there are no known pixels to fill from"
+        )
+    check_known_values(image, hole, image_name=image_name)
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    channels = colour.shape[2] if colour.ndim == 3 else 1
+    data = np.zeros((*hole.shape, channels))
+    steps = np.arange(-reach, reach + 1)
+    diamond = (np.abs(steps[:, None]) + np.abs(steps[None, :]) <= reach).astype(np.uint8)
+    band = cv2.dilate(hole.view(np.uint8), diamond, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    band[hole] = 0
+    points = cv2.findNonZero(band)
+    if points is not None:
+        points = points.reshape(-1, 2)
+        xs, ys = points[:, 0], points[:, 1]
+        data[ys, xs] = to_float(colour[ys, xs]).reshape(-1, channels)
+    return Prepared(data, hole, image)
+
+
 def check_known_values(image: np.ndarray, hole: np.ndarray, *, image_name: str = "image") -> None:
     """Float images: every known pixel finite and in [0, 1] (hole pixels may be anything).
 
@@ -332,6 +365,11 @@ def check_known_values(image: np.ndarray, hole: np.ndarray, *, image_name: str =
         Naming ``image_name`` and the values found.
     """
     if not np.issubdtype(image.dtype, np.floating):
+        return
+    # Every pixel in [0, 1] (NaN fails both comparisons): then so is every known one.
+    # Two contiguous passes instead of two masked passes per strided channel (about
+    # 0.9 s of a 4096 px float64 photo's fill on the shared machine).
+    if image.size and image.min() >= 0.0 and image.max() <= 1.0:
         return
     known = ~hole
     channels = image.shape[2] if image.ndim == 3 else 1

@@ -879,3 +879,29 @@ def test_banded_direct_solve_equals_superlu(monkeypatch, order):
     monkeypatch.setattr(diffusion, "_BANDED_WORK", -1)
     superlu = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
     assert np.abs(banded - superlu)[hole].max() < 1e-10
+
+
+@pytest.mark.parametrize("variant", ("harmonic", "biharmonic", "tension"))
+@pytest.mark.parametrize("dtype", (np.uint8, np.float32))
+def test_band_only_conversion_gives_the_same_fill(monkeypatch, variant, dtype):
+    """Large images convert only the hole's band to float: the fill is bit-identical
+    to converting the whole image (on one box and on separate crops)."""
+    from inpaintkit import _image, masks
+    from inpaintkit.algorithms import diffusion
+
+    rng = np.random.default_rng(31)
+    image = smooth_image(300, 340, 3, seed=7)
+    image = (image * 255).round().astype(np.uint8) if dtype == np.uint8 else image.astype(dtype)
+    spread = masks.thin_strokes((300, 340), seed=4)  # one box over the image
+    apart = np.zeros((300, 340), bool)  # two groups far apart: separate crops
+    apart[20:26, 30:90] = True
+    apart[250:254, 200:300] = True
+    rgba = np.concatenate([image, image[..., :1]], axis=2)
+    for hole, picture in ((spread, image), (apart, image), (rng.random((300, 340)) < 0.02, image),
+                          (spread, image[..., 0]), (apart, rgba)):
+        got = inpaint_diffusion(picture, hole, variant=variant)
+        with monkeypatch.context() as patch:
+            patch.setattr(diffusion, "prepare_band", lambda image, hole, reach: _image.prepare(
+                image, hole))
+            want = inpaint_diffusion(picture, hole, variant=variant)
+        np.testing.assert_array_equal(got, want)

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .._image import (REGION_BLOCK, check_has_hole, check_image, check_known_values,
-                      check_mask, hole_regions, prepare)
+                      check_mask, hole_regions, prepare, prepare_band)
 from .._lazy import LazyModule
 from .._progress import report
 from .._validate import check_float, check_int
@@ -848,19 +848,24 @@ def inpaint_diffusion(
     images cost little. Holes scattered over a large image (scratches, dust) are
     split into groups far apart (:func:`inpaintkit._image.hole_regions`), and every
     variant but ``tv`` fills each group on its own crop plus its reach: only the
-    crops are converted to float, with the same result as on the whole image. The linear systems (symmetric positive definite, over the hole
-    pixels only, all channels sharing one factorisation) are factorised per group of
-    coupled holes with SuperLU in symmetric mode; holes of up to 1000 pixels are instead
-    solved in NumPy alone by a banded Cholesky factorisation (the same solution within
-    rounding; a fresh process then imports neither SciPy nor Numba). Larger groups are
+    crops are converted to float (for ``harmonic``, ``biharmonic`` and ``tension``
+    in images from 128x128 px, only the hole and the known pixels within the
+    stencils' reach), with the same result as on the whole image. The
+    linear systems (symmetric positive definite, over the hole pixels only, all
+    channels sharing one factorisation) are factorised per batch of coupled holes: by
+    a banded Cholesky kernel where the pixels, group by group in raster or column
+    order, keep the band narrow (scratches, thin strokes), else by SuperLU in
+    symmetric mode; in images under 128x128 px, holes of up to 1000 pixels are instead
+    solved in NumPy alone (the same solution within rounding; a fresh process then
+    imports neither SciPy nor Numba). Larger groups are
     solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
     and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 2x10^4 with a
     geometric multigrid V-cycle (float32, Galerkin coarse levels) as preconditioner
-    of float64 CG: time linear in the hole (about 9 us per hole pixel of an RGB
-    photo in CPU time on the benchmark's machine), 2.7x faster than the
+    of float64 CG: time linear in the hole (6-12 us per hole pixel of an RGB
+    photo in CPU time on the benchmark's shared machine), 3.3-3.5x faster than the
     factorisation at 2.2x10^5 unknowns, memory linear in the hole, within about
-    1e-9 of it. ``tv`` and ``transport`` start from the harmonic fill.
+    1e-8 of it (mean; 1.6e-7 at most on the benchmark). ``tv`` and ``transport`` start from the harmonic fill.
 
     References
     ----------
@@ -910,21 +915,27 @@ def inpaint_diffusion(
     # tv stays on one box: its primal-dual iterates are clipped to the box's known
     # range, so per-crop ranges would change its result.
     regions = None if variant == "tv" else _regions(hole, _reach(variant, radius, sigma, rho))
+    # Images small enough for needs_kernels to say no may take the NumPy path; in
+    # larger ones the linear variants convert only the hole's band (the stencils'
+    # reach) to float, and clip to the range of the image's known pixels.
+    numpy_path = hole.size < 4 * REGION_BLOCK * REGION_BLOCK
+    band = variant in ("harmonic", "biharmonic", "tension") and not numpy_path
+    clipped = variant in ("biharmonic", "tension")
     if regions is None:
-        prep = prepare(image, hole)
+        prep = prepare_band(image, hole, 2) if band else prepare(image, hole)
         if not check_has_hole(prep):
             return np.array(image, copy=True)
-        # Images small enough for needs_kernels to say no may take the NumPy path.
-        numpy_path = hole.size < 4 * REGION_BLOCK * REGION_BLOCK
-        return prep.finish(_fill(prep.data, prep.mask, variant, options, numpy_path=numpy_path))
+        channel_range = _known_channel_range(image, hole) if band and clipped else None
+        return prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range,
+                                 numpy_path=numpy_path))
     # Scattered holes in a large photo: fill each group on its own crop, so time and
     # memory follow the hole, not the photo (the float conversion of a 37 MP photo
     # alone takes longer than filling its scratches).
     check_known_values(image, hole)
-    channel_range = _known_channel_range(image, hole) if variant in ("biharmonic", "tension") else None
+    channel_range = _known_channel_range(image, hole) if clipped else None
     out = np.array(image, copy=True)
     for done, (box, own) in enumerate(regions):
-        prep = prepare(image[box], hole[box])
+        prep = prepare_band(image[box], hole[box], 2) if band else prepare(image[box], hole[box])
         crop = prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range,
                                  numpy_path=False))
         out[box][own] = crop[own]
@@ -1006,7 +1017,8 @@ def _fill(data, hole, variant, options, channel_range=None, *, numpy_path=True):
         else:
             _solve_transport(sub, sub_hole, options["iterations"], options["tolerance"],
                              options["inpaint_steps"], options["diffusion_steps"])
-        data[box] = sub
+        if not np.shares_memory(sub, data):  # a box over the whole image is data itself
+            data[box] = sub
         return data
     if variant == "telea":
         from .fast_marching import fill_telea  # written alongside; imported lazily
