@@ -321,6 +321,39 @@ def prepare(image, mask, *, image_name: str = "image", mask_name: str = "mask") 
     return Prepared(np.ascontiguousarray(data), hole, image)
 
 
+def prepare_band(image, hole, reach: int, *, image_name: str = "image",
+                 mask_name: str = "mask") -> Prepared:
+    """:func:`prepare` for methods that read only the hole and the known pixels within
+    Manhattan distance ``reach`` of it (diffusion's linear systems: 2).
+
+    The same validation and the same values on that band; ``data`` is zero elsewhere
+    (allocated lazily, never converted): a thin hole in a large crop costs its band,
+    not a float64 copy of the crop.
+    """
+    import cv2
+
+    image = check_image(image, name=image_name)
+    hole = check_mask(hole, image.shape[:2], name=mask_name)
+    if hole.all():
+        raise ValueError(
+            f"{mask_name} covers the whole image: there are no known pixels to fill from"
+        )
+    check_known_values(image, hole, image_name=image_name)
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    channels = colour.shape[2] if colour.ndim == 3 else 1
+    data = np.zeros((*hole.shape, channels))
+    steps = np.arange(-reach, reach + 1)
+    diamond = (np.abs(steps[:, None]) + np.abs(steps[None, :]) <= reach).astype(np.uint8)
+    band = cv2.dilate(hole.view(np.uint8), diamond, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    band[hole] = 0
+    points = cv2.findNonZero(band)
+    if points is not None:
+        points = points.reshape(-1, 2)
+        xs, ys = points[:, 0], points[:, 1]
+        data[ys, xs] = to_float(colour[ys, xs]).reshape(-1, channels)
+    return Prepared(data, hole, image)
+
+
 def check_known_values(image: np.ndarray, hole: np.ndarray, *, image_name: str = "image") -> None:
     """Float images: every known pixel finite and in [0, 1] (hole pixels may be anything).
 
@@ -332,6 +365,11 @@ def check_known_values(image: np.ndarray, hole: np.ndarray, *, image_name: str =
         Naming ``image_name`` and the values found.
     """
     if not np.issubdtype(image.dtype, np.floating):
+        return
+    # Every pixel in [0, 1] (NaN fails both comparisons): then so is every known one.
+    # Two contiguous passes instead of two masked passes per strided channel (about
+    # 0.9 s of a 4096 px float64 photo's fill on the shared machine).
+    if image.size and image.min() >= 0.0 and image.max() <= 1.0:
         return
     known = ~hole
     channels = image.shape[2] if image.ndim == 3 else 1
@@ -360,6 +398,72 @@ def check_has_hole(prepared: Prepared, *, mask_name: str = "mask") -> bool:
                       UserWarning, stacklevel=3)
         return False
     return True
+
+
+#: Side, in pixels, of the square blocks :func:`hole_blocks` cuts an image into.
+TILE = 128
+
+
+def hole_blocks(hole: np.ndarray, block: int = TILE) -> np.ndarray:
+    """Which ``block`` x ``block`` squares of the image hold a hole pixel.
+
+    One pass over the mask through views (no padded copy): 13 ms for 48 MP.
+
+    Returns
+    -------
+    ndarray, shape (ceil(H / block), ceil(W / block)), bool
+    """
+    height, width = hole.shape
+    full_h, full_w = height // block, width // block
+    out = np.zeros((-(-height // block), -(-width // block)), bool)
+    if full_h and full_w:
+        out[:full_h, :full_w] = hole[:full_h * block, :full_w * block].reshape(
+            full_h, block, full_w, block).any(axis=(1, 3))
+    if full_w < out.shape[1] and full_h:
+        out[:full_h, full_w] = hole[:full_h * block, full_w * block:].reshape(full_h, -1).any(axis=1)
+    if full_h < out.shape[0]:
+        strip = hole[full_h * block:]
+        if full_w:
+            out[full_h, :full_w] = strip[:, :full_w * block].reshape(
+                strip.shape[0], full_w, block).any(axis=(0, 2))
+        if full_w < out.shape[1]:
+            out[full_h, full_w] = strip[:, full_w * block:].any()
+    return out
+
+
+def block_windows(blocks: np.ndarray, shape, pad: int, block: int = TILE):
+    """``(core, window)`` slice pairs of the marked blocks: each block's pixels and
+    the same grown by ``pad`` pixels (clipped to the image); ``core`` is given
+    relative to ``window``. A morphological operation of reach up to ``pad`` computed
+    on ``window`` is exact on ``core``."""
+    height, width = shape
+    for bi, bj in zip(*np.nonzero(blocks)):
+        top, left = int(bi) * block, int(bj) * block
+        bottom, right = min(top + block, height), min(left + block, width)
+        w_top, w_left = max(top - pad, 0), max(left - pad, 0)
+        window = (slice(w_top, min(bottom + pad, height)), slice(w_left, min(right + pad, width)))
+        core = (slice(top - w_top, bottom - w_top), slice(left - w_left, right - w_left))
+        yield core, window
+
+
+def eroded_count(hole: np.ndarray, kernel: np.ndarray, blocks: np.ndarray | None = None) -> int:
+    """Pixels left by eroding ``hole`` with ``kernel`` (outside the image counts as
+    hole): the hole pixels whose whole neighbourhood is hole.
+
+    The same count as one erosion of the whole mask, computed only on the blocks
+    that hold hole pixels (``blocks``, from :func:`hole_blocks`, computed if not
+    given): a scratch on a 48 MP photo touches about a tenth of them.
+    """
+    import cv2
+
+    blocks = hole_blocks(hole) if blocks is None else blocks
+    pad = max(kernel.shape) // 2
+    mask = hole.view(np.uint8)
+    count = 0
+    for core, window in block_windows(blocks, hole.shape, pad):
+        eroded = cv2.erode(mask[window], kernel, borderType=cv2.BORDER_CONSTANT, borderValue=1)
+        count += cv2.countNonZero(eroded[core])
+    return count
 
 
 #: Side, in pixels, of the square blocks :func:`hole_regions` groups the hole by.

@@ -154,3 +154,88 @@ def test_patchmatch_memory_estimate_follows_its_crop():
     whole = _image.estimate_memory("patchmatch", shape, np.uint8, int(hole.sum()))
     cropped = _image.estimate_memory("patchmatch", shape, np.uint8, int(hole.sum()), work=work)
     assert cropped < whole / 10
+
+
+# --------------------------------------------------------------------------------------
+# morphology on the hole's blocks only (auto's routing on camera-size photos)
+# --------------------------------------------------------------------------------------
+
+def _block_masks():
+    import cv2
+
+    from inpaintkit import masks
+
+    rng = np.random.default_rng(11)
+    cases = []
+    for shape in ((300, 500), (129, 257), (700, 390), (5, 300), (64, 64)):
+        lines = np.zeros(shape, np.uint8)
+        for _ in range(4):
+            ends = rng.integers(0, (shape[1], shape[0]), (2, 2))
+            cv2.line(lines, tuple(map(int, ends[0])), tuple(map(int, ends[1])), 1, 3)
+        cases += [lines.astype(bool), rng.random(shape) < 0.3, masks.thin_strokes(shape, seed=2)]
+    full = np.zeros((300, 500), bool)
+    full[:140, 200:] = True  # deep, and touching the image border
+    return cases + [full, np.ones((40, 70), bool)]
+
+
+def test_hole_blocks_marks_exactly_the_blocks_with_hole_pixels():
+    from inpaintkit._image import hole_blocks
+
+    for hole in _block_masks():
+        for block in (16, 64, 128):
+            rows_b, cols_b = -(-hole.shape[0] // block), -(-hole.shape[1] // block)
+            padded = np.zeros((rows_b * block, cols_b * block), bool)
+            padded[:hole.shape[0], :hole.shape[1]] = hole
+            want = padded.reshape(rows_b, block, cols_b, block).any(axis=(1, 3))
+            np.testing.assert_array_equal(hole_blocks(hole, block), want)
+
+
+def test_eroded_count_equals_one_erosion_of_the_whole_mask():
+    import cv2
+
+    from inpaintkit._image import eroded_count
+
+    yy, xx = np.mgrid[-6:7, -6:7]
+    kernels = (np.ones((9, 9), np.uint8), np.ones((129, 129), np.uint8),
+               (yy * yy + xx * xx <= 36).astype(np.uint8))
+    for hole in _block_masks():
+        for kernel in kernels:
+            whole = cv2.erode(hole.view(np.uint8), kernel, borderType=cv2.BORDER_CONSTANT,
+                              borderValue=1)
+            assert eroded_count(hole, kernel) == cv2.countNonZero(whole)
+
+
+def ring_texture_reference(image, hole, ring=6):
+    """auto's ring texture on the whole image: one dilation, one gather."""
+    import cv2
+
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1, 2 * ring + 1))
+    near = (cv2.dilate(hole.view(np.uint8), kernel) > 0) & ~hole
+    near[-1, :] = False
+    near[:, -1] = False
+    ys, xs = np.nonzero(near)
+    keep = ~hole[ys, xs + 1] & ~hole[ys + 1, xs]
+    ys, xs = ys[keep], xs[keep]
+    if ys.size == 0:
+        return 0.0
+    colour = image[..., :3] if image.ndim == 3 and image.shape[2] == 4 else image
+    scale = 1.0 / np.iinfo(colour.dtype).max if colour.dtype.kind == "u" else 1.0
+
+    def luma(y, x):
+        value = colour[y, x].astype(np.float64)
+        return (value.mean(axis=-1) if value.ndim == 2 else value) * scale
+
+    here = luma(ys, xs)
+    return float((np.abs(luma(ys, xs + 1) - here) + np.abs(luma(ys + 1, xs) - here)).mean())
+
+
+@pytest.mark.parametrize("channels", (None, 3, 4))
+def test_ring_texture_on_blocks_equals_the_whole_image_reference(channels):
+    import inpaintkit
+
+    rng = np.random.default_rng(12)
+    for hole in _block_masks():
+        shape = hole.shape if channels is None else (*hole.shape, channels)
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        want = ring_texture_reference(image, hole)
+        assert inpaintkit._ring_texture(image, hole) == pytest.approx(want, rel=1e-12, abs=1e-15)

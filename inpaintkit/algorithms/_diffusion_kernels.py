@@ -744,3 +744,49 @@ def jacobi_bound(indptr, indices, values):
                 diagonal[i] += values[e]
         bound = max(bound, total / diagonal[i])
     return diagonal, bound
+
+
+# --------------------------------------------------------------------------------------
+# banded Cholesky: direct solves of thin holes (scratches, strokes)
+# --------------------------------------------------------------------------------------
+
+@jit_strict
+def banded_cholesky_solve(band, rhs):
+    """Solve A x = ``rhs`` (n, C) for SPD A given by its lower band, in place.
+
+    ``band`` (n, w + 1) holds A[j + d, j] at [j, d] (column j's entries from the
+    diagonal down); it is overwritten by the Cholesky factor L, and ``rhs`` by x.
+    Work n w^2, serial (LAPACK's banded solver would thread through OpenBLAS, which
+    on a loaded machine made a 3000-unknown solve take 0.8 s instead of 1 ms).
+    """
+    n, depth = band.shape
+    width = depth - 1
+    channels = rhs.shape[1]
+    for k in range(n):
+        pivot = np.sqrt(band[k, 0])
+        band[k, 0] = pivot
+        reach = min(width, n - 1 - k)
+        for d in range(1, reach + 1):
+            band[k, d] /= pivot
+        for d2 in range(1, reach + 1):
+            factor = band[k, d2]
+            if factor == 0.0:
+                continue
+            column = k + d2
+            for d1 in range(d2, reach + 1):
+                band[column, d1 - d2] -= band[k, d1] * factor
+    for k in range(n):  # L y = rhs
+        reach = min(width, n - 1 - k)
+        for c in range(channels):
+            value = rhs[k, c] / band[k, 0]
+            rhs[k, c] = value
+            for d in range(1, reach + 1):
+                rhs[k + d, c] -= band[k, d] * value
+    for k in range(n - 1, -1, -1):  # L^T x = y
+        reach = min(width, n - 1 - k)
+        for c in range(channels):
+            total = rhs[k, c]
+            for d in range(1, reach + 1):
+                total -= band[k, d] * rhs[k + d, c]
+            rhs[k, c] = total / band[k, 0]
+    return rhs

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .._image import (REGION_BLOCK, check_has_hole, check_image, check_known_values,
-                      check_mask, hole_regions, prepare)
+                      check_mask, hole_regions, prepare, prepare_band)
 from .._lazy import LazyModule
 from .._progress import report
 from .._validate import check_float, check_int
@@ -74,9 +74,13 @@ _MULTIGRID_MIN = 20_000
 #: 0.45 s (fewer levels need fewer CG steps, 11 against 15, but a larger factor).
 _MG_COARSEST = 6_000
 #: Degree of the Chebyshev-Jacobi smoother before and after each coarse correction,
-#: and the part of D^-1 A's spectrum it damps: [upper / _MG_RATIO, upper].
-_MG_DEGREE = 3
-_MG_RATIO = 30.0
+#: and the part of D^-1 A's spectrum it damps: [upper / _MG_RATIO, upper]. Counted in
+#: fine-level products (CG steps x (2 degree + 2)) on the benchmark's 5 % holes,
+#: degree 2 on [upper / 10, upper] does 17-25 % less work than degree 3 on
+#: [upper / 30, upper]: at 1024 px 12 steps against 11 (biharmonic) and 11 against 10
+#: (tension); at 2048 px 12 against 11 and 10 against 10.
+_MG_DEGREE = 2
+_MG_RATIO = 10.0
 #: Stopping rule of the multigrid CG (relative residual per channel, iteration cap):
 #: tight enough that the fill equals the direct solution within 1e-6 (measured
 #: 1e-9 mean and 2e-8 max at 5.4e4 unknowns; 1e-7 would reach 1.4e-7 mean, 2e-6 max).
@@ -146,6 +150,44 @@ def _solve_spd(rows, cols, vals, rhs, n):
     return factor.solve(rhs)
 
 
+#: A direct system whose nonzeros lie within ``width`` of the diagonal, with
+#: unknowns x width^2 at most this, is solved by a banded Cholesky factorisation
+#: (``kernels.banded_cholesky_solve``) instead of SuperLU: scratches and thin strokes,
+#: whose pixels in raster or column order keep coupled pixels a few places apart.
+#: Measured on the 2 px scratches of an 8000x6000 photo (windows of about 3000
+#: unknowns, band 10-40): about 1 ms against 14 ms per window.
+_BANDED_WORK = 2e7
+
+
+def _solve_direct(a_rows, a_cols, a_vals, rhs, rows, cols, groups):
+    """Solve the SPD system (COO entries) over pixels (rows, cols) directly.
+
+    ``groups`` (n,) numbers the independent groups of coupled pixels. Ordered group
+    by group, in raster or in column order (whichever keeps the band narrower), a
+    narrow band goes to the banded Cholesky factorisation; anything else to SuperLU
+    (:func:`_solve_spd`). The same solution within rounding.
+    """
+    n = rows.size
+    best = None
+    for key in ((cols, rows, groups), (rows, cols, groups)):
+        order = np.lexsort(key)  # by group, then row-major / column-major
+        position = np.empty(n, np.int64)
+        position[order] = np.arange(n)
+        i, j = position[a_rows], position[a_cols]
+        width = int(np.abs(i - j).max()) if i.size else 0
+        if best is None or width < best[0]:
+            best = (width, order, i, j)
+    width, order, i, j = best
+    if n * width * width > _BANDED_WORK:
+        return _solve_spd(a_rows, a_cols, a_vals, rhs, n)
+    lower = i >= j
+    band = np.zeros((n, width + 1))
+    band[j[lower], i[lower] - j[lower]] = a_vals[lower]
+    solution = np.empty_like(rhs)
+    solution[order] = kernels.banded_cholesky_solve(band, np.ascontiguousarray(rhs[order]))
+    return solution
+
+
 def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, screening=0.0,
                     anchor=None):
     """Harmonic (order 1) or biharmonic (order 2) fill of ``hole`` in ``data``.
@@ -180,7 +222,7 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
             a_vals = np.concatenate([a_vals, np.full(r.size, float(screening))])
             rhs += screening * anchor[r, c]
         if r.size < (_MULTIGRID_MIN if order == 2 else _DIRECT_MAX_LAPLACIAN):
-            solution = _solve_spd(a_rows, a_cols, a_vals, rhs, r.size)
+            solution = _solve_direct(a_rows, a_cols, a_vals, rhs, r, c, group[members])
         elif order == 2:
             # assemble_system writes the rows in order: CSR without a COO conversion.
             indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
@@ -806,19 +848,24 @@ def inpaint_diffusion(
     images cost little. Holes scattered over a large image (scratches, dust) are
     split into groups far apart (:func:`inpaintkit._image.hole_regions`), and every
     variant but ``tv`` fills each group on its own crop plus its reach: only the
-    crops are converted to float, with the same result as on the whole image. The linear systems (symmetric positive definite, over the hole
-    pixels only, all channels sharing one factorisation) are factorised per group of
-    coupled holes with SuperLU in symmetric mode; holes of up to 1000 pixels are instead
-    solved in NumPy alone by a banded Cholesky factorisation (the same solution within
-    rounding; a fresh process then imports neither SciPy nor Numba). Larger groups are
+    crops are converted to float (for ``harmonic``, ``biharmonic`` and ``tension``
+    in images from 128x128 px, only the hole and the known pixels within the
+    stencils' reach), with the same result as on the whole image. The
+    linear systems (symmetric positive definite, over the hole pixels only, all
+    channels sharing one factorisation) are factorised per batch of coupled holes: by
+    a banded Cholesky kernel where the pixels, group by group in raster or column
+    order, keep the band narrow (scratches, thin strokes), else by SuperLU in
+    symmetric mode; in images under 128x128 px, holes of up to 1000 pixels are instead
+    solved in NumPy alone (the same solution within rounding; a fresh process then
+    imports neither SciPy nor Numba). Larger groups are
     solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
     unknowns with a two-grid preconditioner (faster than the factorisation there,
     and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 2x10^4 with a
     geometric multigrid V-cycle (float32, Galerkin coarse levels) as preconditioner
-    of float64 CG: time linear in the hole (about 9 us per hole pixel of an RGB
-    photo in CPU time on the benchmark's machine), 2.7x faster than the
+    of float64 CG: time linear in the hole (6-12 us per hole pixel of an RGB
+    photo in CPU time on the benchmark's shared machine), 3.3-3.5x faster than the
     factorisation at 2.2x10^5 unknowns, memory linear in the hole, within about
-    1e-9 of it. ``tv`` and ``transport`` start from the harmonic fill.
+    1e-8 of it (mean; 1.6e-7 at most on the benchmark). ``tv`` and ``transport`` start from the harmonic fill.
 
     References
     ----------
@@ -868,20 +915,29 @@ def inpaint_diffusion(
     # tv stays on one box: its primal-dual iterates are clipped to the box's known
     # range, so per-crop ranges would change its result.
     regions = None if variant == "tv" else _regions(hole, _reach(variant, radius, sigma, rho))
+    # Images small enough for needs_kernels to say no may take the NumPy path; in
+    # larger ones the linear variants convert only the hole's band (the stencils'
+    # reach) to float, and clip to the range of the image's known pixels.
+    numpy_path = hole.size < 4 * REGION_BLOCK * REGION_BLOCK
+    band = variant in ("harmonic", "biharmonic", "tension") and not numpy_path
+    clipped = variant in ("biharmonic", "tension")
     if regions is None:
-        prep = prepare(image, hole)
+        prep = prepare_band(image, hole, 2) if band else prepare(image, hole)
         if not check_has_hole(prep):
             return np.array(image, copy=True)
-        return prep.finish(_fill(prep.data, prep.mask, variant, options))
+        channel_range = _known_channel_range(image, hole) if band and clipped else None
+        return prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range,
+                                 numpy_path=numpy_path))
     # Scattered holes in a large photo: fill each group on its own crop, so time and
     # memory follow the hole, not the photo (the float conversion of a 37 MP photo
     # alone takes longer than filling its scratches).
     check_known_values(image, hole)
-    channel_range = _known_channel_range(image, hole) if variant in ("biharmonic", "tension") else None
+    channel_range = _known_channel_range(image, hole) if clipped else None
     out = np.array(image, copy=True)
     for done, (box, own) in enumerate(regions):
-        prep = prepare(image[box], hole[box])
-        crop = prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range))
+        prep = prepare_band(image[box], hole[box], 2) if band else prepare(image[box], hole[box])
+        crop = prep.finish(_fill(prep.data, prep.mask, variant, options, channel_range,
+                                 numpy_path=False))
         out[box][own] = crop[own]
         report("diffusion regions", done + 1, len(regions))
     return out
@@ -927,11 +983,14 @@ def _known_channel_range(image, hole):
     return low / scale, high / scale
 
 
-def _fill(data, hole, variant, options, channel_range=None):
+def _fill(data, hole, variant, options, channel_range=None, *, numpy_path=True):
     """Run ``variant`` on prepared ``data`` (H, W, C) float64; returns the filled array.
 
     ``channel_range`` (low, high), when given, is the known range biharmonic and
-    tension clip to (that of the whole image when ``data`` is a crop of it).
+    tension clip to (that of the whole image when ``data`` is a crop of it). With
+    ``numpy_path`` a small hole may be solved in NumPy alone (:func:`_solve_small`):
+    for small images, where that spares a fresh process Numba's start-up; larger
+    images load the kernels anyway, and their banded solve is 10-30x faster.
     """
     if variant in ("harmonic", "biharmonic", "tension", "tv", "transport"):
         # Work on the hole's bounding box plus the stencils' reach (2 pixels), so the
@@ -941,8 +1000,8 @@ def _fill(data, hole, variant, options, channel_range=None):
         sub = np.ascontiguousarray(data[box])
         sub_hole = np.ascontiguousarray(hole[box])
         # A small hole of the linear variants: NumPy alone (no Numba, no SciPy).
-        small = variant in ("harmonic", "biharmonic", "tension") and _small_system(
-            sub_hole, 1 if variant == "harmonic" else 2)
+        small = numpy_path and variant in ("harmonic", "biharmonic", "tension") and \
+            _small_system(sub_hole, 1 if variant == "harmonic" else 2)
         solve = _solve_small if small else _solve_elliptic
         if variant == "harmonic":
             solve(sub, sub_hole, 1)
@@ -958,7 +1017,8 @@ def _fill(data, hole, variant, options, channel_range=None):
         else:
             _solve_transport(sub, sub_hole, options["iterations"], options["tolerance"],
                              options["inpaint_steps"], options["diffusion_steps"])
-        data[box] = sub
+        if not np.shares_memory(sub, data):  # a box over the whole image is data itself
+            data[box] = sub
         return data
     if variant == "telea":
         from .fast_marching import fill_telea  # written alongside; imported lazily
