@@ -68,8 +68,13 @@ _COARSEST_EM_FACTOR = 4
 _GEOMETRIC_LEVELS = 10
 _GEOMETRIC_COARSEST = 32
 _GEOMETRIC_COARSEST_EM = 10
-_GEOMETRIC_EM_POWER = 1.0
-_NNF_ONCE_AFTER_FIRST_EM = False
+#: With the geometric pyramid, EM steps after a level's first run one PatchMatch
+#: iteration: the field carries over from the step before. On the benchmark's
+#: perspective scenes (256 px, 18 on the planar path) this cut the CPU time by 27 %
+#: for 0.1 dB mean PSNR (per-case differences either way up to 3 dB); EM iterations
+#: falling quadratically instead of linearly from the coarsest level cut it by 20 %
+#: for 0.3 dB.
+_NNF_ONCE_AFTER_FIRST_EM = True
 #: Detail restoration after the final vote (``sharpness``) on the planar path.
 _SHARPNESS = 0.2
 #: Bias compensation bound per colour channel (the release's min/maxBias).
@@ -433,8 +438,10 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
         (coarser levels run more). Default 2 (0.25-0.43 dB above 1 on the
         benchmark's perspective scenes); patchmatch's own where no plane is found.
     nnf_iterations : int, default 2
-        PatchMatch iterations per EM step (at the finest level with
-        ``pyramid="hole"``, whose coarser levels run more).
+        PatchMatch iterations per EM step: with the geometric pyramid at each
+        level's first EM step, one at the later ones (the field carries over: 27 %
+        less CPU time for 0.1 dB on the benchmark); with ``pyramid="hole"`` at every
+        step of the finest level, coarser levels running more.
     lambda_plane : float, default 0.05
         Weight of the plane posterior term (the release's value).
     lambda_direct : float, default 10.0
@@ -651,8 +658,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
         if pyramid == "geometric":
             # The release's schedule: EM iterations fall linearly from the coarsest
             # level to ``iterations`` at the finest; PatchMatch iterations constant.
-            n_em = iterations + int(round((depth / max(n_levels - 1, 1)) ** _GEOMETRIC_EM_POWER
-                                          * (_GEOMETRIC_COARSEST_EM - iterations)))
+            n_em = iterations + int(round(depth * (_GEOMETRIC_COARSEST_EM - iterations)
+                                          / max(n_levels - 1, 1)))
             n_nnf = nnf_iterations
         else:
             n_em = iterations + depth
@@ -666,7 +673,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
             plane, offset, cost, bias = search.start(plane, offset,
                                                      _derive_seed(seed, depth, em, 0))
             search.iterate(plane, offset, cost, bias,
-                           n_nnf if em == 0 or not _NNF_ONCE_AFTER_FIRST_EM else 1,
+                           1 if em > 0 and pyramid == "geometric" and _NNF_ONCE_AFTER_FIRST_EM
+                           else n_nnf,
                            _derive_seed(seed, depth, em, 1))
             positions, affine = search.transforms(plane, offset)
             final = depth == 0 and em == n_em - 1 and final_vote == "best"
