@@ -21,14 +21,18 @@ Tables printed (one run):
    ``patchmatch`` at 256, 512 and 1024 px (20 % box hole), wall and CPU seconds,
    and ``planar``'s first-call JIT compile time into an empty Numba cache.
 
-Run from the repository root: ``python bench/planar.py [--quick] [--out DIR]``
-(``--out`` writes PNG strips: masked | planar | patchmatch | pypatchmatch | truth).
+Run from the repository root: ``python bench/planar.py [--quick] [--out DIR]
+[--planar-param KEY=VALUE ...]`` (``--out`` writes PNG strips: masked | planar |
+patchmatch | pypatchmatch | truth; ``--planar-param`` passes an option to every
+``planar`` call, e.g. ``split_planes=True``). The time table prints the 1-minute load
+average after each size.
 Timings on a shared machine are contended; read them as upper bounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import subprocess
 import sys
@@ -230,11 +234,15 @@ def photo_cases(size):
 # ------------------------------------------------------------------- methods
 
 
+#: Options of ``planar`` (``--planar-param KEY=VALUE``), for every call of it here.
+PLANAR_PARAMS: dict = {}
+
+
 def methods():
     def ours(name, **params):
         return lambda image, mask: inpaintkit.inpaint(image, mask, method=name, **params)
 
-    table = [("planar", ours("planar")), ("patchmatch", ours("patchmatch")),
+    table = [("planar", ours("planar", **PLANAR_PARAMS)), ("patchmatch", ours("patchmatch")),
              ("criminisi", ours("criminisi")), ("diffusion", ours("diffusion"))]
     if HAVE_PEER:
         def peer(image, mask):
@@ -338,7 +346,7 @@ def natural_rows():
     """planar against patchmatch on the patchmatch benchmark's photo cases."""
     rows = []
     for case in bucket_cases(256) + object_cases(256):
-        ours = inpaintkit.inpaint(case["image"], case["mask"], method="planar")
+        ours = inpaintkit.inpaint(case["image"], case["mask"], method="planar", **PLANAR_PARAMS)
         theirs = inpaintkit.inpaint(case["image"], case["mask"], method="patchmatch")
         a, b = score(case["image"], ours, case["mask"]), score(case["image"], theirs, case["mask"])
         rows.append({"bucket": case["bucket"], "photo": case["name"], "planar": a["psnr"],
@@ -369,7 +377,14 @@ def main():
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-natural", action="store_true")
+    parser.add_argument("--planar-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="an option of planar (Python literal), e.g. split_planes=True")
     args = parser.parse_args()
+    for item in args.planar_param:
+        key, _, value = item.partition("=")
+        PLANAR_PARAMS[key] = ast.literal_eval(value)
+    if PLANAR_PARAMS:
+        print(f"planar options: {PLANAR_PARAMS}", flush=True)
     if args.out:
         os.makedirs(args.out, exist_ok=True)
     print("timings on a shared, contended machine: upper bounds", flush=True)
@@ -414,17 +429,20 @@ def main():
             image, _ = render_scene(texture, _layout("wall"), size, supersample=1)
             mask = box_mask(size, 0.2, 5)
             row = {"size": size}
-            for label, method, params in (("planar", "planar", {}),
-                                          ("planar_hole", "planar", {"pyramid": "hole"}),
+            for label, method, params in (("planar", "planar", PLANAR_PARAMS),
+                                          ("planar_hole", "planar",
+                                           {**PLANAR_PARAMS, "pyramid": "hole"}),
                                           ("patchmatch", "patchmatch", {})):
                 cpu = time.process_time()
                 _, seconds = timed(inpaintkit.inpaint, image, mask, method=method, **params)
                 row[f"{label}_s"] = seconds
                 row[f"{label}_cpu_s"] = time.process_time() - cpu
             row["planar_vs_patchmatch_cpu"] = row["planar_cpu_s"] / row["patchmatch_cpu_s"]
+            row["load_1min"] = os.getloadavg()[0]
             rows.append(row)
         print_table(rows, ["size", "planar_s", "planar_cpu_s", "planar_hole_s", "planar_hole_cpu_s",
-                           "patchmatch_s", "patchmatch_cpu_s", "planar_vs_patchmatch_cpu"],
+                           "patchmatch_s", "patchmatch_cpu_s", "planar_vs_patchmatch_cpu",
+                           "load_1min"],
                     title="\nTime, 20 % box hole on the windows wall (wall seconds, and CPU "
                           "seconds of all threads: the wall time of an idle machine is about "
                           "the CPU time over the thread count)")

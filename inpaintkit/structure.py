@@ -48,6 +48,9 @@ _POSTERIOR_GRID = 256
 #: A plane's posterior is zero where the rectifying denominator w(p) is below this
 #: (at or beyond the plane's vanishing line, where the plane cannot be).
 _MIN_DEPTH_SCALE = 0.05
+#: A vanishing-point pair gives a plane on each side of its vanishing line when the
+#: lighter side holds at least this fraction of the heavier side's density.
+_SECOND_SIDE = 0.25
 
 
 @dataclass(frozen=True)
@@ -456,7 +459,8 @@ def _make_plane(vps, pair, reference, shape) -> Plane:
     return Plane(tuple(pair), line, homography, np.array(directions))
 
 
-def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=None, seed=0):
+def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=None,
+                  split=False, seed=0):
     """Planes from vanishing-point pairs, with a soft per-pixel posterior.
 
     Each pair of vanishing points spans a plane whose vanishing line is their cross
@@ -480,6 +484,12 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
         Passed to :func:`vanishing_points` when detecting.
     density_sigma : float, optional
         Blur (pixels) of the segment supports; default 15 % of the larger side.
+    split : bool, default False
+        Experimental (off: it is not yet validated on the benchmark): a pair whose
+        density lies on both sides of its vanishing line (the lighter side holding at
+        least a quarter of the heavier side's) gives a plane on each side, e.g. the
+        two walls of a corridor, which share their vanishing line; otherwise the
+        plane lives on the side holding the density centroid only.
     seed : int, default 0
 
     Returns
@@ -495,6 +505,8 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
     if density_sigma is None:
         density_sigma = 0.15 * max(shape)
     density_sigma = _check_positive_float(density_sigma, "density_sigma")
+    if not isinstance(split, (bool, np.bool_)):
+        raise TypeError(f"split must be True or False, got {split!r}")
     # The posterior is smooth (blurred over 15 % of the image): it is computed on a
     # grid of at most _POSTERIOR_GRID pixels a side and resized.
     scale = min(1.0, _POSTERIOR_GRID / max(shape))
@@ -514,13 +526,23 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
     planes = []
     for i, j in pairs:
         density = supports[i] * supports[j]
-        total = density.sum()
-        reference = ((float((density * xs).sum() / total), float((density * ys).sum() / total))
-                     if total > 0 else (shape[1] / 2.0, shape[0] / 2.0))
-        plane = _make_plane(vanishing, (i, j), reference, shape)
-        w = plane.line[0] * xs + plane.line[1] * ys + plane.line[2]
-        densities.append(np.where(w > _MIN_DEPTH_SCALE, density, 0.0))
-        planes.append(plane)
+        # Parallel planes on both sides of their common vanishing line (a corridor's
+        # two walls, a floor and a ceiling) are two planes: one cannot reach across
+        # the line, where its rectification is undefined.
+        line = np.cross(vanishing[i].point, vanishing[j].point)
+        side = line[0] * xs + line[1] * ys + line[2]
+        halves = [np.where(side > 0, density, 0.0), np.where(side < 0, density, 0.0)]
+        masses = [float(h.sum()) for h in halves]
+        if not split or min(masses) < _SECOND_SIDE * max(masses):
+            halves = [density]
+        for half in halves:
+            total = half.sum()
+            reference = ((float((half * xs).sum() / total), float((half * ys).sum() / total))
+                         if total > 0 else (shape[1] / 2.0, shape[0] / 2.0))
+            plane = _make_plane(vanishing, (i, j), reference, shape)
+            w = plane.line[0] * xs + plane.line[1] * ys + plane.line[2]
+            densities.append(np.where(w > _MIN_DEPTH_SCALE, density, 0.0))
+            planes.append(plane)
     planes.append(Plane((), np.array([0.0, 0.0, 1.0]), np.eye(3), np.zeros((0, 2))))
     densities.append(np.full(grid, _FRONTO_DENSITY))
     stack = np.stack(densities, axis=2)

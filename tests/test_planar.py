@@ -13,7 +13,10 @@ import inpaintkit
 from inpaintkit import metrics, structure
 from inpaintkit.algorithms import _planar_kernels as _k
 from inpaintkit.algorithms.patchmatch import inpaint_patchmatch
-from inpaintkit.algorithms.planar import inpaint_planar, patchmatch_nnf_warped
+from inpaintkit.algorithms._jit import threads
+from inpaintkit.algorithms.planar import (
+    _balanced_bands, _PlaneModel, inpaint_planar, patchmatch_nnf_warped,
+)
 
 
 # ------------------------------------------------------------- NumPy references
@@ -88,9 +91,11 @@ def test_warped_cost_matches_reference(bias_max):
                    / (2.0 * r * r))
     samples = np.empty(((2 * r + 1) ** 2, 3))
     bias = np.zeros(2)
+    sums = np.zeros(3)
+    _k.target_sums(tgt, np.ones((40, 40), bool), gauss, r, 2, t[0], t[1], sums)
     cost = _k.warped_cost(src, tgt, np.ones((40, 40), bool), np.ones((40, 40), bool), gauss, r,
                           2, bias_max, t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias,
-                          np.inf)
+                          np.inf, sums)
     expected, expected_bias = ref_warped_cost(src, tgt, t, (sy, sx),
                                               np.array([[a00, a01], [a10, a11]]), r, 2, bias_max)
     assert np.isclose(cost, expected, rtol=1e-6)
@@ -99,7 +104,8 @@ def test_warped_cost_matches_reference(bias_max):
     src_ok = np.ones((40, 40), bool)
     src_ok[int(round(sy)), int(round(sx))] = False
     assert _k.warped_cost(src, tgt, np.ones((40, 40), bool), src_ok, gauss, r, 2, bias_max,
-                          t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias, np.inf) == np.inf
+                          t[0], t[1], sy, sx, a00, a01, a10, a11, samples, bias, np.inf,
+                          sums) == np.inf
 
 
 # ----------------------------------------------------------------- warped NNF
@@ -248,6 +254,9 @@ def test_return_planes_and_no_hole():
     (dict(use_regularity="yes"), TypeError, "use_regularity"),
     (dict(pyramid="dyadic"), ValueError, "pyramid"),
     (dict(final_vote="median"), ValueError, "final_vote"),
+    (dict(sharpness=1.5), ValueError, "sharpness"),
+    (dict(sharpness=True), ValueError, "sharpness"),
+    (dict(split_planes=1), TypeError, "split_planes"),
 ])
 def test_bad_parameters(params, error, match):
     image = grid_image()
@@ -333,3 +342,64 @@ def test_cli_planes_picture_and_errors(tmp_path, capsys):
         assert len([line for line in err.splitlines() if line.strip()]) == 1
         assert "Traceback" not in err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+# ------------------------------------------------------------ speed and detail
+
+
+def test_bands_balance_the_active_patches():
+    active = np.zeros((512, 512), bool)
+    active[5:265, 240:455] = True  # a hole in the top half only
+    active[100:110, 0:40] = True
+    even, odd = _balanced_bands(active)
+    assert even[0] == 5 and even[-1] == 265 and odd[0] == 5 and odd[-1] == 265
+    assert np.all(np.diff(even) >= 8) and np.all(np.diff(odd) > 0)
+    counts = [np.count_nonzero(active[a:b]) for a, b in zip(even[:-1], even[1:])]
+    # Two threads each get half of the bands: about half of the work each.
+    half = len(counts) // 2
+    assert abs(sum(counts[:half]) - sum(counts[half:])) < 0.1 * sum(counts)
+    # Odd iterations cut in the middle of the even bands.
+    assert len(odd) == len(even) + 1
+    assert np.all((odd[1:-1] > even[:-1]) & (odd[1:-1] < even[1:]))
+    assert [b.tolist() for b in _balanced_bands(np.zeros((9, 9), bool))] == [[0, 0], [0, 0]]
+
+
+def test_result_does_not_depend_on_the_thread_count():
+    image = perspective_checker(96)
+    mask = np.zeros(image.shape, bool)
+    mask[30:66, 28:60] = True
+    parallel = inpaint_planar(image, mask, patch_size=5)
+    with threads(False):
+        serial = inpaint_planar(image, mask, patch_size=5)
+    assert np.array_equal(parallel, serial)
+
+
+def test_sharpness_restores_detail_in_the_hole_only():
+    image = perspective_checker()
+    mask = np.zeros(image.shape, bool)
+    mask[44:84, 40:80] = True
+    soft = inpaint_planar(image, mask, sharpness=0.0)
+    sharp = inpaint_planar(image, mask, sharpness=1.0)
+    assert np.array_equal(soft[~mask], sharp[~mask])
+    assert not np.array_equal(soft[mask], sharp[mask])
+    assert (metrics.texture_ratio(image, sharp, mask)
+            > metrics.texture_ratio(image, soft, mask) + 0.01)
+    # No plane: the sharpness is patchmatch's.
+    rng = np.random.default_rng(2)
+    blobs = cv2.GaussianBlur(rng.random((56, 56, 3)), (0, 0), 2.0).astype(np.float32)
+    hole = np.zeros((56, 56), bool)
+    hole[20:34, 18:36] = True
+    assert np.array_equal(inpaint_planar(blobs, hole, sharpness=0.3),
+                          inpaint_patchmatch(blobs, hole, sharpness=0.3))
+
+
+def test_plane_model_resizes_any_number_of_planes():
+    image = grid_image()
+    planes = structure.detect_planes(image, np.zeros((64, 64), bool))
+    count = 6
+    planes.planes = [planes.planes[0]] * (count - 1) + [planes.planes[-1]]
+    planes.posterior = np.full((64, 64, count), 1.0 / count, np.float32)
+    planes.regularity = [np.zeros((0, 2))] * count
+    model = _PlaneModel.from_planes(planes, (37, 41), (64 / 37, 64 / 41))
+    assert model.nlp.shape == (count, 37, 41)
+    assert np.allclose(model.cum_post[..., -1], 1.0)

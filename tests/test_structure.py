@@ -215,3 +215,41 @@ def test_bad_parameters():
         structure.vanishing_points(np.zeros((32, 32), np.int32))
     with pytest.raises(ValueError, match="density_sigma"):
         structure.detect_planes(image, density_sigma=0)
+
+
+def corridor_scene(size=160):
+    """Two walls of a corridor (perspective grids) left and right of a gray gap: their
+    planes share a vanishing line (the vertical through the far point)."""
+    texture = grid_texture(256, period=24, thickness=3)
+    left, _ = warp(texture, [[0, -30], [size * 0.42, size * 0.38], [size * 0.42, size * 0.62],
+                             [0, size + 30]], size)
+    right, _ = warp(texture, [[size * 0.58, size * 0.38], [size, -30], [size, size + 30],
+                              [size * 0.58, size * 0.62]], size)
+    image = np.full((size, size), 0.5, np.float32)
+    image[:, :int(size * 0.42)] = left[:, :int(size * 0.42)]
+    image[:, int(size * 0.58):] = right[:, int(size * 0.58):]
+    return image
+
+
+def test_split_gives_each_side_of_a_vanishing_line_its_plane():
+    image = corridor_scene()
+    vps = structure.vanishing_points(image)
+    whole = structure.detect_planes(image, vanishing=vps)
+    split = structure.detect_planes(image, vanishing=vps, split=True)
+    assert len(split.planes) > len(whole.planes)
+    pairs = [p.vps for p in split.planes[:-1]]
+    twice = [pair for pair in set(pairs) if pairs.count(pair) == 2]
+    assert twice
+    size = image.shape[0]
+    ys, xs = np.mgrid[:size, :size]
+    for pair in twice:
+        first, second = (k for k, p in enumerate(split.planes) if p.vps == pair)
+        a, b = split.planes[first].line, split.planes[second].line
+        assert np.allclose(np.cross(a, b), 0.0, atol=1e-9 * np.abs(a).max() * np.abs(b).max())
+        # Opposite sides: where one plane is in front of its line, the other is not.
+        wa = a[0] * xs + a[1] * ys + a[2]
+        wb = b[0] * xs + b[1] * ys + b[2]
+        assert not np.any((wa > 0.05) & (wb > 0.05))
+        assert split.posterior[..., first][wa <= 0].max() == 0.0
+    with pytest.raises(TypeError, match="split"):
+        structure.detect_planes(image, vanishing=vps, split="yes")

@@ -126,8 +126,33 @@ def bilinear(image, y, x, c):
 
 
 @jit
+def target_sums(tgt, tgt_valid, gauss, r, n_colour, ty, tx, sums):
+    """Gaussian-weighted sums of the target patch at t over its pixels inside the
+    target and valid: ``sums[c]`` for the first ``n_colour`` channels and, in
+    ``sums[n_colour]``, the sum of the weights. They depend on t only, so the search
+    computes them once per target patch for all its candidates."""
+    tgt_h = tgt.shape[0]
+    tgt_w = tgt.shape[1]
+    side = 2 * r + 1
+    for c in range(n_colour + 1):
+        sums[c] = 0.0
+    for i in range(side):
+        yy = ty + i - r
+        if yy < 0 or yy >= tgt_h:
+            continue
+        for j in range(side):
+            xx = tx + j - r
+            if xx < 0 or xx >= tgt_w or not tgt_valid[yy, xx]:
+                continue
+            w = gauss[i, j]
+            sums[n_colour] += w
+            for c in range(n_colour):
+                sums[c] += w * tgt[yy, xx, c]
+
+
+@jit
 def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
-                ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, limit):
+                ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, limit, sums):
     """Appearance cost of the source patch at (sy, sx) warped by A against target t.
 
     Gaussian-weighted mean, over the target patch pixels inside the target and
@@ -135,8 +160,8 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
     first ``n_colour`` channels the per-channel bias mean(target) - mean(source)
     clipped to +-``bias_max`` (written to ``bias``). +inf if any sample's nearest
     pixel is outside the source or not in ``src_ok``. ``samples`` is scratch
-    (>= side^2, C). Stops early once the cost exceeds ``limit`` (the value
-    returned is then only known to be > ``limit``).
+    (>= side^2, C); ``sums`` the target's :func:`target_sums`. Stops early once the
+    cost exceeds ``limit`` (the value returned is then only known to be > ``limit``).
     """
     src_h = src.shape[0]
     src_w = src.shape[1]
@@ -144,11 +169,10 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
     tgt_w = tgt.shape[1]
     channels = src.shape[2]
     side = 2 * r + 1
-    total_w = 0.0
+    total_w = sums[n_colour]
+    # ``bias`` first accumulates the source's weighted sums (no allocation per call).
     for c in range(n_colour):
         bias[c] = 0.0
-    mean_t = np.zeros(n_colour)
-    mean_s = np.zeros(n_colour)
     for i in range(side):
         dy = i - r
         yy = ty + dy
@@ -166,7 +190,6 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
                 samples[n, 0] = np.nan
                 continue
             w = gauss[i, j]
-            total_w += w
             # Bilinear weights once per sample, shared by the channels.
             y0 = min(int(py), src_h - 2)
             x0 = min(int(px), src_w - 2)
@@ -181,12 +204,13 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
                          + w10 * src[y0 + 1, x0, c] + w11 * src[y0 + 1, x0 + 1, c])
                 samples[n, c] = value
                 if c < n_colour:
-                    mean_s[c] += w * value
-                    mean_t[c] += w * tgt[yy, xx, c]
+                    bias[c] += w * value
     if total_w <= 0.0:
+        for c in range(n_colour):
+            bias[c] = 0.0
         return 0.0
     for c in range(n_colour):
-        b = (mean_t[c] - mean_s[c]) / total_w
+        b = (sums[c] - bias[c]) / total_w
         bias[c] = min(max(b, -bias_max), bias_max)
     cost = 0.0
     stop = limit * total_w
@@ -258,12 +282,14 @@ def guidance_cost(lines, directions, n_dirs, nlp_t, nlp_s, params, regularity, n
 
 @jit
 def evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
-             nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx, oy, ox, samples, bias, best):
+             nlp_t, nlp_s, params, regularity, n_reg, k, ty, tx, oy, ox, samples, bias, best,
+             sums):
     """Total cost of candidate (plane k, rectified offset) at target (ty, tx); +inf
     when the candidate is invalid (beyond the vanishing line, scale out of range,
     or touching an invalid source pixel). The appearance term stops early once the
     total cannot beat ``best`` (pass +inf for the exact cost); a candidate that
-    returns ``>= best`` lost, and ``bias`` is then meaningless."""
+    returns ``>= best`` lost, and ``bias`` is then meaningless. ``sums``: the
+    target's :func:`target_sums`."""
     sy, sx, a00, a01, a10, a11, scale, ok = candidate_transform(lines, k, ty, tx, oy, ox)
     if not ok or scale < params[_P_SCALE_MIN] or scale > params[_P_SCALE_MAX]:
         return np.inf
@@ -272,7 +298,7 @@ def evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
     if guide >= best:
         return np.inf  # the guidance alone loses: skip the patch
     app = warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, params[_P_BIAS_MAX],
-                      ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, best - guide)
+                      ty, tx, sy, sx, a00, a01, a10, a11, samples, bias, best - guide, sums)
     return app + guide
 
 
@@ -289,7 +315,7 @@ def _draw_plane(cum_post, ty, tx, u):
 @jit
 def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
               nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost, bias,
-              keep, seed, y, samples, bias_tmp):
+              keep, seed, y, samples, bias_tmp, sums):
     fronto = lines.shape[0] - 1
     state = stream_seed(seed, 0x51ED, y)
     n_coords = coords.shape[0]
@@ -297,11 +323,12 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
         if not active[y, x]:
             cost[y, x] = np.inf
             continue
+        target_sums(tgt, tgt_valid, gauss, r, n_colour, y, x, sums)
         d = np.inf
         if keep:
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                          n_dirs, nlp_t, nlp_s, params, regularity, n_reg, plane[y, x], y, x,
-                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf)
+                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf, sums)
         if d == np.inf:
             # A random fully valid source centre on the fronto-parallel plane: always
             # a valid candidate (identity transform).
@@ -312,7 +339,7 @@ def _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions
             offset[y, x, 1] = coords[idx, 1] - x
             d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                          n_dirs, nlp_t, nlp_s, params, regularity, n_reg, fronto, y, x,
-                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf)
+                         offset[y, x, 0], offset[y, x, 1], samples, bias_tmp, np.inf, sums)
         cost[y, x] = d
         for c in range(n_colour):
             bias[y, x, c] = bias_tmp[c]
@@ -328,16 +355,17 @@ def field_init(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direction
     fronto-parallel plane. Rows ``start, start + step, ...``."""
     samples = np.empty(((2 * r + 1) ** 2, src.shape[2]))
     bias_tmp = np.zeros(max(n_colour, 1))
+    sums = np.zeros(n_colour + 1)
     for y in range(start, active.shape[0], step):
         _init_row(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
                   nlp_t, nlp_s, params, regularity, n_reg, active, coords, plane, offset, cost,
-                  bias, keep, seed, y, samples, bias_tmp)
+                  bias, keep, seed, y, samples, bias_tmp, sums)
 
 
 @jit
 def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
                   nlp_t, nlp_s, params, cum_post, regularity, n_reg, active, plane, offset,
-                  cost, bias, snap_plane, snap_offset, iteration, seed, band_height,
+                  cost, bias, snap_plane, snap_offset, iteration, seed, bounds,
                   reg_samples, band):
     height = active.shape[0]
     width = active.shape[1]
@@ -345,13 +373,13 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
     src_w = src.shape[1]
     forward = iteration % 2 == 0
     step = 1 if forward else -1
-    shift = (band_height // 2) if (iteration % 2 == 1) else 0
-    band_start = max(0, band * band_height - shift)
-    band_stop = min(height, (band + 1) * band_height - shift)
+    band_start = bounds[band]
+    band_stop = bounds[band + 1]
     state = stream_seed(seed, iteration, band)
     samples = np.empty(((2 * r + 1) ** 2, src.shape[2]))
     bias_tmp = np.zeros(max(n_colour, 1))
     best_bias = np.zeros(max(n_colour, 1))
+    sums = np.zeros(n_colour + 1)
     max_radius = max(src_h, src_w)
     for i in range(band_stop - band_start):
         y = band_start + i if forward else band_stop - 1 - i
@@ -359,6 +387,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
             x = j if forward else width - 1 - j
             if not active[y, x]:
                 continue
+            target_sums(tgt, tgt_valid, gauss, r, n_colour, y, x, sums)
             best_k = plane[y, x]
             best_oy = np.float64(offset[y, x, 0])
             best_ox = np.float64(offset[y, x, 1])
@@ -385,7 +414,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
                              y, x, coy, cox,
-                             samples, bias_tmp, best_d)
+                             samples, bias_tmp, best_d, sums)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
@@ -415,7 +444,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
                              y, x, coy, cox,
-                             samples, bias_tmp, best_d)
+                             samples, bias_tmp, best_d, sums)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
@@ -445,7 +474,7 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 d = evaluate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines,
                              directions, n_dirs, nlp_t, nlp_s, params, regularity, n_reg, ck,
                              y, x, coy, cox,
-                             samples, bias_tmp, best_d)
+                             samples, bias_tmp, best_d, sums)
                 if d < best_d:
                     best_k, best_oy, best_ox, best_d = ck, coy, cox, d
                     for c in range(n_colour):
@@ -459,27 +488,22 @@ def _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, direct
                 bias[y, x, c] = best_bias[c]
 
 
-@jit
-def _band_count(height, band_height, iteration):
-    shift = (band_height // 2) if (iteration % 2 == 1) else 0
-    return (height + shift + band_height - 1) // band_height
-
-
 @jit_parallel
 def field_iterate(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions, n_dirs,
                   nlp_t, nlp_s, params, cum_post, regularity, n_reg, active, plane, offset,
-                  cost, bias, snap_plane, snap_offset, iteration, seed, band_height,
+                  cost, bias, snap_plane, snap_offset, iteration, seed, bounds,
                   reg_samples):
     """One transform-aware PatchMatch iteration: propagation of (plane, rectified
     offset) from the scan-order neighbours, random search with planes drawn from the
-    posterior, and ``reg_samples`` regularity-guided candidates. Row bands run in
-    parallel as in :func:`._patchmatch_kernels.nnf_iterate` (neighbours in other
-    bands read from the snapshot), so results do not depend on the thread count."""
-    for band in prange(_band_count(active.shape[0], band_height, iteration)):
+    posterior, and ``reg_samples`` regularity-guided candidates. Row bands
+    ``bounds[b]:bounds[b + 1]`` run in parallel as in
+    :func:`._patchmatch_kernels.nnf_iterate` (neighbours in other bands read from
+    the snapshot), so results do not depend on the thread count."""
+    for band in prange(bounds.shape[0] - 1):
         _iterate_band(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, lines, directions,
                       n_dirs, nlp_t, nlp_s, params, cum_post, regularity, n_reg, active,
                       plane, offset, cost, bias, snap_plane, snap_offset, iteration, seed,
-                      band_height, reg_samples, band)
+                      bounds, reg_samples, band)
 
 
 @jit
