@@ -219,6 +219,7 @@ def _strided(kernel, step):
 @pytest.mark.parametrize("step", [1, 3])
 @pytest.mark.parametrize("r, samples", [(1, 1), (2, 1), (2, 3)])
 def test_nnf_kernels_match_reference(r, samples, step):
+    # ``step`` also sets the search's thread slots (bands dealt round-robin).
     fill_invalid = _strided(K.nnf_fill_invalid, step)
     distances = _strided(K.nnf_distances, step)
     iterate = K.nnf_iterate  # prange over bands
@@ -247,7 +248,7 @@ def test_nnf_kernels_match_reference(r, samples, step):
     for iteration in range(3):
         snapshot = nnf.copy()
         iterate(flat_src, flat_tgt, tgt_valid, count, src_ok, active, nnf, dist,
-                snapshot, r, 2, iteration, seed, band_height, samples)
+                snapshot, r, 2, iteration, seed, band_height, samples, 0, step)
         ref_iterate(src, tgt, tgt_valid, src_ok, active, ref_nnf, ref_dist, r, iteration,
                     seed, band_height, samples)
         np.testing.assert_array_equal(nnf, ref_nnf)

@@ -14,6 +14,7 @@ import numbers
 import operator
 
 import cv2
+import numba
 import numpy as np
 from scipy import ndimage
 
@@ -230,7 +231,8 @@ class _Search:
             with threads(self.iterate_parallel):
                 _k.nnf_iterate(self.src, self.tgt, self.tgt_valid, self.count, self.src_ok,
                                self.active, nnf, dist, snapshot, self.r, self.channels, it,
-                               seed, self.band_height, self.samples, self.min_offset2)
+                               seed, self.band_height, self.samples, self.min_offset2,
+                               numba.get_num_threads())
 
 
 def _too_close(nnf: np.ndarray, min_offset2: int) -> np.ndarray:
