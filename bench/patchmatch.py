@@ -8,7 +8,9 @@ Tables printed:
    setting, and 15, its default), over 3 mask seeds (12 cases a bucket), with the
    paired PSNR gain over each peer and its standard error. A reference row per
    bucket gives the photos' own detail outside the hole over the truth's inside it.
-2. Scaling: seconds at 512, 1024 and 2048 px side with a ~10 % free-form hole.
+2. Scaling: wall and CPU seconds at 512, 1024 and 2048 px side with a ~10 % free-form
+   hole, ours over r3 in both, and the load average (timings on a shared machine
+   move with its load; compare the ratios of one run).
 3. The NNF alone on 128x128 photo pairs: mean patch distance after 5 iterations
    over the exact nearest neighbour's (brute force), and candidates tried per second.
 4. First-call cost: JIT compile into an empty Numba cache, then a cached start.
@@ -170,7 +172,25 @@ def curve_table(records, buckets, curve):
                       "PyPatchMatch r3's and r15's on the same cases")
 
 
+def _cpu_timed(fn, *args, repeat=1):
+    """``timed`` plus the median CPU seconds of the process (all threads) per call."""
+    cpu = []
+
+    def call(*a):
+        start = time.process_time()
+        try:
+            return fn(*a)
+        finally:
+            cpu.append(time.process_time() - start)
+
+    result, seconds = timed(call, *args, repeat=repeat)
+    return result, seconds, statistics.median(cpu)
+
+
 def scaling_table(quick: bool):
+    """Wall and CPU seconds side by side, ours then r3 then r15 on each size. Ours
+    uses every Numba thread, PyPatchMatch one: on a loaded machine the wall ratio
+    moves with the load (printed per row), the CPU ratio much less."""
     sizes = (512, 1024) if quick else (512, 1024, 2048)
     rows = []
     for size in sizes:
@@ -178,24 +198,38 @@ def scaling_table(quick: bool):
         mask = masks.in_ratio_bucket((size, size), 0.09, 0.11, seed=5)
         row = {"size": size, "hole %": 100.0 * mask.mean()}
         repeat = 3 if size <= 1024 else 1  # medians where affordable; timings are noisy
-        result, ours = timed(run_ours, image, mask, repeat=repeat)
+        result, ours, ours_cpu = _cpu_timed(run_ours, image, mask, repeat=repeat)
         row["inpaintkit s"] = ours
+        row["ours cpu s"] = ours_cpu
         row["inpaintkit psnr"] = score(image, result, mask)["psnr"]
         if HAVE_PEER:
             for radius in (3, 15):
                 if radius == 15 and size > 1024:
                     continue  # minutes per call; left out to keep one run short
-                result, peer = timed(run_peer, image, mask, radius,
-                                     repeat=repeat if radius == 3 else 1)
+                result, peer, peer_cpu = _cpu_timed(run_peer, image, mask, radius,
+                                                    repeat=repeat if radius == 3 else 1)
                 row[f"r{radius} s"] = peer
                 row[f"r{radius} psnr"] = score(image, result, mask)["psnr"]
                 row[f"ours/r{radius}"] = ours / peer
+                if radius == 3:
+                    row["r3 cpu s"] = peer_cpu
+                    row["cpu ours/r3"] = ours_cpu / peer_cpu
+        row["load 1 min"] = os.getloadavg()[0]
         rows.append(row)
-    print_table(rows, ["size", "hole %", "inpaintkit s", "inpaintkit psnr", "r3 s", "r3 psnr",
-                       "ours/r3", "r15 s", "r15 psnr", "ours/r15"],
-                title="Scaling (free-form hole of about 10 %; median of 3 runs up to 1024 "
-                      "except r15, one run at 2048)")
+    print_table(rows, ["size", "hole %", "inpaintkit s", "ours cpu s", "inpaintkit psnr", "r3 s",
+                       "r3 cpu s", "r3 psnr", "ours/r3", "cpu ours/r3", "r15 s", "r15 psnr",
+                       "ours/r15", "load 1 min"],
+                title=f"Scaling (free-form hole of about 10 %; median of 3 runs up to 1024 "
+                      f"except r15, one run at 2048; {numba_threads()} Numba threads, "
+                      "PyPatchMatch one; wall s and CPU s of all threads; the load average "
+                      "after each row)")
     return rows
+
+
+def numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
 def exact_nnf_distance(source, target, patch_size):
@@ -303,7 +337,8 @@ def main(argv=None):
         parser.error("--seeds must be >= 1")
     import numba
 
-    print(f"threads: {numba.get_num_threads()}, peer available: {HAVE_PEER}")
+    print(f"threads: {numba.get_num_threads()}, peer available: {HAVE_PEER}, "
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     first_call_table()
     print()
     run_ours(*next((c["image"], c["mask"]) for c in object_cases(256, names=["coffee"])))

@@ -219,6 +219,7 @@ def _strided(kernel, step):
 @pytest.mark.parametrize("step", [1, 3])
 @pytest.mark.parametrize("r, samples", [(1, 1), (2, 1), (2, 3)])
 def test_nnf_kernels_match_reference(r, samples, step):
+    # ``step`` also sets the search's thread slots (bands dealt round-robin).
     fill_invalid = _strided(K.nnf_fill_invalid, step)
     distances = _strided(K.nnf_distances, step)
     iterate = K.nnf_iterate  # prange over bands
@@ -247,7 +248,7 @@ def test_nnf_kernels_match_reference(r, samples, step):
     for iteration in range(3):
         snapshot = nnf.copy()
         iterate(flat_src, flat_tgt, tgt_valid, count, src_ok, active, nnf, dist,
-                snapshot, r, 2, iteration, seed, band_height, samples)
+                snapshot, r, 2, iteration, seed, band_height, samples, 0, step)
         ref_iterate(src, tgt, tgt_valid, src_ok, active, ref_nnf, ref_dist, r, iteration,
                     seed, band_height, samples)
         np.testing.assert_array_equal(nnf, ref_nnf)
@@ -506,6 +507,32 @@ def test_nnf_deterministic_and_independent_of_thread_count(monkeypatch):
     np.testing.assert_array_equal(again[0], results[0][0])
     other = patchmatch_nnf(source, target, iterations=3, seed=12)
     assert not np.array_equal(other[0], results[0][0])
+
+
+def test_level_nnf_iterations_schedule():
+    # Coarser levels search more; the finest, seeded by them, one fewer (at least 1).
+    assert [P._level_nnf_iterations(2, depth) for depth in range(4)] == [1, 3, 4, 5]
+    assert [P._level_nnf_iterations(1, depth) for depth in range(3)] == [1, 2, 3]
+    assert P._level_nnf_iterations(5, 0) == 4
+
+
+def test_finest_level_runs_its_nnf_iterations(monkeypatch):
+    # The finest level's search runs what the schedule says, not nnf_iterations.
+    calls = []
+    iterate = P._Search.iterate
+
+    def spy(self, nnf, dist, iterations, seed):
+        calls.append((self.active.shape, iterations))
+        return iterate(self, nnf, dist, iterations, seed)
+
+    monkeypatch.setattr(P._Search, "iterate", spy)
+    image = _smooth_noise((48, 48), 3)
+    mask = np.zeros((48, 48), bool)
+    mask[18:30, 16:32] = True
+    inpaint_patchmatch(image, mask, patch_size=5, nnf_iterations=3, sharpness=0.0)
+    finest = [n for shape, n in calls if shape == (48, 48)]
+    assert finest and set(finest) == {2}
+    assert all(n >= 4 for shape, n in calls if shape != (48, 48))
 
 
 def test_nnf_accepts_uint_and_gray():

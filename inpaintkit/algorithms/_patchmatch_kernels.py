@@ -15,9 +15,9 @@ Conventions shared by the kernels:
   pixels (inside the target and valid), divided by their number ``count[y, x]``.
 - Random numbers come from 32-bit xorshift streams seeded per row band, so results
   do not depend on the thread count (the tests re-implement them in plain Python).
-- The search kernel :func:`nnf_iterate` runs its row bands with ``prange`` (Numba's
-  parallel compilation of it runs about 18 % faster per thread than the serial one,
-  measured on one thread). The other pass kernels are serial and release the GIL;
+- The search kernel :func:`nnf_iterate` runs its row bands with ``prange``, dealt
+  round-robin to one slot per thread (Numba's parallel compilation of it runs about
+  18 % faster per thread than the serial one, measured on one thread). The other pass kernels are serial and release the GIL;
   each takes ``start, step`` and does rows ``start, start + step, ...`` only, so
   that :func:`._jit.run_strided` runs one call per thread on interleaved rows. Rows
   (and bands) never depend on each other within a pass, so any split gives the same
@@ -283,7 +283,7 @@ def _band_count(height, band_height, iteration):
 
 @jit_parallel
 def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                r, channels, iteration, seed, band_height, samples, min_offset2=0):
+                r, channels, iteration, seed, band_height, samples, min_offset2=0, threads=1):
     """One PatchMatch iteration: propagation then random search (Barnes et al. 2009).
 
     Even iterations scan top-left to bottom-right and propagate from the left and
@@ -299,13 +299,23 @@ def nnf_iterate(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
     neighbours inside itself from ``nnf`` (updated in scan order) and neighbours in
     other bands from ``snapshot``, the NNF before this iteration; each band has its
     own random stream. So the result depends on ``seed``, ``iteration`` and
-    ``band_height`` only, never on the thread count. Candidates closer to the
-    target than ``sqrt(min_offset2)`` are never taken (He and Sun 2012's offset
-    statistics match each patch to a similar one at least that far away).
+    ``band_height`` only, never on ``threads``, the number of slots the bands are
+    dealt to round-robin, one per thread (``numba.get_num_threads()`` is passed in:
+    called here, it would keep the kernel out of Numba's cache). Candidates closer
+    to the target than ``sqrt(min_offset2)`` are never taken (He and Sun 2012's
+    offset statistics match each patch to a similar one at least that far away).
     """
-    for band in prange(_band_count(nnf.shape[0], band_height, iteration)):
-        _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
-                      r, channels, iteration, seed, band_height, samples, band, min_offset2)
+    n_bands = _band_count(nnf.shape[0], band_height, iteration)
+    # One slot per thread, each taking every ``slots``-th band: prange hands each
+    # thread a contiguous run of its range, so a prange over the bands themselves
+    # gave every band with work to one thread when the hole lay in one half of the
+    # image (the benchmark's scaling hole lies wholly in the lower half).
+    slots = max(1, min(threads, n_bands))
+    for slot in prange(slots):
+        for band in range(slot, n_bands, slots):
+            _iterate_band(src, tgt, tgt_valid, count, src_ok, active, nnf, dist, snapshot,
+                          r, channels, iteration, seed, band_height, samples, band,
+                          min_offset2)
 
 
 @jit
