@@ -862,22 +862,26 @@ def test_banded_cholesky_kernel_matches_the_numpy_reference():
     np.testing.assert_allclose(dense @ got, rhs, atol=1e-10)
 
 
-@pytest.mark.parametrize("order", (1, 2))
-def test_banded_direct_solve_equals_superlu(monkeypatch, order):
-    """Thin strokes take the banded factorisation; the fill equals SuperLU's."""
+@pytest.mark.parametrize("order,screening", ((1, 0.0), (2, 0.0), (1, 0.5)))
+def test_banded_direct_solve_equals_superlu(monkeypatch, order, screening):
+    """Thin strokes take the banded factorisation; the fill equals SuperLU's, also
+    with a screening term (its diagonal entries repeat the stencil's in COO)."""
     from inpaintkit.algorithms import diffusion
 
     hole = _multigrid_holes((72, 90))["strokes"]
     data = smooth_image(72, 90, 3, seed=6)
+    anchor = smooth_image(72, 90, 3, seed=8)
     data[hole] = 0.0
+    screen = {"screening": screening, "anchor": anchor} if screening else {}
     calls = []
     original = kernels.banded_cholesky_solve
     monkeypatch.setattr(kernels, "banded_cholesky_solve",
                         lambda *a: calls.append(1) or original(*a))
-    banded = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    banded = diffusion._solve_elliptic(data.copy(), hole, order, 0.25, **screen)
     assert calls  # the strokes' band is narrow
     monkeypatch.setattr(diffusion, "_BANDED_WORK", -1)
-    superlu = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    superlu = diffusion._solve_elliptic(data.copy(), hole, order, 0.25, **screen)
+    assert np.isfinite(banded[hole]).all()
     assert np.abs(banded - superlu)[hole].max() < 1e-10
 
 

@@ -182,7 +182,9 @@ def _solve_direct(a_rows, a_cols, a_vals, rhs, rows, cols, groups):
         return _solve_spd(a_rows, a_cols, a_vals, rhs, n)
     lower = i >= j
     band = np.zeros((n, width + 1))
-    band[j[lower], i[lower] - j[lower]] = a_vals[lower]
+    # COO entries may repeat (a screening term added to the diagonal): summed, as the
+    # sparse path sums them.
+    np.add.at(band, (j[lower], i[lower] - j[lower]), a_vals[lower])
     solution = np.empty_like(rhs)
     solution[order] = kernels.banded_cholesky_solve(band, np.ascontiguousarray(rhs[order]))
     return solution
