@@ -305,7 +305,11 @@ def test_signal_mid_fill_leaves_no_output(tmp_path, signum):
         [sys.executable, "-m", "inpaintkit", "fill", str(tmp_path / "photo.png"),
          str(tmp_path / "mask.png"), "-o", str(tmp_path / "out.png"), "--param",
          "iterations=20"],
-        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+        stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+        # A shell without job control starts background jobs with SIGINT ignored, and
+        # the child inherits that (Python then keeps it ignored, as it should for
+        # `nohup ... &`): give the child the default disposition a terminal gives.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     first = process.stderr.readline()  # "method auto -> patchmatch": the fill starts
     assert "auto -> patchmatch" in first, first
     time.sleep(0.5)
