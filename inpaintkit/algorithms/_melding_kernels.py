@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._patchmatch_kernels import stream_seed, xorshift32
+from ._patchmatch_kernels import bilinear_cell, stream_seed, xorshift32
 
 P_ANGLE_MAX = 0   # largest |angle| (radians)
 P_SCALE_MIN = 1
@@ -78,14 +78,7 @@ def sample_patch(features, valid, r, grad, sy, sx, a00, a01, a10, a11, samples):
             px = sx + a10 * dy + a11 * dx
             if py < 0.0 or px < 0.0 or py > height - 1 or px > width - 1:
                 return False
-            y0 = min(int(py), height - 2)
-            x0 = min(int(px), width - 2)
-            fy = py - y0
-            fx = px - x0
-            w00 = (1.0 - fy) * (1.0 - fx)
-            w01 = (1.0 - fy) * fx
-            w10 = fy * (1.0 - fx)
-            w11 = fy * fx
+            y0, x0, w00, w01, w10, w11 = bilinear_cell(py, px, height, width)
             # Only pixels that carry weight must be valid: an integer sample reads
             # one pixel, so plain copies next to the hole stay allowed.
             if ((w00 > 0.0 and not valid[y0, x0]) or (w01 > 0.0 and not valid[y0, x0 + 1])

@@ -65,6 +65,21 @@ def xorshift32(state):
 
 
 @jit
+def bilinear_cell(py, px, height, width):
+    """The 2x2 cell and bilinear weights of the sample at (py, px), inside an image of
+    ``height`` x ``width`` (the caller has checked the bounds): ``(y0, x0, w00, w01,
+    w10, w11)``, weights of (y0, x0), (y0, x0 + 1), (y0 + 1, x0), (y0 + 1, x0 + 1).
+    The last row and column use the cell before them, so an integer sample there
+    reads one pixel with weight 1. Shared by the warped searches of melding and
+    planar."""
+    y0 = min(int(py), height - 2)
+    x0 = min(int(px), width - 2)
+    fy = py - y0
+    fx = px - x0
+    return (y0, x0, (1.0 - fy) * (1.0 - fx), (1.0 - fy) * fx, fy * (1.0 - fx), fy * fx)
+
+
+@jit
 def patch_ssd_full(src, tgt, sy, sx, ty, tx, r, channels, limit):
     """SSD of two patches that lie fully inside both images (no validity checks).
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._patchmatch_kernels import stream_seed, xorshift32
+from ._patchmatch_kernels import bilinear_cell, stream_seed, xorshift32
 
 _P_LAM_PLANE = 0
 _P_LAM_DIRECT = 1
@@ -191,14 +191,7 @@ def warped_cost(src, tgt, tgt_valid, src_ok, gauss, r, n_colour, bias_max,
                 continue
             w = gauss[i, j]
             # Bilinear weights once per sample, shared by the channels.
-            y0 = min(int(py), src_h - 2)
-            x0 = min(int(px), src_w - 2)
-            fy = py - y0
-            fx = px - x0
-            w00 = (1.0 - fy) * (1.0 - fx)
-            w01 = (1.0 - fy) * fx
-            w10 = fy * (1.0 - fx)
-            w11 = fy * fx
+            y0, x0, w00, w01, w10, w11 = bilinear_cell(py, px, src_h, src_w)
             for c in range(channels):
                 value = (w00 * src[y0, x0, c] + w01 * src[y0, x0 + 1, c]
                          + w10 * src[y0 + 1, x0, c] + w11 * src[y0 + 1, x0 + 1, c])
