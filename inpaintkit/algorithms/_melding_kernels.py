@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._patchmatch_kernels import bilinear_cell, stream_seed, xorshift32
+from ._patchmatch_kernels import _band_count, bilinear_cell, stream_seed, xorshift32
 
 P_ANGLE_MAX = 0   # largest |angle| (radians)
 P_SCALE_MIN = 1
@@ -378,23 +378,22 @@ def _iterate_band(features, valid, r, n_colour, grad, params, active, pos, xform
             dist[y, x] = best_d
 
 
-@jit
-def _band_count(height, band_height, iteration):
-    shift = (band_height // 2) if (iteration % 2 == 1) else 0
-    return (height + shift + band_height - 1) // band_height
-
-
 @jit_parallel
 def field_iterate(features, valid, r, n_colour, grad, params, active, pos, xform, dist,
-                  snap_pos, snap_xform, iteration, seed, band_height):
+                  snap_pos, snap_xform, iteration, seed, band_height, threads=1):
     """One PatchMatch iteration over the similarity field: propagation, an identity
     candidate, random search. Row bands run in parallel as in
     :func:`._patchmatch_kernels.nnf_iterate` (neighbours in other bands read from the
-    snapshot), so results do not depend on the thread count. ``dist`` must hold the
-    field's distances; gains and biases are recomputed by :func:`field_evaluate`."""
-    for band in prange(_band_count(active.shape[0], band_height, iteration)):
-        _iterate_band(features, valid, r, n_colour, grad, params, active, pos, xform, dist,
-                      snap_pos, snap_xform, iteration, seed, band_height, band)
+    snapshot; bands dealt round-robin to ``threads`` slots, so that a hole in one half
+    of the image still keeps every thread busy), and results do not depend on the
+    thread count. ``dist`` must hold the field's distances; gains and biases are
+    recomputed by :func:`field_evaluate`."""
+    n_bands = _band_count(active.shape[0], band_height, iteration)
+    slots = max(1, min(threads, n_bands))
+    for slot in prange(slots):
+        for band in range(slot, n_bands, slots):
+            _iterate_band(features, valid, r, n_colour, grad, params, active, pos, xform,
+                          dist, snap_pos, snap_xform, iteration, seed, band_height, band)
 
 
 @jit

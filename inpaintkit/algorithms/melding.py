@@ -16,6 +16,7 @@ from __future__ import annotations
 import numbers
 
 import cv2
+import numba
 import numpy as np
 from scipy import ndimage
 
@@ -193,7 +194,8 @@ class MeldingSearch:
             with threads(self.iterate_parallel):
                 _k.field_iterate(self.features, self.valid, self.r, self.colours, self.grad,
                                  self.params, self.active, pos, xform, dist, snap_pos,
-                                 snap_xform, it, seed, self.band_height)
+                                 snap_xform, it, seed, self.band_height,
+                                 numba.get_num_threads())
 
     def vote(self, field, weight, best, hole, diff_mask, n_out, out, diffs):
         pos, xform, _, gains, biases = field
