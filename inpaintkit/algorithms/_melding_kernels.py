@@ -35,7 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._patchmatch_kernels import _band_count, bilinear_cell, stream_seed, xorshift32
+from ._patchmatch_kernels import (_band_count, bilinear_cell, bilinear_sample, stream_seed,
+                                  xorshift32)
 
 P_ANGLE_MAX = 0   # largest |angle| (radians)
 P_SCALE_MIN = 1
@@ -397,22 +398,6 @@ def field_iterate(features, valid, r, n_colour, grad, params, active, pos, xform
 
 
 @jit
-def _sample(features, py, px, c):
-    """Bilinear sample of channel c at (py, px), clamped into the image."""
-    height = features.shape[0]
-    width = features.shape[1]
-    py = min(max(py, 0.0), height - 1.0)
-    px = min(max(px, 0.0), width - 1.0)
-    y0 = min(int(py), height - 2)
-    x0 = min(int(px), width - 2)
-    fy = py - y0
-    fx = px - x0
-    top = features[y0, x0, c] * (1.0 - fx) + features[y0, x0 + 1, c] * fx
-    bottom = features[y0 + 1, x0, c] * (1.0 - fx) + features[y0 + 1, x0 + 1, c] * fx
-    return top * (1.0 - fy) + bottom * fy
-
-
-@jit
 def vote(features, pos, xform, gains, biases, weight, best, active, hole, diff_mask, r,
          n_colour, n_out, out, diffs, start, step):
     """Vote of the warped, gain/bias-corrected source patches (Wexler et al. 2007,
@@ -462,13 +447,13 @@ def vote(features, pos, xform, gains, biases, weight, best, active, hole, diff_m
                     py = pos[qy, qx, 0] + a00 * dy + a01 * dx
                     px = pos[qy, qx, 1] + a10 * dy + a11 * dx
                     for c in range(n_out):
-                        value = _sample(features, py, px, c)
+                        value = bilinear_sample(features, py, px, c)
                         if c < n_colour:
                             here = value
                             value = gains[qy, qx, c] * value + biases[qy, qx, c]
                             if want_diff:
-                                down = _sample(features, py + a00, px + a10, c)
-                                right = _sample(features, py + a01, px + a11, c)
+                                down = bilinear_sample(features, py + a00, px + a10, c)
+                                right = bilinear_sample(features, py + a01, px + a11, c)
                                 acc_diff[c] += w * gains[qy, qx, c] * (down - here)
                                 acc_diff[n_colour + c] += w * gains[qy, qx, c] * (right - here)
                         acc[c] += w * value

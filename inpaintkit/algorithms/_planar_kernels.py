@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._jit import jit, jit_parallel, prange
-from ._patchmatch_kernels import bilinear_cell, stream_seed, xorshift32
+from ._patchmatch_kernels import bilinear_cell, bilinear_sample, stream_seed, xorshift32
 
 _P_LAM_PLANE = 0
 _P_LAM_DIRECT = 1
@@ -101,28 +101,6 @@ def candidate_transform(lines, k, ty, tx, oy, ox):
     a11 = f * (p10 * q01 + p11 * q11)
     scale = f ** 1.5
     return sy, sx, a00, a01, a10, a11, scale, True
-
-
-@jit
-def bilinear(image, y, x, c):
-    """Bilinear sample of channel ``c`` at (y, x), which must lie in [0, H-1]x[0, W-1]."""
-    height = image.shape[0]
-    width = image.shape[1]
-    y0 = int(np.floor(y))
-    x0 = int(np.floor(x))
-    if y0 >= height - 1:
-        y0 = height - 2
-    if x0 >= width - 1:
-        x0 = width - 2
-    if y0 < 0:
-        y0 = 0
-    if x0 < 0:
-        x0 = 0
-    fy = y - y0
-    fx = x - x0
-    top = image[y0, x0, c] * (1.0 - fx) + image[y0, x0 + 1, c] * fx
-    bottom = image[y0 + 1, x0, c] * (1.0 - fx) + image[y0 + 1, x0 + 1, c] * fx
-    return top * (1.0 - fy) + bottom * fy
 
 
 @jit
@@ -549,10 +527,8 @@ def vote_warped(colour, positions, affine, bias, n_colour, weight, active, hole,
                     dx = x - qx
                     py = positions[qy, qx, 0] + affine[qy, qx, 0] * dy + affine[qy, qx, 1] * dx
                     px = positions[qy, qx, 1] + affine[qy, qx, 2] * dy + affine[qy, qx, 3] * dx
-                    py = min(max(py, 0.0), height - 1.0)
-                    px = min(max(px, 0.0), width - 1.0)
                     for c in range(channels):
-                        value = bilinear(colour, py, px, c)
+                        value = bilinear_sample(colour, py, px, c)
                         if c < n_colour:
                             value += bias[qy, qx, c]
                         acc[c] += w * value
