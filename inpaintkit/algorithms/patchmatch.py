@@ -241,7 +241,6 @@ class _Search:
         self.count = _box_count(tgt_valid, r)
         self.active = active
         self.r = r
-        self.coords = _source_coords(src_ok)
         self.band_height = _band_height(target.shape[0])
         n_active = int(np.count_nonzero(active))
         self.parallel = _share(n_active)
@@ -255,19 +254,25 @@ class _Search:
         self.tgt = (self.src if target is source
                     else np.ascontiguousarray(target.reshape(target.shape[0], -1)))
 
-    def start(self, init, seed: int, *, trusted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def start(self, init, seed: int, *, trusted: bool = False,
+              copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Initial field (random, or ``init`` with invalid entries redrawn; a
-        ``trusted`` init came from this search and is used as it is) and distances."""
+        ``trusted`` init came from this search and is used as it is) and distances.
+        With ``copy=False`` an untrusted int32 ``init`` is redrawn in place (the
+        caller's own array, such as an upsampled field)."""
         shape = self.active.shape
         if init is None:
             nnf = np.full((*shape, 2), -1, dtype=np.int32)
         elif trusted:
             nnf = init
         else:
-            nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
+            nnf = np.ascontiguousarray(init, dtype=np.int32)
+            if copy:
+                nnf = nnf.copy()
         if not trusted:
-            run_strided(_k.nnf_fill_invalid, nnf, self.active, self.src_ok, self.coords, seed,
-                        parallel=self.parallel)
+            # The list of source centres (8 bytes each) lives for this call only.
+            run_strided(_k.nnf_fill_invalid, nnf, self.active, self.src_ok,
+                        _source_coords(self.src_ok), seed, parallel=self.parallel)
         dist = np.empty(shape, dtype=np.float32)
         run_strided(_k.nnf_distances, self.src, self.tgt, self.tgt_valid, self.count, nnf,
                     self.active, self.r, self.channels, dist, parallel=self.parallel)
@@ -519,29 +524,42 @@ def _initial_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return 0.5 * (onion + harmonic)
 
 
-def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.ndarray:
+def _texture_features(values: np.ndarray, known: np.ndarray, window: int,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """Newson et al. 2014 texture features: the mean absolute luminance derivatives
     |I_x|, |I_y| over a ``window`` square, from known pixels only.
 
     They are attached to the image as extra channels and voted into the hole like
     colour, so a blurred estimate still "remembers" the texture it should have and
-    flat source patches cannot win over textured ones.
+    flat source patches cannot win over textured ones. Returns (H, W, 2) float32,
+    written into ``out`` when given (e.g. the two channels of the feature image that
+    hold them); one derivative at a time, so the temporaries are a few float32
+    planes (about 20 bytes a pixel; both at once took about 50).
     """
     gray = values.mean(axis=2, dtype=np.float32)
-    grads = np.zeros((*gray.shape, 2), dtype=np.float32)
-    ok = np.zeros((*gray.shape, 2), dtype=np.float32)
-    # Central differences where both neighbours are known.
-    grads[1:-1, :, 0] = 0.5 * np.abs(gray[2:] - gray[:-2])
-    ok[1:-1, :, 0] = known[2:] & known[:-2]
-    grads[:, 1:-1, 1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
-    ok[:, 1:-1, 1] = known[:, 2:] & known[:, :-2]
-    # Window sums (zero outside the image); their ratio is the mean over known pairs.
-    def window_sum(a):
-        return cv2.boxFilter(a, -1, (window, window), normalize=False,
-                             borderType=cv2.BORDER_CONSTANT)
-    total = window_sum(grads * ok)
-    count = window_sum(ok)
-    return np.where(count > 0.5, total / np.maximum(count, 1.0), 0.0)
+    if out is None:
+        out = np.empty((*gray.shape, 2), dtype=np.float32)
+    for axis in range(2):
+        grads = np.zeros(gray.shape, dtype=np.float32)
+        ok = np.zeros(gray.shape, dtype=np.float32)
+        # Central differences where both neighbours are known.
+        if axis == 0:
+            grads[1:-1] = 0.5 * np.abs(gray[2:] - gray[:-2])
+            ok[1:-1] = known[2:] & known[:-2]
+        else:
+            grads[:, 1:-1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
+            ok[:, 1:-1] = known[:, 2:] & known[:, :-2]
+        # Window sums (zero outside the image); their ratio is the mean over known pairs.
+        grads *= ok
+        total = cv2.boxFilter(grads, -1, (window, window), normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        del grads
+        count = cv2.boxFilter(ok, -1, (window, window), normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        del ok
+        total /= np.maximum(count, 1.0)
+        out[:, :, axis] = np.where(count > 0.5, total, 0.0)
+    return out
 
 
 def _upsample_nnf(nnf: np.ndarray, shape) -> np.ndarray:
@@ -1165,15 +1183,18 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     # Colour plus weighted texture channels travel together through the pyramid,
     # the search and the voting; only the colour is returned.
     colours = prep.data.shape[2]
-    texture = texture_weight * _texture_features(prep.data, ~hole, _TEXTURE_WINDOW)
     # Filled in float32 (a float64 concatenation first cost 40 bytes a pixel); the
-    # float64 image and the features are then dropped: the pyramid holds them, and
-    # finish needs only the mask.
-    augmented = np.empty((*shape, colours + texture.shape[2]), dtype=np.float32)
+    # float64 image is dropped first: the pyramid holds the features, and the end
+    # needs only the mask. The texture features are computed from the float32
+    # colours (their float32 mean is the same: it converts each value first) into
+    # their own channels.
+    augmented = np.empty((*shape, colours + 2), dtype=np.float32)
     augmented[:, :, :colours] = prep.data
-    augmented[:, :, colours:] = texture
-    del texture
     prep.data = None
+    texture = _texture_features(augmented[:, :, :colours], ~hole, _TEXTURE_WINDOW,
+                                out=augmented[:, :, colours:])
+    np.multiply(texture, texture_weight, out=texture)  # as texture_weight * texture
+    del texture
     augmented[hole] = 0.0
     levels = _build_pyramid(augmented, hole, exclude, patch_size)
     del augmented  # the finest level (memory: each level is dropped once it has an estimate)
@@ -1208,7 +1229,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             estimate = values
             search = _Search(estimate, estimate, src_ok, all_valid, active, r)
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
-                                      _derive_seed(seed, depth, 99))
+                                      _derive_seed(seed, depth, 99), copy=False)
             run_strided(_k.vote_weighted, estimate, init,
                         _vote_weights(dist, active, confidence), active, level_hole, r, estimate,
                         parallel=search.parallel)
@@ -1220,6 +1241,8 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         n_em = iterations + depth
         if init is None:
             n_em *= 4
+        if depth == 0 and n_em == 1:
+            confidence = None  # the only EM step is the final vote, which has no use for it
         # One buffer: each vote reads its known pixels and writes its hole pixels.
         for em in range(n_em):
             if search is None:
