@@ -365,6 +365,59 @@ def test_gradient_vote_matches_reference():
     np.testing.assert_array_equal(out[~hole], colour[~hole])
 
 
+def ref_guided_differences(values, hole, sources, box, channels, ys, xs):
+    """The NumPy original of the guided differences kernel (vectorised per step)."""
+    height, width = hole.shape
+    top, left = box[0].start, box[1].start
+
+    def at(rows, cols):
+        return values[rows, cols, :channels].astype(np.float64)
+
+    inner = hole[box]
+    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
+    total = np.zeros((ys.size, channels))
+    for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+        qy, qx = ys + dy, xs + dx
+        p = np.flatnonzero((qy + top >= 0) & (qy + top < height)
+                           & (qx + left >= 0) & (qx + left < width))
+        qy, qx = qy[p], qx[p]
+        diff = at(np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1))
+        diff -= at(sy[p], sx[p])
+        both = np.flatnonzero(inner[qy, qx])
+        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
+        behind = at(np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1))
+        diff[both] = 0.5 * (diff[both] + at(ty, tx) - behind)
+        total[p] -= diff
+    return total
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("box", [(slice(0, 40), slice(0, 36)), (slice(6, 40), slice(9, 30)),
+                                 (slice(0, 23), slice(20, 36))])
+def test_guided_differences_kernel_equals_numpy_bit_for_bit(dtype, box):
+    rng = np.random.default_rng(17)
+    shape = (40, 36)
+    values = rng.random((*shape, 5)).astype(dtype)
+    hole = np.zeros(shape, bool)
+    hole[10:30, 12:26] = rng.random((20, 14)) < 0.7
+    hole[0:3, 20:24] = True  # on the top border
+    # The box holds the ring around its hole, except where it meets the level's border.
+    (top, bottom), (left, right) = ((b.start, b.stop) for b in box)
+    outside = np.ones(shape, bool)
+    outside[top + (top > 0):bottom - (bottom < shape[0]),
+            left + (left > 0):right - (right < shape[1])] = False
+    hole[outside] = False
+    inner = hole[box]
+    ys, xs = np.nonzero(inner)
+    sources = rng.integers(0, min(shape), (*inner.shape, 2)).astype(np.int32)
+    sources[0, 0] = (0, 0)  # sources on the level's border: the clamped reads
+    sources[-1, -1] = (shape[0] - 1, shape[1] - 1)
+    got = P._guided_differences(values, hole, sources, box, 3, ys, xs)
+    expected = ref_guided_differences(values, hole, sources, box, 3, ys, xs)
+    assert got.dtype == np.float64 and ys.size > 20
+    np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize("shape, rows, cols", [
     ((700, 650), slice(38, 334), slice(51, 301)),  # 75 600 unknowns: the CG path
     ((120, 130), slice(0, 50), slice(61, 130)),  # at the border: the direct solve

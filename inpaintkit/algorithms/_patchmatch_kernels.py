@@ -33,7 +33,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import jit, jit_parallel, prange
+from ._jit import jit, jit_parallel, jit_strict, prange
 
 _MASK32 = 0xFFFFFFFF
 
@@ -485,3 +485,51 @@ def vote_best(colour, nnf, dist, active, hole, r, out, start, step):
     """
     for y in range(start, hole.shape[0], step):
         _vote_best_row(colour, nnf, dist, active, hole, r, out, y)
+
+
+@jit_strict
+def guided_differences(values, hole, sources, top, left, channels, ys, xs, out):
+    """The gradient-domain vote's right-hand side at hole pixels ``(ys[i], xs[i])`` of
+    a box whose corner is ``(top, left)`` in the level: ``out[i, c]`` (float64) is
+    ``-sum_q D(p, q)`` over the 4 neighbours ``q`` inside the level, in the order
+    right, left, down, up. ``D(p, q)`` is the difference of ``values`` (any float
+    type, read as float64) at q's and p's places in p's source ``sources[p]``
+    (level coordinates, clamped to the level), and, where q is in the hole too, the
+    mean of that and the same difference in q's source. Strict IEEE arithmetic in
+    the order of :func:`..patchmatch._guided_differences`'s NumPy original (kept in
+    the tests as the reference), so the two agree bit for bit. ``sources`` and the
+    box coordinates cover the box, which holds the ring around its hole."""
+    height = hole.shape[0]
+    width = hole.shape[1]
+    for i in range(ys.shape[0]):
+        y = ys[i]
+        x = xs[i]
+        sy = np.int64(sources[y, x, 0])
+        sx = np.int64(sources[y, x, 1])
+        for c in range(channels):
+            out[i, c] = 0.0
+        for step in range(4):
+            dy = 0 if step < 2 else (1 if step == 2 else -1)
+            dx = (1 if step == 0 else -1) if step < 2 else 0
+            qy = y + dy
+            qx = x + dx
+            if qy + top < 0 or qy + top >= height or qx + left < 0 or qx + left >= width:
+                continue
+            ay = min(max(sy + dy, 0), height - 1)
+            ax = min(max(sx + dx, 0), width - 1)
+            both = hole[qy + top, qx + left]
+            ty = 0
+            tx = 0
+            by = 0
+            bx = 0
+            if both:
+                ty = np.int64(sources[qy, qx, 0])
+                tx = np.int64(sources[qy, qx, 1])
+                by = min(max(ty - dy, 0), height - 1)
+                bx = min(max(tx - dx, 0), width - 1)
+            for c in range(channels):
+                diff = np.float64(values[ay, ax, c]) - np.float64(values[sy, sx, c])
+                if both:
+                    diff = 0.5 * ((diff + np.float64(values[ty, tx, c]))
+                                  - np.float64(values[by, bx, c]))
+                out[i, c] -= diff

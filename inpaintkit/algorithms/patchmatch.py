@@ -722,29 +722,13 @@ def _guided_differences(values, hole, sources, box, channels, ys, xs) -> np.ndar
     the hole pixels ``(ys, xs)`` of ``box`` (coordinates in the box; ``sources`` (h,
     w, 2) covers the box and holds level coordinates). ``values`` (H, W, >=
     channels), any float type, is read at the sources only and each read converted
-    to float64: no float64 copy of the level."""
-    height, width = hole.shape
-    top, left = box[0].start, box[1].start
-
-    def at(rows, cols):
-        return values[rows, cols, :channels].astype(np.float64)
-
-    inner = hole[box]
-    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
-    total = np.zeros((ys.size, channels))
-    for dy, dx in _STEPS:
-        qy, qx = ys + dy, xs + dx
-        p = np.flatnonzero((qy + top >= 0) & (qy + top < height)
-                           & (qx + left >= 0) & (qx + left < width))
-        qy, qx = qy[p], qx[p]  # inside the box: it holds the ring around the hole
-        diff = at(np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1))
-        diff -= at(sy[p], sx[p])
-        both = np.flatnonzero(inner[qy, qx])
-        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
-        behind = at(np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1))
-        diff[both] = 0.5 * (diff[both] + at(ty, tx) - behind)
-        total[p] -= diff
-    return total
+    to float64: no float64 copy of the level. The Numba kernel
+    :func:`._patchmatch_kernels.guided_differences` does the work (its NumPy
+    reference, bit for bit, is in the tests)."""
+    out = np.empty((ys.size, channels))
+    _k.guided_differences(values, np.ascontiguousarray(hole), sources, box[0].start,
+                          box[1].start, channels, ys, xs, out)
+    return out
 
 
 def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray) -> np.ndarray:
