@@ -208,7 +208,7 @@ def _source_coords(src_ok: np.ndarray) -> np.ndarray:
     result alone took 16 bytes a source pixel)."""
     coords = np.empty((int(np.count_nonzero(src_ok)), 2), dtype=np.int32)
     done = 0
-    step = max(1, (1 << 16) // max(1, src_ok.shape[1]))
+    step = max(1, (1 << 14) // max(1, src_ok.shape[1]))
     for top in range(0, src_ok.shape[0], step):
         part = np.argwhere(src_ok[top:top + step])
         coords[done:done + len(part), 0] = part[:, 0] + top
@@ -1245,9 +1245,12 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
                 # The search state is not needed for the Poisson solve (about 30 bytes
                 # a pixel of the level).
                 search = nnf = dist = init = weights = confidence = src_ok = None
-                _solve_vote(_vote_system(estimate, level_hole, sources, box, colours), box,
-                            colours, estimate)
+                system = _vote_system(estimate, level_hole, sources, box, colours)
+                # Nor the texture channels (8 bytes a pixel of the level).
                 sources = None
+                estimate = np.ascontiguousarray(estimate[:, :, :colours])
+                _solve_vote(system, box, colours, estimate)
+                system = None
             else:
                 # The final mean vote uses similarity weights only: every overlapping
                 # match counts, however deep in the hole its centre lies.
