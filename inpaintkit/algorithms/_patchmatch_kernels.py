@@ -27,13 +27,20 @@ Conventions shared by the kernels:
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._jit import jit, jit_parallel, jit_strict, prange
+from ._jit import FASTMATH, jit, jit_parallel, jit_strict, prange
+
+#: The search's per-candidate helpers, inlined into their callers at Numba's IR level:
+#: as separate functions each call took and released references to its array
+#: arguments (NRT increfs/decrefs, atomic operations), about 16 % of the search's time
+#: (1239x1841 level, one thread: 2.55 -> 2.15 CPU s); the same results bit for bit.
+jit_inline = numba.njit(cache=True, fastmath=FASTMATH, nogil=True, inline="always")
 
 _MASK32 = 0xFFFFFFFF
 
@@ -163,7 +170,7 @@ def patch_ssd_partial(src, tgt, tgt_valid, sy, sx, ty, tx, r, channels, limit):
     return total
 
 
-@jit
+@jit_inline
 def patch_distance(src, tgt, tgt_valid, count, sy, sx, ty, tx, r, channels, best):
     """Normalised distance of source patch (sy, sx) to target patch (ty, tx).
 
@@ -231,7 +238,7 @@ def nnf_distances(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, st
         _distances_row(src, tgt, tgt_valid, count, nnf, active, r, channels, dist, y)
 
 
-@jit
+@jit_inline
 def _try_candidate(src, tgt, tgt_valid, count, cy, cx, y, x, r, channels,
                    best_y, best_x, best_d, min_offset2=0):
     """The better of the current best and source centre (cy, cx) for target (y, x).
