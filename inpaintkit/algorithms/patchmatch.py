@@ -1245,6 +1245,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
                 # The search state is not needed for the Poisson solve (about 30 bytes
                 # a pixel of the level).
                 search = nnf = dist = init = weights = confidence = src_ok = None
+                active = all_valid = known = None
                 system = _vote_system(estimate, level_hole, sources, box, colours)
                 # Nor the texture channels (8 bytes a pixel of the level).
                 sources = None
