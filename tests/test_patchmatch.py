@@ -293,6 +293,32 @@ def test_vote_kernels_match_reference():
         np.testing.assert_array_equal(out[~hole], colour[~hole])
 
 
+def test_votes_in_place_equal_votes_into_a_copy():
+    """The completion's EM steps vote in place (one feature buffer): every match is a
+    fully known patch, so a vote reads known pixels only (and, with no weight at all,
+    the pixel itself) and writes hole pixels only. In place or into a copy, the same
+    numbers bit for bit."""
+    rng = np.random.default_rng(31)
+    r, height, width = 3, 40, 46
+    colour = rng.random((height, width, 5)).astype(np.float32)
+    hole = np.zeros((height, width), bool)
+    hole[8:30, 10:20] = True
+    hole[25:34, 30:44] = rng.random((9, 14)) < 0.6
+    active = P._grow(hole, 2 * r + 1)
+    src_ok = P._source_ok(~hole, r)
+    coords = np.argwhere(src_ok)
+    nnf = coords[rng.integers(0, len(coords), (height, width))].astype(np.int32)
+    weight = rng.random((height, width))
+    weight[8:22, 10:22] = 0.0  # hole pixels near (14, 15) get no weight: they keep their value
+    for threads in (1, 3):
+        copy = colour.copy()
+        _strided(K.vote_weighted, threads)(colour, nnf, weight, active, hole, r, copy)
+        inplace = colour.copy()
+        _strided(K.vote_weighted, threads)(inplace, nnf, weight, active, hole, r, inplace)
+        np.testing.assert_array_equal(inplace, copy)
+    assert not np.array_equal(copy[hole], colour[hole])
+
+
 # ------------------------------------------------------------------------- NNF public
 
 
