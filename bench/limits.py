@@ -69,13 +69,14 @@ else:
 mask = canvas.view(bool)  # 0/1 bytes: the same memory, no copy
 chosen = inpaintkit.choose_method(mask) if method == "auto" else method
 from inpaintkit import _windows
+work = work_pixels(chosen, mask, params)
 need = estimate_memory(chosen, image.shape, image.dtype, int(np.count_nonzero(mask)),
-                       windowed=_windows.worth_it(chosen, image.shape, None, mask),
-                       work=work_pixels(chosen, mask, params))
+                       windowed=_windows.worth_it(chosen, image.shape, None, mask), work=work)
 have = available_memory()
 record = {"size": size, "hole": hole_kind, "method": method, "chosen": chosen, "params": params,
           "hole_fraction": np.count_nonzero(mask) / mask.size, "image_mb": image.nbytes / 2**20,
-          "estimate_mb": need / 2**20, "available_mb": None if have is None else have / 2**20,
+          "estimate_mb": need / 2**20, "work_pixels": int(work or width * height),
+          "available_mb": None if have is None else have / 2**20,
           "inputs_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 if have is not None and need > have:
     record["status"] = "refused"
@@ -136,6 +137,13 @@ def run_case(size: str, hole: str, method: str, timeout: float, params=None,
     return json.loads(lines[-1])
 
 
+def _work_ratio(record: dict) -> float:
+    """The call's peak over its work area's own size (the bytes of the image's pixels
+    that the method works on: patchmatch's crop, else the whole image)."""
+    area_mb = record["image_mb"] * record.get("work_pixels", record["pixels"]) / record["pixels"]
+    return record["call_peak_mb"] / area_mb
+
+
 def _row(record: dict) -> str:
     status = record["status"]
     size = str(record["size"])
@@ -154,6 +162,8 @@ def _row(record: dict) -> str:
                 f"{record['peak_rss_mb']:.0f} | {ratio:.2f}x | {work:.0f} | {per_pixel:.0f} | "
                 f"{record['estimate_mb']:.0f} | {'yes' if record['known_exact'] else 'NO'} |"
                 + (f" {record['call_peak_mb']:.0f} | {record['call_peak_mb'] / record['image_mb']:.2f}x |"
+                   f" {record['work_pixels'] / record['pixels']:.2f} |"
+                   f" {_work_ratio(record):.2f}x |"
                    if "call_peak_mb" in record else ""))
     if status == "refused":
         return (f"| {size} | {record['hole']} | {name} | refused before starting: estimate "
@@ -178,7 +188,8 @@ def main(argv=None) -> None:
     parser.add_argument("--warm", action="store_true",
                         help="Run the method on a 96x96 crop of the case first, and also "
                              "print the call's own peak over the memory before it (Linux), "
-                             "libraries and kernels loaded, alone and over the image's size.")
+                             "libraries and kernels loaded, alone, over the image's size and "
+                             "over its work area's (patchmatch's crop, else the image).")
     args = parser.parse_args(argv)
     params = {}
     for item in args.params:
@@ -189,8 +200,10 @@ def main(argv=None) -> None:
             params[key] = value
     print("| size | hole | method | seconds | CPU s | load start-end | peak RSS MB | RSS / image "
           "| above inputs MB | B/px | estimate MB | known exact |"
-          + (" call's peak MB | call / image |" if args.warm else ""))
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if args.warm else ""))
+          + (" call's peak MB | call / image | work area / image | call / work area |"
+             if args.warm else ""))
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|"
+          + ("---|---|---|---|" if args.warm else ""))
     for size in args.sizes:
         for hole in args.holes:
             for method in args.methods:

@@ -19,7 +19,8 @@ import numpy as np
 from scipy import ndimage
 
 from .. import _progress
-from .._image import check_has_hole, check_image, check_known_values, check_mask, prepare
+from .._image import (check_has_hole, check_image, check_known_values, check_mask, composite,
+                      prepare)
 from . import _patchmatch_kernels as _k
 from ._jit import run_strided, threads
 from ._prefill import fill_without_sources
@@ -141,12 +142,13 @@ def _derive_seed(seed: int, *keys: int) -> int:
 
 def _box_count(valid: np.ndarray, r: int) -> np.ndarray:
     """Number of True pixels of ``valid`` in the (2r+1)^2 box around each pixel
-    (pixels outside the image count as False). OpenCV's box sums in float64 are
-    exact integers here."""
+    (pixels outside the image count as False): OpenCV's integer box sums of the
+    mask's bytes, straight into int32 (4 bytes a pixel; a float64 sum and its
+    rounding took 28 more)."""
     side = 2 * r + 1
-    total = cv2.boxFilter(valid.astype(np.float64), -1, (side, side), normalize=False,
-                          borderType=cv2.BORDER_CONSTANT)
-    return np.rint(total).astype(np.int32)
+    valid = np.ascontiguousarray(valid, dtype=bool)
+    return cv2.boxFilter(valid.view(np.uint8), cv2.CV_32S, (side, side),
+                         normalize=False, borderType=cv2.BORDER_CONSTANT)
 
 
 def _source_ok(valid: np.ndarray, r: int) -> np.ndarray:
@@ -189,6 +191,40 @@ def _as_valid(valid, shape, name: str) -> np.ndarray:
     return np.ascontiguousarray(valid)
 
 
+def _grow(hole: np.ndarray, patch_size: int) -> np.ndarray:
+    """The centres of the patches that hold a hole pixel: ``hole`` dilated by a
+    ``patch_size`` square (outside the image counts as not in the hole), as
+    ``ndimage.binary_dilation`` with that structure gives it; OpenCV's dilation of
+    the mask's bytes is about 20x faster."""
+    side = np.ones((patch_size, patch_size), np.uint8)
+    grown = cv2.dilate(np.ascontiguousarray(hole).view(np.uint8), side,
+                       borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return grown.view(bool)
+
+
+def _source_coords(src_ok: np.ndarray) -> np.ndarray:
+    """(N, 2) int32 (row, col) of the True pixels of ``src_ok`` in row-major order,
+    as ``np.argwhere`` gives them, built a band of rows at a time (argwhere's int64
+    result alone took 16 bytes a source pixel)."""
+    coords = np.empty((int(np.count_nonzero(src_ok)), 2), dtype=np.int32)
+    done = 0
+    step = max(1, (1 << 14) // max(1, src_ok.shape[1]))
+    for top in range(0, src_ok.shape[0], step):
+        part = np.argwhere(src_ok[top:top + step])
+        coords[done:done + len(part), 0] = part[:, 0] + top
+        coords[done:done + len(part), 1] = part[:, 1]
+        done += len(part)
+    return coords
+
+
+def _confidence(hole: np.ndarray) -> np.ndarray:
+    """Wexler's confidence ``_GAMMA ** -depth`` (float64) of each pixel, computed in
+    one buffer."""
+    power = _hole_depth(hole)
+    np.negative(power, out=power)
+    return np.power(_GAMMA, power, out=power)
+
+
 def _share(n_active: int) -> bool:
     """Whether a pass over ``n_active`` patches runs on all threads (else on one)."""
     return n_active >= _SERIAL_PASS_BELOW
@@ -205,7 +241,6 @@ class _Search:
         self.count = _box_count(tgt_valid, r)
         self.active = active
         self.r = r
-        self.coords = np.ascontiguousarray(np.argwhere(src_ok).astype(np.int32))
         self.band_height = _band_height(target.shape[0])
         n_active = int(np.count_nonzero(active))
         self.parallel = _share(n_active)
@@ -219,19 +254,25 @@ class _Search:
         self.tgt = (self.src if target is source
                     else np.ascontiguousarray(target.reshape(target.shape[0], -1)))
 
-    def start(self, init, seed: int, *, trusted: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def start(self, init, seed: int, *, trusted: bool = False,
+              copy: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Initial field (random, or ``init`` with invalid entries redrawn; a
-        ``trusted`` init came from this search and is used as it is) and distances."""
+        ``trusted`` init came from this search and is used as it is) and distances.
+        With ``copy=False`` an untrusted int32 ``init`` is redrawn in place (the
+        caller's own array, such as an upsampled field)."""
         shape = self.active.shape
         if init is None:
             nnf = np.full((*shape, 2), -1, dtype=np.int32)
         elif trusted:
             nnf = init
         else:
-            nnf = np.ascontiguousarray(init, dtype=np.int32).copy()
+            nnf = np.ascontiguousarray(init, dtype=np.int32)
+            if copy:
+                nnf = nnf.copy()
         if not trusted:
-            run_strided(_k.nnf_fill_invalid, nnf, self.active, self.src_ok, self.coords, seed,
-                        parallel=self.parallel)
+            # The list of source centres (8 bytes each) lives for this call only.
+            run_strided(_k.nnf_fill_invalid, nnf, self.active, self.src_ok,
+                        _source_coords(self.src_ok), seed, parallel=self.parallel)
         dist = np.empty(shape, dtype=np.float32)
         run_strided(_k.nnf_distances, self.src, self.tgt, self.tgt_valid, self.count, nnf,
                     self.active, self.r, self.channels, dist, parallel=self.parallel)
@@ -483,40 +524,66 @@ def _initial_fill(values: np.ndarray, known: np.ndarray) -> np.ndarray:
     return 0.5 * (onion + harmonic)
 
 
-def _texture_features(values: np.ndarray, known: np.ndarray, window: int) -> np.ndarray:
+def _texture_features(values: np.ndarray, known: np.ndarray, window: int,
+                      out: np.ndarray | None = None) -> np.ndarray:
     """Newson et al. 2014 texture features: the mean absolute luminance derivatives
     |I_x|, |I_y| over a ``window`` square, from known pixels only.
 
     They are attached to the image as extra channels and voted into the hole like
     colour, so a blurred estimate still "remembers" the texture it should have and
-    flat source patches cannot win over textured ones.
+    flat source patches cannot win over textured ones. Returns (H, W, 2) float32,
+    written into ``out`` when given (e.g. the two channels of the feature image that
+    hold them); one derivative at a time, so the temporaries are a few float32
+    planes (about 20 bytes a pixel; both at once took about 50).
     """
     gray = values.mean(axis=2, dtype=np.float32)
-    grads = np.zeros((*gray.shape, 2), dtype=np.float32)
-    ok = np.zeros((*gray.shape, 2), dtype=np.float32)
-    # Central differences where both neighbours are known.
-    grads[1:-1, :, 0] = 0.5 * np.abs(gray[2:] - gray[:-2])
-    ok[1:-1, :, 0] = known[2:] & known[:-2]
-    grads[:, 1:-1, 1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
-    ok[:, 1:-1, 1] = known[:, 2:] & known[:, :-2]
-    # Window sums (zero outside the image); their ratio is the mean over known pairs.
-    def window_sum(a):
-        return cv2.boxFilter(a, -1, (window, window), normalize=False,
-                             borderType=cv2.BORDER_CONSTANT)
-    total = window_sum(grads * ok)
-    count = window_sum(ok)
-    return np.where(count > 0.5, total / np.maximum(count, 1.0), 0.0)
+    if out is None:
+        out = np.empty((*gray.shape, 2), dtype=np.float32)
+    for axis in range(2):
+        grads = np.zeros(gray.shape, dtype=np.float32)
+        ok = np.zeros(gray.shape, dtype=np.float32)
+        # Central differences where both neighbours are known.
+        if axis == 0:
+            grads[1:-1] = 0.5 * np.abs(gray[2:] - gray[:-2])
+            ok[1:-1] = known[2:] & known[:-2]
+        else:
+            grads[:, 1:-1] = 0.5 * np.abs(gray[:, 2:] - gray[:, :-2])
+            ok[:, 1:-1] = known[:, 2:] & known[:, :-2]
+        # Window sums (zero outside the image); their ratio is the mean over known pairs.
+        grads *= ok
+        total = cv2.boxFilter(grads, -1, (window, window), normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        del grads
+        count = cv2.boxFilter(ok, -1, (window, window), normalize=False,
+                              borderType=cv2.BORDER_CONSTANT)
+        del ok
+        total /= np.maximum(count, 1.0)
+        out[:, :, axis] = np.where(count > 0.5, total, 0.0)
+    return out
 
 
 def _upsample_nnf(nnf: np.ndarray, shape) -> np.ndarray:
-    """Coarse NNF -> fine NNF: each fine pixel keeps its parent's offset (x2)."""
+    """Coarse NNF -> fine NNF: each fine pixel keeps its parent's offset (x2). Built
+    one channel at a time in int32 (no (H, W, 2) copy of the parents, no int64 sums)."""
     rows = np.minimum(np.arange(shape[0]) // 2, nnf.shape[0] - 1)
     cols = np.minimum(np.arange(shape[1]) // 2, nnf.shape[1] - 1)
-    parent = nnf[rows[:, None], cols[None, :]]
+    steps = ((np.arange(shape[0]) - 2 * rows).astype(np.int32)[:, None],
+             (np.arange(shape[1]) - 2 * cols).astype(np.int32)[None, :])
     fine = np.empty((*shape, 2), dtype=np.int32)
-    fine[..., 0] = 2 * parent[..., 0] + (np.arange(shape[0]) - 2 * rows)[:, None]
-    fine[..., 1] = 2 * parent[..., 1] + (np.arange(shape[1]) - 2 * cols)[None, :]
+    for c in range(2):
+        plane = fine[..., c]
+        plane[...] = nnf[rows, :, c][:, cols]
+        plane *= 2
+        plane += steps[c]
     return fine
+
+
+def _upsample_into(values: np.ndarray, hole: np.ndarray, coarse: np.ndarray) -> None:
+    """Set the ``hole`` pixels of ``values`` to those of ``_upsample_image(coarse,
+    hole.shape)`` in place (each its parent's value), touching only the hole."""
+    ys, xs = np.nonzero(hole)
+    values[ys, xs] = coarse[np.minimum(ys // 2, coarse.shape[0] - 1),
+                            np.minimum(xs // 2, coarse.shape[1] - 1)]
 
 
 def _upsample_image(values: np.ndarray, shape) -> np.ndarray:
@@ -655,29 +722,13 @@ def _guided_differences(values, hole, sources, box, channels, ys, xs) -> np.ndar
     the hole pixels ``(ys, xs)`` of ``box`` (coordinates in the box; ``sources`` (h,
     w, 2) covers the box and holds level coordinates). ``values`` (H, W, >=
     channels), any float type, is read at the sources only and each read converted
-    to float64: no float64 copy of the level."""
-    height, width = hole.shape
-    top, left = box[0].start, box[1].start
-
-    def at(rows, cols):
-        return values[rows, cols, :channels].astype(np.float64)
-
-    inner = hole[box]
-    sy, sx = sources[ys, xs, 0], sources[ys, xs, 1]
-    total = np.zeros((ys.size, channels))
-    for dy, dx in _STEPS:
-        qy, qx = ys + dy, xs + dx
-        p = np.flatnonzero((qy + top >= 0) & (qy + top < height)
-                           & (qx + left >= 0) & (qx + left < width))
-        qy, qx = qy[p], qx[p]  # inside the box: it holds the ring around the hole
-        diff = at(np.clip(sy[p] + dy, 0, height - 1), np.clip(sx[p] + dx, 0, width - 1))
-        diff -= at(sy[p], sx[p])
-        both = np.flatnonzero(inner[qy, qx])
-        ty, tx = sources[qy[both], qx[both], 0], sources[qy[both], qx[both], 1]
-        behind = at(np.clip(ty - dy, 0, height - 1), np.clip(tx - dx, 0, width - 1))
-        diff[both] = 0.5 * (diff[both] + at(ty, tx) - behind)
-        total[p] -= diff
-    return total
+    to float64: no float64 copy of the level. The Numba kernel
+    :func:`._patchmatch_kernels.guided_differences` does the work (its NumPy
+    reference, bit for bit, is in the tests)."""
+    out = np.empty((ys.size, channels))
+    _k.guided_differences(values, np.ascontiguousarray(hole), sources, box[0].start,
+                          box[1].start, channels, ys, xs, out)
+    return out
 
 
 def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray) -> np.ndarray:
@@ -788,23 +839,50 @@ def _restore_detail(colour: np.ndarray, hole: np.ndarray, known: np.ndarray, sha
     """
     if sharpness <= 0.0:
         return colour
-    gray = colour.mean(axis=2, dtype=np.float32)
-    band = gray - cv2.GaussianBlur(gray, (0, 0), _DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
+    colour[hole] += _detail_at_hole(colour.mean(axis=2, dtype=np.float32), hole, known,
+                                    sharpness, patch_size)[:, None]
+    return colour
+
+
+def _detail_at_hole(gray: np.ndarray, hole: np.ndarray, known: np.ndarray, sharpness: float,
+                    patch_size: int) -> np.ndarray:
+    """``gain * B`` of :func:`_restore_detail` at the ``hole`` pixels (row-major, float64)
+    from the fill's luminance ``gray`` (float32 (H, W)); each full-size buffer is
+    dropped once used (float32 throughout, about 20 bytes a pixel at the peak)."""
+    band = cv2.GaussianBlur(gray, (0, 0), _DETAIL_SIGMA, borderType=cv2.BORDER_REFLECT)
+    np.subtract(gray, band, out=band)
     energy2 = cv2.GaussianBlur(band * band, (0, 0), _DETAIL_RHO, borderType=cv2.BORDER_REFLECT)
     weight = known.astype(np.float32)
     reach = _wide_blur(weight, _DETAIL_SPREAD * patch_size)
-    target2 = _wide_blur(energy2 * weight, _DETAIL_SPREAD * patch_size)
+    weight *= energy2
+    target2 = _wide_blur(weight, _DETAIL_SPREAD * patch_size)
+    del weight
     # Far from every known pixel the spread weights underflow: no target, no gain.
     target = np.sqrt(np.where(reach > 1e-6, target2 / np.maximum(reach, 1e-6), 0.0))
+    del reach, target2
     energy = np.sqrt(energy2)
+    del energy2
     gain = np.minimum(sharpness * target / (energy + 0.1 * target + 1e-12), _DETAIL_MAX_GAIN - 1.0)
+    del target, energy
     # Ramped in over the first patch side inside the hole: there the copy is closest
     # to the truth and the band also holds the step to the known border; amplifying
     # it costs the most SSIM per unit of detail (a ramp of 1.5 px instead cost
     # 0.0004 SSIM in the thin-hole buckets on the benchmark photos).
     gain *= np.minimum(_hole_depth(hole) / (_DETAIL_RAMP * patch_size), 1.0)
-    colour[hole] += (gain * band)[hole][:, None].astype(np.float64)
-    return colour
+    gain *= band
+    return gain[hole].astype(np.float64)
+
+
+def _detailed_hole_values(estimate: np.ndarray, colours: int, hole: np.ndarray,
+                          known: np.ndarray, sharpness: float, patch_size: int) -> np.ndarray:
+    """The hole pixels' colours (n, ``colours``) float64, row-major, of
+    ``_restore_detail(estimate[:, :, :colours].astype(np.float64), ...)``, bit for
+    bit, without its float64 copy of the level: only the hole is converted."""
+    values = estimate[hole][:, :colours].astype(np.float64)
+    if sharpness > 0.0:
+        gray = estimate[:, :, :colours].mean(axis=2, dtype=np.float32)
+        values += _detail_at_hole(gray, hole, known, sharpness, patch_size)[:, None]
+    return values
 
 
 
@@ -1089,15 +1167,18 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     # Colour plus weighted texture channels travel together through the pyramid,
     # the search and the voting; only the colour is returned.
     colours = prep.data.shape[2]
-    texture = texture_weight * _texture_features(prep.data, ~hole, _TEXTURE_WINDOW)
     # Filled in float32 (a float64 concatenation first cost 40 bytes a pixel); the
-    # float64 image and the features are then dropped: the pyramid holds them, and
-    # finish needs only the mask.
-    augmented = np.empty((*shape, colours + texture.shape[2]), dtype=np.float32)
+    # float64 image is dropped first: the pyramid holds the features, and the end
+    # needs only the mask. The texture features are computed from the float32
+    # colours (their float32 mean is the same: it converts each value first) into
+    # their own channels.
+    augmented = np.empty((*shape, colours + 2), dtype=np.float32)
     augmented[:, :, :colours] = prep.data
-    augmented[:, :, colours:] = texture
-    del texture
     prep.data = None
+    texture = _texture_features(augmented[:, :, :colours], ~hole, _TEXTURE_WINDOW,
+                                out=augmented[:, :, colours:])
+    np.multiply(texture, texture_weight, out=texture)  # as texture_weight * texture
+    del texture
     augmented[hole] = 0.0
     levels = _build_pyramid(augmented, hole, exclude, patch_size)
     del augmented  # the finest level (memory: each level is dropped once it has an estimate)
@@ -1106,12 +1187,12 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     nnf = None
     for depth in range(n_levels - 1, -1, -1):
         values, level_hole, level_exclude = levels[depth]
+        levels[depth] = None  # the estimate will hold what is needed
         known = ~level_hole
         src_ok = _source_ok(known & ~level_exclude, r)
-        active = np.ascontiguousarray(ndimage.binary_dilation(
-            level_hole, structure=np.ones((patch_size, patch_size), bool)))
+        active = _grow(level_hole, patch_size)
         all_valid = np.ones(known.shape, dtype=bool)
-        confidence = np.ascontiguousarray(_GAMMA ** -_hole_depth(level_hole))
+        confidence = _confidence(level_hole)
         # One search per level: the upsampling vote's is reused by the EM steps
         # (same masks; only the feature images are set again at each step).
         search = None
@@ -1124,17 +1205,19 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         else:
             # Upsample the NNF and vote with this level's own known pixels, so the
             # finer estimate is built from sharp source pixels, not an enlarged blur.
-            upsampled = np.ascontiguousarray(np.where(
-                known[:, :, None], values, _upsample_image(estimate, known.shape)),
-                dtype=np.float32)
-            search = _Search(upsampled, upsampled, src_ok, all_valid, active, r)
+            # The level's features take the upsampled estimate in their hole and
+            # become the estimate: the votes read known pixels only (every match is a
+            # fully known patch) and write hole pixels only, so one buffer serves as
+            # the vote's input and output, with the same result as two.
+            _upsample_into(values, level_hole, estimate)
+            estimate = values
+            search = _Search(estimate, estimate, src_ok, all_valid, active, r)
             init, dist = search.start(_upsample_nnf(nnf, known.shape),
-                                      _derive_seed(seed, depth, 99))
-            estimate = upsampled.copy()
-            run_strided(_k.vote_weighted, upsampled, init,
+                                      _derive_seed(seed, depth, 99), copy=False)
+            run_strided(_k.vote_weighted, estimate, init,
                         _vote_weights(dist, active, confidence), active, level_hole, r, estimate,
                         parallel=search.parallel)
-        upsampled = values = levels[depth] = None  # the estimate holds what is needed
+        values = None
         # Coarser levels are cheap and get a few more EM iterations (Wexler et al.);
         # the coarsest starts from a smooth fill and runs 4x longer: it sets the
         # large-scale structure, which needs many steps to grow into a thick hole
@@ -1142,9 +1225,9 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         n_em = iterations + depth
         if init is None:
             n_em *= 4
-        # Two buffers that share the known pixels: each vote reads one, writes the
-        # other's hole pixels.
-        spare = estimate.copy()
+        if depth == 0 and n_em == 1:
+            confidence = None  # the only EM step is the final vote, which has no use for it
+        # One buffer: each vote reads its known pixels and writes its hole pixels.
         for em in range(n_em):
             if search is None:
                 search = _Search(estimate, estimate, src_ok, all_valid, active, r)
@@ -1156,20 +1239,29 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             search.iterate(nnf, dist, _level_nnf_iterations(nnf_iterations, depth),
                            _derive_seed(seed, depth, em, 1))
             init = nnf
-            filled = spare
             if final and final_vote == "best":
-                _gradient_vote(search.parallel, estimate, nnf, dist, active, level_hole, r,
-                               colours, filled)
+                box = _vote_box(level_hole)
+                sources = _best_sources(search.parallel, nnf, dist, active, level_hole, r, box)
+                # The search state is not needed for the Poisson solve (about 30 bytes
+                # a pixel of the level).
+                search = nnf = dist = init = weights = confidence = src_ok = None
+                active = all_valid = known = None
+                system = _vote_system(estimate, level_hole, sources, box, colours)
+                # Nor the texture channels (8 bytes a pixel of the level).
+                sources = None
+                estimate = np.ascontiguousarray(estimate[:, :, :colours])
+                _solve_vote(system, box, colours, estimate)
+                system = None
             else:
                 # The final mean vote uses similarity weights only: every overlapping
                 # match counts, however deep in the hole its centre lies.
                 weights = _vote_weights(dist, active, np.ones(dist.shape) if final else confidence)
                 run_strided(_k.vote_weighted, estimate, nnf, weights, active, level_hole, r,
-                            filled, parallel=search.parallel)
-            spare, estimate = estimate, filled
+                            estimate, parallel=search.parallel)
+                weights = None
         _progress.report("patchmatch", n_levels - depth, n_levels)
     # Only the estimate is needed from here (about 50 bytes a pixel of the level less).
-    spare = filled = search = nnf = dist = init = confidence = active = src_ok = None
-    colour = _restore_detail(estimate[:, :, :colours].astype(np.float64), hole, ~hole & ~exclude,
-                             float(sharpness), patch_size)
-    return prep.finish(colour)
+    search = nnf = dist = init = confidence = active = src_ok = all_valid = None
+    values = _detailed_hole_values(estimate, colours, hole, ~hole & ~exclude, float(sharpness),
+                                   patch_size)
+    return composite(prep.original, hole, values)
