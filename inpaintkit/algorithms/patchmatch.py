@@ -1042,12 +1042,13 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
         the next search a match pays ``usage_penalty`` times the mean use over its
         source patch on top of its mean squared patch distance (colours in [0, 1]),
         so the fill's layout is not built from one source region over and over.
-        Off by default: at 0.1 it removed a teal smear and duplicated gantry
-        fragments on two of the benchmark's twelve object-removal cases and changed
-        the others little, but cost hole texture on free-form holes (below
-        PyPatchMatch r3's in three of six buckets, see bench/README.md), and 0.05 or
-        0.2 did not repeat those two improvements. The Image Melding options above
-        do not apply it.
+        Off by default: at 0.1, on the benchmark's twelve object-removal cases, it
+        removed a teal smear (astronaut) and floating gantry fragments (rocket)
+        and changed the others little (+0.15 dB, hole texture ratio 0.84 -> 0.76),
+        but on free-form holes it cost hole texture (0.015-0.05 in every bucket) and
+        left 5 of the 18 bucket means below PyPatchMatch r3's (see bench/README.md);
+        0.05 and 0.2 did not repeat the two improvements. The Image Melding
+        options above do not apply it.
 
     Returns
     -------
