@@ -20,8 +20,14 @@ prints each one's per-bucket PSNR/SSIM/texture deltas to r3 and r15 (the trade-o
 curve). The quality table marks, per bucket, whether our mean PSNR, SSIM and texture
 are each at least r3's (issue 17's dominance target).
 
+With ``--param KEY=VALUE`` (repeatable) the "inpaintkit" rows run with those options
+(e.g. ``usage_penalty=0.1``) and an "inpaintkit default" row runs the defaults on the
+same cases (its paired gain is the options' effect); ``--quality-only`` skips the other
+tables; ``--object-strips FILE`` writes one image of every object-removal case (rows:
+photo and mask seed; columns: masked input | defaults | with the options | r3 | truth).
+
 Run from the repository root: ``python bench/patchmatch.py [--quick] [--seeds N]
-[--curve] [--out DIR]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
+[--curve] [--out DIR] [--param KEY=VALUE ...] [--quality-only] [--object-strips FILE]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
 pypatchmatch``).
 """
 
@@ -58,8 +64,29 @@ def run_peer(image, mask, radius):
     return pypatchmatch.inpaint(image, mask.astype(np.uint8), patch_size=radius)
 
 
+#: ``--param``: options of the "inpaintkit" rows (empty: the defaults).
+PARAMS: dict = {}
+
+
 def run_ours(image, mask, **options):
-    return inpaint_patchmatch(image, mask, seed=0, **options)
+    return inpaint_patchmatch(image, mask, seed=0, **{**PARAMS, **options})
+
+
+def run_default(image, mask):
+    return inpaint_patchmatch(image, mask, seed=0)
+
+
+def parse_param(text: str):
+    """``KEY=VALUE`` -> (key, value): the value as a Python literal where it is one."""
+    import ast
+
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    try:
+        return key, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key, value
 
 
 #: ``--curve``: the sharpness values run besides the default (``DEFAULT_SHARPNESS``,
@@ -76,13 +103,29 @@ def _bucket_means(recs):
 
 def methods():
     out = [("inpaintkit", run_ours)]
+    if PARAMS:
+        out.append(("inpaintkit default", run_default))
     if HAVE_PEER:
         out.append(("pypatchmatch r3", lambda i, m: run_peer(i, m, 3)))
         out.append(("pypatchmatch r15", lambda i, m: run_peer(i, m, 15)))
     return out
 
 
-def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve=()):
+def write_object_strips(path: str, strips) -> None:
+    """One image: a row per object-removal case (masked | defaults | with ``--param``
+    | r3 | truth; columns without a result are left out)."""
+    import cv2
+
+    rows = []
+    for case, results in strips:
+        shown = case["image"].copy()
+        shown[case["mask"]] = (255, 0, 255)
+        rows.append(np.concatenate([shown, *results, case["image"]], axis=1))
+    cv2.imwrite(path, np.ascontiguousarray(np.concatenate(rows, axis=0)[..., ::-1]))
+
+
+def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve=(),
+                  object_strips: str | None = None):
     """Per bucket over ``seeds`` mask seeds (4 photos each): with 4 cases a bucket's
     mean PSNR moves by about 0.2 dB from one mask seed to the next, more than many
     of the differences between the methods."""
@@ -94,6 +137,7 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve
     rows = []
     records = {}
     reference = {}  # bucket -> the known pixels' texture ratio per case
+    strips = []  # (case, [defaults, with --param, r3]) of the object-removal cases
     for case in cases:
         results = []
         for name, fn in methods():
@@ -110,6 +154,10 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve
             known_texture(case["image"], case["mask"]))
         if out_dir is not None and case["seed"] == 0:
             save_strip(out_dir, case, results + [case["image"]])
+        if object_strips is not None and case["bucket"] == "object":
+            named = dict(zip((n for n, _ in methods()), results))
+            strips.append((case, [named[n] for n in ("inpaintkit default", "inpaintkit",
+                                                      "pypatchmatch r3") if n in named]))
     buckets = list(dict.fromkeys(c["bucket"] for c in cases))
     for bucket in buckets:
         ours = records[(bucket, "inpaintkit")]
@@ -148,6 +196,10 @@ def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve
                       "'psn/ssi/tex>=r3': the bucket's mean PSNR, SSIM, texture at least r3's)")
     if curve and HAVE_PEER:
         curve_table(records, buckets, curve)
+    if object_strips is not None:
+        strips.sort(key=lambda item: (item[0]["name"], item[0]["seed"]))
+        write_object_strips(object_strips, strips)
+        print(f"object-removal strips in {object_strips}")
     return rows
 
 
@@ -331,23 +383,38 @@ def main(argv=None):
     parser.add_argument("--out", default=None,
                         help="folder for PNG strips of the 256x256 cases of seed 0 (masked input | "
                              "methods of the quality table | truth), to look at")
+    parser.add_argument("--param", type=parse_param, action="append", default=[],
+                        metavar="KEY=VALUE",
+                        help="an option of ours for the 'inpaintkit' rows (repeatable), e.g. "
+                             "usage_penalty=0.1; adds an 'inpaintkit default' row")
+    parser.add_argument("--quality-only", action="store_true",
+                        help="only the quality table (no NNF, scaling or first-call tables)")
+    parser.add_argument("--object-strips", default=None, metavar="FILE",
+                        help="one image (PNG or JPEG by the name) of all object-removal cases: "
+                             "masked | defaults | with "
+                             "--param | r3 | truth")
     args = parser.parse_args(argv)
+    PARAMS.update(args.param)
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         parser.error("--seeds must be >= 1")
     import numba
 
     print(f"threads: {numba.get_num_threads()}, peer available: {HAVE_PEER}, "
-          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    first_call_table()
-    print()
+          f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs"
+          + (f", options {PARAMS}" if PARAMS else ""))
+    if not args.quality_only:
+        first_call_table()
+        print()
     run_ours(*next((c["image"], c["mask"]) for c in object_cases(256, names=["coffee"])))
     if args.out:
         os.makedirs(args.out, exist_ok=True)
-    quality_table(args.quick, args.out, seeds, CURVE if args.curve else ())
+    quality_table(args.quick, args.out, seeds, CURVE if args.curve else (), args.object_strips)
     if args.out:
         print(f"PNG strips (masked input | {' | '.join(n for n, _ in methods())} | truth) "
               f"in {args.out}")
+    if args.quality_only:
+        return
     print()
     nnf_table(args.quick)
     print()

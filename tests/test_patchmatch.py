@@ -10,6 +10,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+from scipy import ndimage
 
 import inpaintkit
 from inpaintkit import _progress
@@ -1026,6 +1027,11 @@ def test_registry_and_inpaint_entry_point():
         ({"sharpness": "high"}, ValueError, "sharpness must be a number in"),
         ({"sharpness": True}, ValueError, "sharpness must be a number in"),
         ({"source_mask": np.zeros((5, 5), bool)}, ValueError, "source_mask has shape"),
+        ({"usage_penalty": -0.1}, ValueError, "usage_penalty must be a finite number >= 0"),
+        ({"usage_penalty": float("inf")}, ValueError, "usage_penalty must be a finite number"),
+        ({"usage_penalty": float("nan")}, ValueError, "usage_penalty must be a finite number"),
+        ({"usage_penalty": "some"}, ValueError, "usage_penalty must be a finite number"),
+        ({"usage_penalty": True}, ValueError, "usage_penalty must be a finite number"),
     ],
 )
 def test_completion_bad_parameters(kwargs, error, text):
@@ -1034,6 +1040,77 @@ def test_completion_bad_parameters(kwargs, error, text):
     mask[10:30, 10:30] = True
     with pytest.raises(error, match=text):
         inpaint_patchmatch(image, mask, **kwargs)
+
+
+# ------------------------------------------------- duplicate-use penalty (issue 17)
+
+
+def _usage_reference(nnf, active, hole, r):
+    """Plain loops: each active patch adds 1 / patch_area to the source pixel behind
+    each of its pixels that lies in the hole."""
+    height, width = hole.shape
+    usage = np.zeros((height, width))
+    for y, x in zip(*np.nonzero(active)):
+        sy, sx = nnf[y, x]
+        for dy in range(-r, r + 1):
+            for dx in range(-r, r + 1):
+                if 0 <= y + dy < height and 0 <= x + dx < width and hole[y + dy, x + dx]:
+                    usage[sy + dy, sx + dx] += 1.0
+    return usage / (2 * r + 1) ** 2
+
+
+def test_source_usage_matches_the_plain_reference():
+    rng = np.random.default_rng(5)
+    r, height, width = 2, 23, 31
+    hole = np.zeros((height, width), bool)
+    hole[1:9, 20:30] = True  # touches the border: patches partly outside the image
+    active = ndimage.binary_dilation(
+        hole, structure=np.ones((2 * r + 1,) * 2, bool))
+    nnf = np.stack([rng.integers(r, height - r, (height, width)),
+                    rng.integers(r, width - r, (height, width))], axis=2).astype(np.int32)
+    usage = P._source_usage(nnf, active, hole, r)
+    np.testing.assert_allclose(usage, _usage_reference(nnf, active, hole, r), atol=1e-6)
+    # Every hole pixel is drawn by each of the patches covering it: the total use
+    # is the number of (patch, hole pixel) pairs over the patch area.
+    assert usage.sum() == pytest.approx(_usage_reference(nnf, active, hole, r).sum(), rel=1e-6)
+    # A field that copies every hole pixel from the same place uses one pixel only.
+    nnf[...] = (10, 5)
+    usage = P._source_usage(nnf, active, hole, r)
+    assert usage[10 - r:10 + r + 1, 5 - r:5 + r + 1].sum() == pytest.approx(usage.sum())
+
+
+def test_usage_channel_steers_the_search_away_from_used_sources():
+    # Every patch of a flat image matches every other exactly; with the usage
+    # channel the matches leave the used (left) half for the unused one.
+    flat = np.full((40, 40, 3), 0.5, np.float32)
+    usage = np.zeros((40, 40), np.float32)
+    usage[:, :20] = 3.0
+    source = P._with_usage(flat, usage, 0.1)
+    target = P._with_usage(flat, None, 0.1)
+    assert source.shape == target.shape == (40, 40, 4)
+    np.testing.assert_array_equal(source[:, :, :3], flat)
+    np.testing.assert_allclose(source[:, :20, 3], np.sqrt(0.3))
+    assert not target[:, :, 3].any()
+    nnf, dist = patchmatch_nnf(source, target, patch_size=5, iterations=5, seed=3)
+    assert (nnf[..., 1] >= 22).all()  # patches wholly in the unused half
+    np.testing.assert_allclose(dist, 0.0, atol=1e-6)
+    # Without the usage channel any place will do: the left half is used too.
+    nnf, _ = patchmatch_nnf(flat, flat, patch_size=5, iterations=5, seed=3)
+    assert (nnf[..., 1] < 20).any()
+
+
+def test_usage_penalty_changes_the_fill_and_keeps_known_pixels():
+    from skimage import data
+
+    photo = data.chelsea()[::3, ::3][:96, :128]
+    mask = np.zeros(photo.shape[:2], bool)
+    mask[30:75, 40:90] = True
+    plain = inpaint_patchmatch(photo, mask)
+    np.testing.assert_array_equal(inpaint_patchmatch(photo, mask, usage_penalty=0), plain)
+    penalised = inpaint_patchmatch(photo, mask, usage_penalty=0.1)
+    np.testing.assert_array_equal(penalised[~mask], photo[~mask])
+    assert not np.array_equal(penalised, plain)
+    np.testing.assert_array_equal(inpaint_patchmatch(photo, mask, usage_penalty=0.1), penalised)
 
 
 # ------------------------------------------------------------ source band (issue 22)
