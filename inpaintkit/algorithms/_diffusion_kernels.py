@@ -13,9 +13,14 @@ the 4-connected pixel grid, a symmetric operator with Neumann boundary condition
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
-from ._jit import jit, jit_strict
+from ._jit import jit, jit_strict, prange
+
+#: Strict IEEE kernels with ``prange`` (``_jit`` has strict serial and fastmath
+#: parallel ones; the products here need both: see the multigrid section).
+jit_strict_parallel = numba.njit(cache=True, nogil=True, parallel=True)
 
 # 4-neighbour offsets: up, down, left, right.
 _DR = np.array([-1, 1, 0, 0], dtype=np.int64)
@@ -417,6 +422,24 @@ def transport_cycle(work, rows, cols, band_rows, band_cols, hole_nb, lap, rate,
 # --------------------------------------------------------------------------------------
 # Strict IEEE (no fastmath): with reassociation allowed LLVM vectorises the short
 # inner loops over a row's entries into gathers, measured 1.8x slower.
+#
+# The products, the smoother and the CG updates run on all of Numba's threads: rows
+# are cut into chunks of _ROWS_PER_CHUNK (a constant, not a function of the thread
+# count), each row's sums are accumulated in the same order as in a serial loop, and
+# sums over rows (CG's inner products) are added per chunk, then over the chunks in
+# order, so results are the same bit for bit on any number of threads.
+
+#: Rows per parallel work item (a fixed cut: results do not depend on the thread
+#: count). 1024 rows of a 13-point stencil are about 80 kB of matrix: enough work to
+#: hide a task's start, small enough to balance two threads on a 6 000-row level.
+_ROWS_PER_CHUNK = 1024
+
+
+@jit_strict
+def _chunks(rows):
+    """Number of _ROWS_PER_CHUNK row chunks of ``rows`` rows."""
+    return (rows + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+
 
 @jit_strict
 def _row4(indptr, indices, values, x, k):
@@ -446,52 +469,88 @@ def _row_into(indptr, indices, values, x, k, total):
 
 
 @jit_strict
+def _product_rows(indptr, indices, values, x, rhs, out, low, high, subtract):
+    """Rows low..high-1 of ``A x`` (``subtract``: of ``rhs - A x``) into ``out``."""
+    channels = x.shape[1]
+    if channels == 4:
+        for k in range(low, high):
+            t0, t1, t2, t3 = _row4(indptr, indices, values, x, k)
+            if subtract:
+                out[k, 0] = rhs[k, 0] - t0
+                out[k, 1] = rhs[k, 1] - t1
+                out[k, 2] = rhs[k, 2] - t2
+                out[k, 3] = rhs[k, 3] - t3
+            else:
+                out[k, 0] = t0
+                out[k, 1] = t1
+                out[k, 2] = t2
+                out[k, 3] = t3
+        return
+    total = np.empty(channels, x.dtype)
+    for k in range(low, high):
+        total[:] = 0.0
+        _row_into(indptr, indices, values, x, k, total)
+        for c in range(channels):
+            out[k, c] = rhs[k, c] - total[c] if subtract else total[c]
+
+
+@jit_strict_parallel
 def csr_multiply(indptr, indices, values, x):
     """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C).
 
     The result has ``x``'s dtype (float32 in the multigrid cycle, float64 elsewhere).
     Four channels (the multigrid pads to four) take a path whose sums stay in
-    registers, about twice as fast as the general loop over channels.
+    registers, about twice as fast as the general loop over channels. Row chunks
+    run in parallel; every row is summed as in a serial loop.
     """
     rows = indptr.shape[0] - 1
-    channels = x.shape[1]
-    out = np.empty((rows, channels), x.dtype)
-    if channels == 4:
-        for k in range(rows):
-            out[k, 0], out[k, 1], out[k, 2], out[k, 3] = _row4(indptr, indices, values, x, k)
-        return out
-    total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        total[:] = 0.0
-        _row_into(indptr, indices, values, x, k, total)
-        out[k] = total
+    out = np.empty((rows, x.shape[1]), x.dtype)
+    for chunk in prange(_chunks(rows)):
+        low = chunk * _ROWS_PER_CHUNK
+        _product_rows(indptr, indices, values, x, out, out, low,
+                      min(rows, low + _ROWS_PER_CHUNK), False)
     return out
 
 
-@jit_strict
+@jit_strict_parallel
 def csr_residual(indptr, indices, values, x, rhs):
     """``rhs - A x`` (n, C) for the square CSR matrix A, in ``x``'s dtype."""
     rows = indptr.shape[0] - 1
-    channels = x.shape[1]
-    out = np.empty((rows, channels), x.dtype)
-    if channels == 4:
-        for k in range(rows):
-            t0, t1, t2, t3 = _row4(indptr, indices, values, x, k)
-            out[k, 0] = rhs[k, 0] - t0
-            out[k, 1] = rhs[k, 1] - t1
-            out[k, 2] = rhs[k, 2] - t2
-            out[k, 3] = rhs[k, 3] - t3
-        return out
-    total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        total[:] = 0.0
-        _row_into(indptr, indices, values, x, k, total)
-        for c in range(channels):
-            out[k, c] = rhs[k, c] - total[c]
+    out = np.empty((rows, x.shape[1]), x.dtype)
+    for chunk in prange(_chunks(rows)):
+        low = chunk * _ROWS_PER_CHUNK
+        _product_rows(indptr, indices, values, x, rhs, out, low,
+                      min(rows, low + _ROWS_PER_CHUNK), True)
     return out
 
 
 @jit_strict
+def _chebyshev_rows(indptr, indices, values, inv_diag, x, residual, step, following,
+                    keep, push, low, high):
+    """One Chebyshev step on rows low..high-1: ``x += step``, ``residual -= A step``,
+    and the next step ``keep * step + push D^-1 residual`` into ``following``."""
+    channels = x.shape[1]
+    total = np.empty(channels, x.dtype)
+    for k in range(low, high):
+        if channels == 4:
+            t0, t1, t2, t3 = _row4(indptr, indices, values, step, k)
+            total[0] = residual[k, 0] - t0
+            total[1] = residual[k, 1] - t1
+            total[2] = residual[k, 2] - t2
+            total[3] = residual[k, 3] - t3
+        else:
+            total[:] = 0.0
+            _row_into(indptr, indices, values, step, k, total)
+            for c in range(channels):
+                total[c] = residual[k, c] - total[c]
+        scale = push * inv_diag[k]
+        for c in range(channels):
+            x[k, c] += step[k, c]
+            residual[k, c] = total[c]
+            following[k, c] = keep * step[k, c] + scale * total[c]
+
+
+@jit_strict_parallel
 def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, degree,
                      zero_start=False):
     """``degree`` steps of Chebyshev-accelerated Jacobi on A x = rhs, from ``x`` (n, C).
@@ -501,52 +560,42 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
     damp). The same polynomial before and after a coarse correction keeps a V-cycle
     symmetric. Returns the new x; ``x`` is not modified. With ``zero_start`` the
     caller promises ``x`` is zero, which saves the first product (residual = rhs).
+    Each step is one parallel pass over row chunks (x += step, residual -= A step,
+    next step from the new residual).
     """
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
+    chunks = _chunks(rows)
     theta = 0.5 * (upper + lower)
     delta = 0.5 * (upper - lower)
     sigma = theta / delta
     rho = 1.0 / sigma
-    x = x.copy()
     if zero_start:
+        x = np.zeros_like(x)
         residual = rhs.copy()
     else:
+        x = x.copy()
         residual = csr_residual(indptr, indices, values, x, rhs)
     step = np.empty((rows, channels), x.dtype)
     following = np.empty((rows, channels), x.dtype)
-    total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        for c in range(channels):
-            step[k, c] = inv_diag[k] * residual[k, c] / theta
+    for chunk in prange(chunks):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                step[k, c] = inv_diag[k] * residual[k, c] / theta
     for _ in range(degree - 1):
-        # x += step and residual -= A step, row by row, then the next step from the
-        # new residual: one pass over the rows per step.
         rho_next = 1.0 / (2.0 * sigma - rho)
         keep = x.dtype.type(rho_next * rho)
         push = x.dtype.type(2.0 * rho_next / delta)
-        for k in range(rows):
-            if channels == 4:
-                t0, t1, t2, t3 = _row4(indptr, indices, values, step, k)
-                total[0] = residual[k, 0] - t0
-                total[1] = residual[k, 1] - t1
-                total[2] = residual[k, 2] - t2
-                total[3] = residual[k, 3] - t3
-            else:
-                total[:] = 0.0
-                _row_into(indptr, indices, values, step, k, total)
-                for c in range(channels):
-                    total[c] = residual[k, c] - total[c]
-            scale = push * inv_diag[k]
-            for c in range(channels):
-                x[k, c] += step[k, c]
-                residual[k, c] = total[c]
-                following[k, c] = keep * step[k, c] + scale * total[c]
+        for chunk in prange(chunks):
+            low = chunk * _ROWS_PER_CHUNK
+            _chebyshev_rows(indptr, indices, values, inv_diag, x, residual, step, following,
+                            keep, push, low, min(rows, low + _ROWS_PER_CHUNK))
         step, following = following, step
         rho = rho_next
-    for k in range(rows):
-        for c in range(channels):
-            x[k, c] += step[k, c]
+    for chunk in prange(chunks):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                x[k, c] += step[k, c]
     return x
 
 
@@ -555,37 +604,54 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
 # --------------------------------------------------------------------------------------
 
 @jit_strict
-def column_dot(a, b):
-    """Per-channel inner products: sum over rows of ``a * b`` (n, C) -> (C,)."""
-    channels = a.shape[1]
-    out = np.zeros(channels)
-    for k in range(a.shape[0]):
-        for c in range(channels):
-            out[c] += a[k, c] * b[k, c]
+def _sum_chunks(partial):
+    """(chunks, C) per-chunk sums -> (C,), added in chunk order."""
+    out = np.zeros(partial.shape[1])
+    for chunk in range(partial.shape[0]):
+        for c in range(partial.shape[1]):
+            out[c] += partial[chunk, c]
     return out
 
 
-@jit_strict
+@jit_strict_parallel
+def column_dot(a, b):
+    """Per-channel inner products: sum over rows of ``a * b`` (n, C) -> (C,).
+
+    Summed per row chunk, then over the chunks in order: the same on any thread count."""
+    rows, channels = a.shape
+    partial = np.zeros((_chunks(rows), channels))
+    for chunk in prange(_chunks(rows)):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                partial[chunk, c] += a[k, c] * b[k, c]
+    return _sum_chunks(partial)
+
+
+@jit_strict_parallel
 def cg_advance(x, residual, direction, product, step):
     """``x += step * direction`` and ``residual -= step * product`` in place (``step``
-    per channel, (C,)); returns the new residual's squared norm per channel."""
-    channels = x.shape[1]
-    norm2 = np.zeros(channels)
-    for k in range(x.shape[0]):
-        for c in range(channels):
-            x[k, c] += step[c] * direction[k, c]
-            value = residual[k, c] - step[c] * product[k, c]
-            residual[k, c] = value
-            norm2[c] += value * value
-    return norm2
+    per channel, (C,)); returns the new residual's squared norm per channel (summed
+    as :func:`column_dot` sums)."""
+    rows, channels = x.shape
+    partial = np.zeros((_chunks(rows), channels))
+    for chunk in prange(_chunks(rows)):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                x[k, c] += step[c] * direction[k, c]
+                value = residual[k, c] - step[c] * product[k, c]
+                residual[k, c] = value
+                partial[chunk, c] += value * value
+    return _sum_chunks(partial)
 
 
-@jit_strict
+@jit_strict_parallel
 def cg_turn(direction, z, beta):
     """``direction = z + beta * direction`` in place (``beta`` per channel)."""
-    for k in range(z.shape[0]):
-        for c in range(z.shape[1]):
-            direction[k, c] = z[k, c] + beta[c] * direction[k, c]
+    rows = z.shape[0]
+    for chunk in prange(_chunks(rows)):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(z.shape[1]):
+                direction[k, c] = z[k, c] + beta[c] * direction[k, c]
 
 
 # --------------------------------------------------------------------------------------
@@ -689,43 +755,51 @@ def csr_transpose(indptr, indices, values, columns):
     return out_ptr, out_idx, out_val
 
 
-@jit_strict
-def csr_matmul(a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, columns):
+@jit_strict_parallel
+def csr_matmul(a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, columns, slots=1):
     """CSR of the product of two CSR matrices (B has ``columns`` columns).
 
     Two passes over the rows (count, then fill) with a marker per column: Gustavson's
-    row-by-row product, in float64.
+    row-by-row product, in float64. ``slots`` parallel workers (one marker each) take
+    every ``slots``-th chunk of _ROWS_PER_CHUNK rows; each row is built as a serial
+    loop would build it, so the result does not depend on ``slots``.
     """
     rows = a_ptr.shape[0] - 1
-    marker = np.full(columns, -1, dtype=np.int64)
-    out_ptr = np.zeros(rows + 1, dtype=np.int64)
-    for i in range(rows):
-        count = 0
-        for e in range(a_ptr[i], a_ptr[i + 1]):
-            k = a_idx[e]
-            for f in range(b_ptr[k], b_ptr[k + 1]):
-                j = b_idx[f]
-                if marker[j] != i:
-                    marker[j] = i
-                    count += 1
-        out_ptr[i + 1] = out_ptr[i] + count
+    chunks = _chunks(rows)
+    counts = np.zeros(rows + 1, dtype=np.int64)
+    for slot in prange(slots):
+        marker = np.full(columns, -1, dtype=np.int64)
+        for chunk in range(slot, chunks, slots):
+            for i in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+                count = 0
+                for e in range(a_ptr[i], a_ptr[i + 1]):
+                    k = a_idx[e]
+                    for f in range(b_ptr[k], b_ptr[k + 1]):
+                        j = b_idx[f]
+                        if marker[j] != i:
+                            marker[j] = i
+                            count += 1
+                counts[i + 1] = count
+    out_ptr = np.cumsum(counts)
     nnz = out_ptr[rows]
     out_idx = np.empty(nnz, dtype=np.int32)
     out_val = np.zeros(nnz, dtype=np.float64)
-    position = np.full(columns, -1, dtype=np.int64)
-    for i in range(rows):
-        start = out_ptr[i]
-        count = start
-        for e in range(a_ptr[i], a_ptr[i + 1]):
-            k = a_idx[e]
-            coef = a_val[e]
-            for f in range(b_ptr[k], b_ptr[k + 1]):
-                j = b_idx[f]
-                if position[j] < start:
-                    position[j] = count
-                    out_idx[count] = j
-                    count += 1
-                out_val[position[j]] += coef * b_val[f]
+    for slot in prange(slots):
+        position = np.full(columns, -1, dtype=np.int64)
+        for chunk in range(slot, chunks, slots):
+            for i in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+                start = out_ptr[i]
+                count = start
+                for e in range(a_ptr[i], a_ptr[i + 1]):
+                    k = a_idx[e]
+                    coef = a_val[e]
+                    for f in range(b_ptr[k], b_ptr[k + 1]):
+                        j = b_idx[f]
+                        if position[j] < start:
+                            position[j] = count
+                            out_idx[count] = j
+                            count += 1
+                        out_val[position[j]] += coef * b_val[f]
     return out_ptr.astype(np.int32), out_idx, out_val
 
 
@@ -790,3 +864,64 @@ def banded_cholesky_solve(band, rhs):
                 total -= band[k, d] * rhs[k + d, c]
             rhs[k, c] = total / band[k, 0]
     return rhs
+
+
+# --------------------------------------------------------------------------------------
+# multigrid's coarsest level: triangular solves with SuperLU's factors
+# --------------------------------------------------------------------------------------
+
+@jit_strict
+def lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, row_perm, col_perm, rhs):
+    """Solve A x = ``rhs`` (n, C) given SuperLU's factors of A: ``Pr A Pc = L U``.
+
+    L and U are CSC (pointers, row indices, values), L lower and U upper triangular
+    with their diagonals stored; ``row_perm`` / ``col_perm`` are SuperLU's
+    ``perm_r`` / ``perm_c``. Serial and in Numba: ``SuperLU.solve`` goes through
+    OpenBLAS, whose threads and the parallel kernels' spinning threads took turns on
+    two cores (a 2048 px solve took 3.9 s instead of 1.1 s). Returns x (n, C) float64.
+    """
+    n, channels = rhs.shape
+    y = np.empty((n, channels))
+    for i in range(n):
+        for c in range(channels):
+            y[row_perm[i], c] = rhs[i, c]
+    for j in range(n):  # L y = Pr rhs, column by column
+        pivot = 0.0
+        for e in range(l_ptr[j], l_ptr[j + 1]):
+            if l_idx[e] == j:
+                pivot = l_val[e]
+        for c in range(channels):
+            y[j, c] /= pivot
+        for e in range(l_ptr[j], l_ptr[j + 1]):
+            i = l_idx[e]
+            if i > j:
+                coef = l_val[e]
+                for c in range(channels):
+                    y[i, c] -= coef * y[j, c]
+    for j in range(n - 1, -1, -1):  # U z = y
+        pivot = 0.0
+        for e in range(u_ptr[j], u_ptr[j + 1]):
+            if u_idx[e] == j:
+                pivot = u_val[e]
+        for c in range(channels):
+            y[j, c] /= pivot
+        for e in range(u_ptr[j], u_ptr[j + 1]):
+            i = u_idx[e]
+            if i < j:
+                coef = u_val[e]
+                for c in range(channels):
+                    y[i, c] -= coef * y[j, c]
+    out = np.empty((n, channels))
+    for i in range(n):
+        for c in range(channels):
+            out[i, c] = y[col_perm[i], c]
+    return out
+
+
+@jit_strict_parallel
+def fork_join_probe(out):
+    """An empty parallel loop (``out`` (k,) gets 0 .. k-1): timed by the solver to see
+    whether its threads start promptly, i.e. whether the cores are free."""
+    for i in prange(out.shape[0]):
+        out[i] = i
+    return out

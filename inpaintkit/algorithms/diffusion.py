@@ -19,6 +19,8 @@ solved per group of coupled holes, and the iterative variants loop over hole pix
 
 from __future__ import annotations
 
+import time
+
 import cv2
 import numpy as np
 
@@ -94,6 +96,7 @@ _MG_DTYPE = np.float32
 #: with a two-grid preconditioner: faster from about 10^5 unknowns (0.42 s against
 #: 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
 _DIRECT_MAX_LAPLACIAN = 50_000
+_LAPLACIAN_MULTIGRID = True
 #: Side of the square pixel blocks aggregated into one unknown of the two-grid
 #: preconditioner's coarse level (4: a 16x smaller coarse system, factorised).
 _AGGREGATE = 4
@@ -233,8 +236,11 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
             first = start[r, c] if start is not None else np.zeros_like(rhs)
-            solution = _solve_cg(lambda v: matrix @ v, rhs, first, _two_grid(matrix, r, c),
-                                 _CG_RTOL, _CG_MAXITER)
+            if _LAPLACIAN_MULTIGRID:
+                solution = _solve_multigrid(matrix, r, c, hole.shape, rhs, first)
+            else:
+                solution = _solve_cg(lambda v: matrix @ v, rhs, first, _two_grid(matrix, r, c),
+                                     _CG_RTOL, _CG_MAXITER)
         filled[r, c] = solution
         report("diffusion", done + 1, len(batches))
     return filled
@@ -280,7 +286,20 @@ def _cast(parts):
     return parts[0], parts[1], parts[2].astype(_MG_DTYPE)
 
 
-def _multigrid(matrix, rows, cols, shape):
+def _lu_factors(matrix):
+    """SuperLU's factors of the SPD ``matrix`` as ``kernels.lu_solve`` takes them.
+
+    The factorisation is SuperLU's (symmetric mode, minimum degree on A + A^T); the
+    solves are Numba's (see ``kernels.lu_solve`` for why not ``SuperLU.solve``).
+    """
+    factor = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+    lower, upper = factor.L.tocsc(), factor.U.tocsc()
+    return (lower.indptr, lower.indices, lower.data, upper.indptr, upper.indices, upper.data,
+            factor.perm_r, factor.perm_c)
+
+
+def _multigrid(matrix, rows, cols, shape, slots=1):
     """Multigrid V-cycle preconditioner for the SPD bilaplacian system over a hole.
 
     Geometric coarsening of the hole pixels (rows, cols) of an image of ``shape``
@@ -289,7 +308,8 @@ def _multigrid(matrix, rows, cols, shape):
     smoothing of degree ``_MG_DEGREE`` on each level, the same before and after the
     coarse correction so that the cycle is a symmetric preconditioner for CG. The
     smoother's interval ends at a Gershgorin bound of D^-1 A's largest eigenvalue.
-    All products run in Numba kernels on CSR arrays, every colour channel at once.
+    All products run in Numba kernels on CSR arrays, every colour channel at once;
+    the Galerkin products on ``slots`` threads (the same result on any number).
 
     Returns
     -------
@@ -314,15 +334,15 @@ def _multigrid(matrix, rows, cols, shape):
         levels.append((_cast(parts), (1.0 / diagonal).astype(_MG_DTYPE), upper,
                        _cast(down), _cast(up)))
         # Galerkin coarse operator R A P (R = P^T), in float64 and two products.
-        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse), coarse)
+        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse, slots),
+                                   coarse, slots)
         size = coarse
     matrix = sparse.csr_array((parts[2], parts[1], parts[0]), shape=(size, size))
-    coarsest = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                    options={"SymmetricMode": True})
+    coarsest = _lu_factors(matrix)
 
     def cycle(depth, rhs):
         if depth == len(levels):
-            return coarsest.solve(rhs.astype(np.float64)).astype(_MG_DTYPE)
+            return kernels.lu_solve(*coarsest, rhs.astype(np.float64)).astype(_MG_DTYPE)
         parts, inv_diag, upper, prolong, restrict = levels[depth]
         smooth = (inv_diag, upper / _MG_RATIO, upper, _MG_DEGREE)
         x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:],
@@ -335,8 +355,9 @@ def _multigrid(matrix, rows, cols, shape):
     return lambda residual: cycle(0, residual.astype(_MG_DTYPE)).astype(np.float64)
 
 
-def _solve_multigrid(matrix, rows, cols, shape, rhs):
-    """Solve the bilaplacian system ``matrix`` x = ``rhs`` (n, C) by multigrid-preconditioned CG.
+def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
+    """Solve the system ``matrix`` x = ``rhs`` (n, C) over hole pixels by
+    multigrid-preconditioned CG, from ``start`` (n, C; default zero).
 
     Falls back to the direct factorisation if CG has not converged within
     ``_MG_MAXITER`` steps (never seen; a safety net, not a path).
@@ -346,9 +367,21 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs):
         # The kernels' fast path keeps four channels' sums in registers; zero
         # channels cost less than the general loop would (they stay zero).
         rhs = np.pad(rhs, ((0, 0), (0, 4 - channels)))
+    first = np.zeros_like(rhs)
+    if start is not None:
+        first[:, :channels] = start
     parts = _csr_parts(matrix)
-    solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, np.zeros_like(rhs),
-                         _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
+    import numba
+
+    total = numba.get_num_threads()
+    try:
+        slots = _step_threads(total) if total > 1 and rhs.shape[0] >= _PARALLEL_MIN else 1
+        numba.set_num_threads(slots)
+        precondition = _multigrid(matrix, rows, cols, shape, slots)
+    finally:
+        numba.set_num_threads(total)
+    solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first, precondition,
+                         _MG_RTOL, _MG_MAXITER)
     residual = kernels.csr_residual(*parts, solution, rhs)
     rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
     if np.all(np.sqrt((residual * residual).sum(axis=0))
@@ -393,13 +426,61 @@ def _two_grid(matrix, pixel_rows, pixel_cols):
     return precondition
 
 
+#: Systems of at least this many unknowns run their CG steps on all of Numba's threads
+#: when the cores are free (:func:`_step_threads`); smaller ones on one thread.
+_PARALLEL_MIN = 30_000
+#: A parallel region that takes longer than this to start and join (seconds) means
+#: another process holds a core: the next CG step runs on one thread.
+_FORK_JOIN_LIMIT = 5e-4
+
+
+def _step_threads(total):
+    """Threads for the next CG step: ``total``, or 1 if the cores are busy.
+
+    The kernels split rows into fixed chunks, so the answer does not depend on this
+    choice, only the time does. On two cores shared with another busy process each
+    parallel region waited for a scheduler tick (about 4-10 ms instead of 10 us),
+    and a 1024 px Poisson solve took 1.5 s on two threads against 0.4 s on one.
+    Two empty regions (:func:`kernels.fork_join_probe`) that both start and join
+    within ``_FORK_JOIN_LIMIT`` mean the cores are free (about 20 us when they are).
+    """
+    import numba
+
+    numba.set_num_threads(total)
+    probe = np.empty(total)
+    for _ in range(2):
+        begin = time.perf_counter()
+        kernels.fork_join_probe(probe)
+        if time.perf_counter() - begin > _FORK_JOIN_LIMIT:
+            return 1
+    return total
+
+
 def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
     """Preconditioned conjugate gradients, all channels at once, from ``start`` (n, C).
 
     ``multiply`` and ``precondition`` map (n, C) arrays to (n, C) arrays; stops when
     every channel's residual is within ``rtol`` of its right-hand side's norm, or
-    after ``maxiter`` steps.
+    after ``maxiter`` steps. Systems of ``_PARALLEL_MIN`` unknowns or more run each
+    step on all of Numba's threads while the cores are free (:func:`_step_threads`),
+    others on one; the result is the same.
     """
+    import numba
+
+    total = numba.get_num_threads()
+    try:
+        if total > 1 and rhs.shape[0] >= _PARALLEL_MIN:
+            return _cg_steps(multiply, rhs, start, precondition, rtol, maxiter,
+                             lambda: numba.set_num_threads(_step_threads(total)))
+        numba.set_num_threads(1)
+        return _cg_steps(multiply, rhs, start, precondition, rtol, maxiter, lambda: None)
+    finally:
+        numba.set_num_threads(total)
+
+
+def _cg_steps(multiply, rhs, start, precondition, rtol, maxiter, choose_threads):
+    """The iteration of :func:`_solve_cg`; ``choose_threads()`` runs before each step."""
+    choose_threads()
     x = np.array(start, dtype=np.float64, order="C")
     residual = np.ascontiguousarray(rhs - multiply(x))
     z = precondition(residual)
@@ -410,6 +491,7 @@ def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
     for _ in range(maxiter):
         if np.all(np.sqrt(norm2) <= target):
             break
+        choose_threads()
         product = np.ascontiguousarray(multiply(direction))
         step = rz / np.maximum(kernels.column_dot(direction, product), 1e-300)
         norm2 = kernels.cg_advance(x, residual, direction, product, step)
