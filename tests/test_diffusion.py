@@ -821,23 +821,24 @@ def test_multigrid_setup_kernels_match_scipy(shape):
     assert bound == pytest.approx(float((abs(matrix).sum(axis=1) / matrix.diagonal()).max()))
 
 
-def test_galerkin_product_is_the_same_on_any_number_of_slots():
-    # Rows cut into several 1024-row chunks, dealt to 1, 2 or 3 workers: bit-identical.
+def test_galerkin_product_is_the_same_on_one_and_two_threads():
+    # Rows cut into several 1024-row chunks, shared by two threads: bit-identical.
+    _two_threads()
     from scipy import sparse
 
     from inpaintkit.algorithms import diffusion
 
-    a = diffusion._csr_parts(sparse.random(3000, 900, density=0.01, random_state=1,
+    a = diffusion._csr_parts(sparse.random(12000, 900, density=0.01, random_state=1,
                                            format="csr"))
     b = diffusion._csr_parts(sparse.random(900, 700, density=0.02, random_state=2,
                                            format="csr"))
     want = kernels.csr_matmul(*a, *b, 700)
-    dense = sparse.csr_array((want[2], want[1], want[0]), shape=(3000, 700)).toarray()
+    dense = sparse.csr_array((want[2], want[1], want[0]), shape=(12000, 700)).toarray()
     np.testing.assert_allclose(dense, _dense(a, 900) @ _dense(b, 700), atol=1e-12)
-    for slots in (2, 3):
-        got = kernels.csr_matmul(*a, *b, 700, slots)
-        for g, w in zip(got, want):
-            np.testing.assert_array_equal(g, w)
+    with kernels.threads(True):
+        got = kernels.csr_matmul(*a, *b, 700)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
 
 
 def _dense(parts, columns):
@@ -877,14 +878,14 @@ def _two_threads():
 
 
 def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads():
-    numba = _two_threads()
+    _two_threads()
     from scipy import sparse
 
     from inpaintkit.algorithms import diffusion
 
     rng = np.random.default_rng(4)
-    n = 5000  # five 1024-row chunks
-    matrix = sparse.random(n, n, density=0.003, random_state=5, format="csr")
+    n = 12000  # twelve 1024-row chunks: shared when kernels.threads is on
+    matrix = sparse.random(n, n, density=0.0005, random_state=5, format="csr")
     matrix = (matrix + matrix.T + sparse.eye(n) * 4).tocsr()
     parts = diffusion._csr_parts(matrix, np.float32)
     x, rhs = (rng.random((n, 4)).astype(np.float32) for _ in range(2))
@@ -894,59 +895,49 @@ def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads():
     def run():
         advanced = [y.copy(), z.copy()]
         norm2 = kernels.cg_advance(*advanced, z, y, np.array([0.5, 1.0, 2.0]))
+        turned = y.copy()
+        kernels.cg_turn(turned, z, np.array([0.5, 1.0, 2.0]))
         return (kernels.csr_multiply(*parts, x), kernels.csr_residual(*parts, x, rhs),
                 kernels.chebyshev_smooth(*parts, inv_diag, x, rhs, 0.1, 1.5, 3),
-                kernels.column_dot(y, z), norm2, *advanced)
+                kernels.chebyshev_smooth(*parts, inv_diag, x, rhs, 0.1, 1.5, 2, True),
+                kernels.column_dot(y, z), norm2, *advanced, turned)
 
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = run()
-        numba.set_num_threads(2)
+    one = run()
+    with kernels.threads(True):
         two = run()
-    finally:
-        numba.set_num_threads(before)
     for a, b in zip(one, two):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_allclose(one[3], (y * z).sum(axis=0))
+    np.testing.assert_allclose(one[4], (y * z).sum(axis=0))
 
 
 @pytest.mark.parametrize("order", (1, 2))
 def test_multigrid_solve_is_the_same_on_one_and_two_threads(monkeypatch, order):
-    numba = _two_threads()
+    _two_threads()
     from inpaintkit.algorithms import diffusion
 
-    hole = np.zeros((80, 96), bool)
-    hole[6:70, 8:90] = True  # 5248 unknowns: six chunks on the fine level
-    data = smooth_image(80, 96, 3, seed=11)
+    hole = np.zeros((140, 150), bool)
+    hole[6:130, 8:140] = True  # 16368 unknowns: sixteen chunks on the fine level
+    data = smooth_image(140, 150, 3, seed=11)
     data[hole] = 0.0
     monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1)
-    monkeypatch.setattr(diffusion, "_MG_COARSEST", 300)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 1000)
     monkeypatch.setattr(diffusion, "_PARALLEL_MIN", 1)
-    monkeypatch.setattr(diffusion, "_FORK_JOIN_LIMIT", np.inf)  # always two threads
+    shared = []
+    original = kernels._run
+    monkeypatch.setattr(kernels, "_run", lambda kernel, rows, *args: shared.append(
+        kernels._SHARED[0] and rows >= kernels._PARALLEL_ROWS) or original(kernel, rows, *args))
     two = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
-    before = numba.get_num_threads()
-    try:
-        numba.set_num_threads(1)
-        one = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
-    finally:
-        numba.set_num_threads(before)
+    assert any(shared)  # the fine level's calls were shared
+    monkeypatch.setattr(diffusion, "_PARALLEL_MIN", 1 << 40)
+    shared.clear()
+    one = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    assert not any(shared)
     np.testing.assert_array_equal(one, two)
     monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1 << 40)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1 << 40)
     direct = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
     assert np.abs(two - direct)[hole].max() < 1e-6
-
-
-def test_step_threads_drops_to_one_when_the_probe_is_slow(monkeypatch):
-    _two_threads()
-    from inpaintkit.algorithms import diffusion
-
-    monkeypatch.setattr(diffusion, "_FORK_JOIN_LIMIT", np.inf)
-    assert diffusion._step_threads(2) == 2
-    monkeypatch.setattr(diffusion, "_FORK_JOIN_LIMIT", -1.0)
-    assert diffusion._step_threads(2) == 1
 
 
 def test_screened_poisson_multigrid_equals_the_direct_solve(monkeypatch):

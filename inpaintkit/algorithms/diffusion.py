@@ -19,8 +19,6 @@ solved per group of coupled holes, and the iterative variants loop over hole pix
 
 from __future__ import annotations
 
-import time
-
 import cv2
 import numpy as np
 
@@ -99,6 +97,10 @@ _MG_DTYPE = np.float32
 #: vote (9.9x10^4 unknowns, started from the plain best vote) 8 CG steps against
 #: 19, 0.36-0.50 CPU s against 0.56-1.04 on one thread, loaded machine.
 _DIRECT_MAX_LAPLACIAN = 50_000
+#: Multigrid systems of at least this many unknowns share their products, smoothing,
+#: CG updates and Galerkin products over Numba's threads (``kernels.threads``; the
+#: same result on any number of threads). Smaller ones stay on one.
+_PARALLEL_MIN = 30_000
 
 
 # --------------------------------------------------------------------------------------
@@ -287,7 +289,7 @@ def _lu_factors(matrix):
             factor.perm_r, factor.perm_c)
 
 
-def _multigrid(matrix, rows, cols, shape, slots=1):
+def _multigrid(matrix, rows, cols, shape):
     """Multigrid V-cycle preconditioner for the SPD bilaplacian system over a hole.
 
     Geometric coarsening of the hole pixels (rows, cols) of an image of ``shape``
@@ -296,8 +298,7 @@ def _multigrid(matrix, rows, cols, shape, slots=1):
     smoothing of degree ``_MG_DEGREE`` on each level, the same before and after the
     coarse correction so that the cycle is a symmetric preconditioner for CG. The
     smoother's interval ends at a Gershgorin bound of D^-1 A's largest eigenvalue.
-    All products run in Numba kernels on CSR arrays, every colour channel at once;
-    the Galerkin products on ``slots`` threads (the same result on any number).
+    All products run in Numba kernels on CSR arrays, every colour channel at once.
 
     Returns
     -------
@@ -322,8 +323,7 @@ def _multigrid(matrix, rows, cols, shape, slots=1):
         levels.append((_cast(parts), (1.0 / diagonal).astype(_MG_DTYPE), upper,
                        _cast(down), _cast(up)))
         # Galerkin coarse operator R A P (R = P^T), in float64 and two products.
-        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse, slots),
-                                   coarse, slots)
+        parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse), coarse)
         size = coarse
     matrix = sparse.csr_array((parts[2], parts[1], parts[0]), shape=(size, size))
     coarsest = _lu_factors(matrix)
@@ -360,18 +360,10 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
     if start is not None:
         first[:, :channels] = start
     parts = _csr_parts(matrix)
-    import numba
-
-    total = numba.get_num_threads()
-    try:
-        slots = _step_threads(total) if total > 1 and rhs.shape[0] >= _PARALLEL_MIN else 1
-        numba.set_num_threads(slots)
-        precondition = _multigrid(matrix, rows, cols, shape, slots)
-    finally:
-        numba.set_num_threads(total)
-    solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first, precondition,
-                         _MG_RTOL, _MG_MAXITER)
-    residual = kernels.csr_residual(*parts, solution, rhs)
+    with kernels.threads(rhs.shape[0] >= _PARALLEL_MIN):
+        solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first,
+                             _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
+        residual = kernels.csr_residual(*parts, solution, rhs)
     rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
     if np.all(np.sqrt((residual * residual).sum(axis=0))
               <= 10 * _MG_RTOL * np.sqrt((rhs * rhs).sum(axis=0))):
@@ -380,61 +372,13 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
     return _solve_spd(coo.row, coo.col, coo.data, rhs, rhs.shape[0])
 
 
-#: Systems of at least this many unknowns run their CG steps on all of Numba's threads
-#: when the cores are free (:func:`_step_threads`); smaller ones on one thread.
-_PARALLEL_MIN = 30_000
-#: A parallel region that takes longer than this to start and join (seconds) means
-#: another process holds a core: the next CG step runs on one thread.
-_FORK_JOIN_LIMIT = 5e-4
-
-
-def _step_threads(total):
-    """Threads for the next CG step: ``total``, or 1 if the cores are busy.
-
-    The kernels split rows into fixed chunks, so the answer does not depend on this
-    choice, only the time does. On two cores shared with another busy process each
-    parallel region waited for a scheduler tick (about 4-10 ms instead of 10 us),
-    and a 1024 px Poisson solve took 1.5 s on two threads against 0.4 s on one.
-    Two empty regions (:func:`kernels.fork_join_probe`) that both start and join
-    within ``_FORK_JOIN_LIMIT`` mean the cores are free (about 20 us when they are).
-    """
-    import numba
-
-    numba.set_num_threads(total)
-    probe = np.empty(total)
-    for _ in range(2):
-        begin = time.perf_counter()
-        kernels.fork_join_probe(probe)
-        if time.perf_counter() - begin > _FORK_JOIN_LIMIT:
-            return 1
-    return total
-
-
 def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
     """Preconditioned conjugate gradients, all channels at once, from ``start`` (n, C).
 
     ``multiply`` and ``precondition`` map (n, C) arrays to (n, C) arrays; stops when
     every channel's residual is within ``rtol`` of its right-hand side's norm, or
-    after ``maxiter`` steps. Systems of ``_PARALLEL_MIN`` unknowns or more run each
-    step on all of Numba's threads while the cores are free (:func:`_step_threads`),
-    others on one; the result is the same.
+    after ``maxiter`` steps.
     """
-    import numba
-
-    total = numba.get_num_threads()
-    try:
-        if total > 1 and rhs.shape[0] >= _PARALLEL_MIN:
-            return _cg_steps(multiply, rhs, start, precondition, rtol, maxiter,
-                             lambda: numba.set_num_threads(_step_threads(total)))
-        numba.set_num_threads(1)
-        return _cg_steps(multiply, rhs, start, precondition, rtol, maxiter, lambda: None)
-    finally:
-        numba.set_num_threads(total)
-
-
-def _cg_steps(multiply, rhs, start, precondition, rtol, maxiter, choose_threads):
-    """The iteration of :func:`_solve_cg`; ``choose_threads()`` runs before each step."""
-    choose_threads()
     x = np.array(start, dtype=np.float64, order="C")
     residual = np.ascontiguousarray(rhs - multiply(x))
     z = precondition(residual)
@@ -445,7 +389,6 @@ def _cg_steps(multiply, rhs, start, precondition, rtol, maxiter, choose_threads)
     for _ in range(maxiter):
         if np.all(np.sqrt(norm2) <= target):
             break
-        choose_threads()
         product = np.ascontiguousarray(multiply(direction))
         step = rz / np.maximum(kernels.column_dot(direction, product), 1e-300)
         norm2 = kernels.cg_advance(x, residual, direction, product, step)
@@ -902,9 +845,8 @@ def inpaint_diffusion(
     (6-12 us per hole pixel of an RGB photo in CPU time on the benchmark's shared
     machine), 3.3-3.5x faster than the factorisation at 2.2x10^5 unknowns, memory
     linear in the hole, within about 1e-8 of it (mean; 1.6e-7 at most on the
-    benchmark). Systems from 3x10^4 unknowns run the CG on all of Numba's threads
-    while no other process holds a core (each step probes first), with the same
-    result on any number of threads. ``tv`` and ``transport`` start from the harmonic fill.
+    benchmark). Systems from 3x10^4 unknowns share the work over Numba's threads,
+    with the same result on any number of threads. ``tv`` and ``transport`` start from the harmonic fill.
 
     References
     ----------
