@@ -458,9 +458,8 @@ def test_cropping_to_the_hole_is_exact(variant):
 
 @pytest.mark.parametrize("variant", ("harmonic", "tension", "biharmonic"))
 def test_large_groups_use_the_iterative_solvers(monkeypatch, variant):
-    # Groups above the direct solver's limit are solved by preconditioned CG:
-    # two-grid for the Laplacian, multigrid for the bilaplacian; it must agree with
-    # the direct solve.
+    # Groups above the direct solver's limit are solved by multigrid-preconditioned
+    # CG (the Laplacian and the bilaplacian alike); it must agree with the direct solve.
     from inpaintkit.algorithms import diffusion
 
     image = smooth_image(64, 70, 3, seed=9)
@@ -477,7 +476,7 @@ def test_large_groups_use_the_iterative_solvers(monkeypatch, variant):
 
 def test_poisson_fill_solves_poissons_equation(monkeypatch):
     # u = (x^2 + y^2) / 1000 has (-L) u = -4 / 1000 at every interior pixel (graph
-    # Laplacian), so the fill with that source restores it exactly; the two-grid CG
+    # Laplacian), so the fill with that source restores it exactly; the multigrid CG
     # path of groups too large to factorise agrees, from any start.
     from inpaintkit.algorithms import diffusion
     from inpaintkit.algorithms.diffusion import poisson_fill
@@ -820,6 +819,142 @@ def test_multigrid_setup_kernels_match_scipy(shape):
     diagonal, bound = kernels.jacobi_bound(*a_parts)
     np.testing.assert_allclose(diagonal, matrix.diagonal())
     assert bound == pytest.approx(float((abs(matrix).sum(axis=1) / matrix.diagonal()).max()))
+
+
+def test_galerkin_product_is_the_same_on_one_and_two_threads():
+    # Rows cut into several 1024-row chunks, shared by two threads: bit-identical.
+    _two_threads()
+    from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
+
+    a = diffusion._csr_parts(sparse.random(12000, 900, density=0.01, random_state=1,
+                                           format="csr"))
+    b = diffusion._csr_parts(sparse.random(900, 700, density=0.02, random_state=2,
+                                           format="csr"))
+    want = kernels.csr_matmul(*a, *b, 700)
+    dense = sparse.csr_array((want[2], want[1], want[0]), shape=(12000, 700)).toarray()
+    np.testing.assert_allclose(dense, _dense(a, 900) @ _dense(b, 700), atol=1e-12)
+    with kernels.threads(True):
+        got = kernels.csr_matmul(*a, *b, 700)
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def _dense(parts, columns):
+    from scipy import sparse
+
+    return sparse.csr_array((parts[2], parts[1], parts[0]),
+                            shape=(parts[0].size - 1, columns)).toarray()
+
+
+def test_lu_solve_matches_superlu():
+    # The coarsest level's solve from SuperLU's factors, against SuperLU's own solve.
+    from scipy import sparse
+    from scipy.sparse.linalg import splu
+
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((40, 50))["border"]
+    rows, cols = np.nonzero(hole)
+    index = kernels.hole_index_map(rows, cols, *hole.shape)
+    a_rows, a_cols, a_vals, _ = kernels.assemble_system(rows, cols, index,
+                                                        smooth_image(40, 50, 1), 2, 0.25)
+    matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(rows.size, rows.size))
+    rhs = np.random.default_rng(3).random((rows.size, 4))
+    got = kernels.lu_solve(*diffusion._lu_factors(matrix), rhs)
+    want = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                options={"SymmetricMode": True}).solve(rhs)
+    np.testing.assert_allclose(got, want, atol=1e-10)
+    np.testing.assert_allclose(matrix @ got, rhs, atol=1e-9)
+
+
+def _two_threads():
+    import numba
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("Numba has one thread here")
+    return numba
+
+
+def test_parallel_kernels_give_the_same_bits_on_one_and_two_threads():
+    _two_threads()
+    from scipy import sparse
+
+    from inpaintkit.algorithms import diffusion
+
+    rng = np.random.default_rng(4)
+    n = 12000  # twelve 1024-row chunks: shared when kernels.threads is on
+    matrix = sparse.random(n, n, density=0.0005, random_state=5, format="csr")
+    matrix = (matrix + matrix.T + sparse.eye(n) * 4).tocsr()
+    parts = diffusion._csr_parts(matrix, np.float32)
+    x, rhs = (rng.random((n, 4)).astype(np.float32) for _ in range(2))
+    y, z = rng.random((n, 3)), rng.random((n, 3))
+    inv_diag = (1.0 / matrix.diagonal()).astype(np.float32)
+
+    def run():
+        advanced = [y.copy(), z.copy()]
+        norm2 = kernels.cg_advance(*advanced, z, y, np.array([0.5, 1.0, 2.0]))
+        turned = y.copy()
+        kernels.cg_turn(turned, z, np.array([0.5, 1.0, 2.0]))
+        return (kernels.csr_multiply(*parts, x), kernels.csr_residual(*parts, x, rhs),
+                kernels.chebyshev_smooth(*parts, inv_diag, x, rhs, 0.1, 1.5, 3),
+                kernels.chebyshev_smooth(*parts, inv_diag, x, rhs, 0.1, 1.5, 2, True),
+                kernels.column_dot(y, z), norm2, *advanced, turned)
+
+    one = run()
+    with kernels.threads(True):
+        two = run()
+    for a, b in zip(one, two):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(one[4], (y * z).sum(axis=0))
+
+
+@pytest.mark.parametrize("order", (1, 2))
+def test_multigrid_solve_is_the_same_on_one_and_two_threads(monkeypatch, order):
+    _two_threads()
+    from inpaintkit.algorithms import diffusion
+
+    hole = np.zeros((140, 150), bool)
+    hole[6:130, 8:140] = True  # 16368 unknowns: sixteen chunks on the fine level
+    data = smooth_image(140, 150, 3, seed=11)
+    data[hole] = 0.0
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 1000)
+    monkeypatch.setattr(diffusion, "_PARALLEL_MIN", 1)
+    shared = []
+    original = kernels._run
+    monkeypatch.setattr(kernels, "_run", lambda kernel, rows, *args: shared.append(
+        kernels._SHARED[0] and rows >= kernels._PARALLEL_ROWS) or original(kernel, rows, *args))
+    two = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    assert any(shared)  # the fine level's calls were shared
+    monkeypatch.setattr(diffusion, "_PARALLEL_MIN", 1 << 40)
+    shared.clear()
+    one = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    assert not any(shared)
+    np.testing.assert_array_equal(one, two)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1 << 40)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1 << 40)
+    direct = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+    assert np.abs(two - direct)[hole].max() < 1e-6
+
+
+def test_screened_poisson_multigrid_equals_the_direct_solve(monkeypatch):
+    from inpaintkit.algorithms import diffusion
+    from inpaintkit.algorithms.diffusion import poisson_fill
+
+    hole = _multigrid_holes((72, 90))["border"]
+    data = smooth_image(72, 90, 3, seed=2)
+    source = smooth_image(72, 90, 3, seed=3) - 0.5
+    anchor = smooth_image(72, 90, 3, seed=5)
+    data[hole] = 0.0
+    direct = poisson_fill(data.copy(), hole, source, screening=0.3, anchor=anchor)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 100)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 100)
+    iterative = poisson_fill(data.copy(), hole, source, start=anchor, screening=0.3,
+                             anchor=anchor)
+    assert np.abs(iterative - direct)[hole].max() < 1e-6
 
 
 def test_cg_kernels_match_numpy():

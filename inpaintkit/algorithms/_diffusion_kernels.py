@@ -13,9 +13,11 @@ the 4-connected pixel grid, a symmetric operator with Neumann boundary condition
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
-from ._jit import jit, jit_strict
+from ._jit import jit, jit_strict, run_strided
 
 # 4-neighbour offsets: up, down, left, right.
 _DR = np.array([-1, 1, 0, 0], dtype=np.int64)
@@ -417,6 +419,48 @@ def transport_cycle(work, rows, cols, band_rows, band_cols, hole_nb, lap, rate,
 # --------------------------------------------------------------------------------------
 # Strict IEEE (no fastmath): with reassociation allowed LLVM vectorises the short
 # inner loops over a row's entries into gathers, measured 1.8x slower.
+#
+# Two threads: rows are cut into chunks of _ROWS_PER_CHUNK (a constant, not a function
+# of the thread count) and the serial ``nogil`` kernels below take every ``step``-th
+# chunk from ``start`` (``_jit.run_strided`` runs one call per thread on a thread
+# pool). Each row's sums are accumulated as in a serial loop and sums over rows (CG's
+# inner products) are added per chunk, then over the chunks in order, so results are
+# the same bit for bit on any number of threads. Not ``prange``: OpenMP's workers
+# spin between parallel regions, and on two shared cores a solve then ran 2-8x
+# slower than on one thread (a 1024 px tension fill 2.2-3.1 s against 0.32 s); the
+# pool's threads sleep.
+
+#: Rows per work item (a fixed cut: results do not depend on the thread count).
+_ROWS_PER_CHUNK = 1024
+#: Calls on fewer rows than this stay on the calling thread (a pool round trip costs
+#: tens of microseconds; a coarse level's product less).
+_PARALLEL_ROWS = 8 * _ROWS_PER_CHUNK
+#: Whether the wrappers below share their work over Numba's threads; set by the
+#: solver (:func:`threads`) for the duration of one large solve.
+_SHARED = [False]
+
+
+@contextlib.contextmanager
+def threads(shared):
+    """Within the block, the product wrappers share large calls over all threads."""
+    before = _SHARED[0]
+    _SHARED[0] = bool(shared)
+    try:
+        yield
+    finally:
+        _SHARED[0] = before
+
+
+def _run(kernel, rows, *args):
+    """``kernel(*args, start, step)`` over the row chunks, shared when large enough."""
+    run_strided(kernel, *args, parallel=_SHARED[0] and rows >= _PARALLEL_ROWS)
+
+
+@jit_strict
+def _chunks(rows):
+    """Number of _ROWS_PER_CHUNK row chunks of ``rows`` rows."""
+    return (rows + _ROWS_PER_CHUNK - 1) // _ROWS_PER_CHUNK
+
 
 @jit_strict
 def _row4(indptr, indices, values, x, k):
@@ -446,6 +490,32 @@ def _row_into(indptr, indices, values, x, k, total):
 
 
 @jit_strict
+def _product_chunks(indptr, indices, values, x, rhs, out, subtract, start, step):
+    """Row chunks start, start + step, ... of ``A x`` (``subtract``: ``rhs - A x``)."""
+    rows = indptr.shape[0] - 1
+    channels = x.shape[1]
+    total = np.empty(channels, x.dtype)
+    for chunk in range(start, _chunks(rows), step):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            if channels == 4:
+                t0, t1, t2, t3 = _row4(indptr, indices, values, x, k)
+                if subtract:
+                    out[k, 0] = rhs[k, 0] - t0
+                    out[k, 1] = rhs[k, 1] - t1
+                    out[k, 2] = rhs[k, 2] - t2
+                    out[k, 3] = rhs[k, 3] - t3
+                else:
+                    out[k, 0] = t0
+                    out[k, 1] = t1
+                    out[k, 2] = t2
+                    out[k, 3] = t3
+            else:
+                total[:] = 0.0
+                _row_into(indptr, indices, values, x, k, total)
+                for c in range(channels):
+                    out[k, c] = rhs[k, c] - total[c] if subtract else total[c]
+
+
 def csr_multiply(indptr, indices, values, x):
     """(m, C) product of the CSR matrix (indptr, indices, values) with ``x`` (n, C).
 
@@ -453,79 +523,40 @@ def csr_multiply(indptr, indices, values, x):
     Four channels (the multigrid pads to four) take a path whose sums stay in
     registers, about twice as fast as the general loop over channels.
     """
-    rows = indptr.shape[0] - 1
-    channels = x.shape[1]
-    out = np.empty((rows, channels), x.dtype)
-    if channels == 4:
-        for k in range(rows):
-            out[k, 0], out[k, 1], out[k, 2], out[k, 3] = _row4(indptr, indices, values, x, k)
-        return out
-    total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        total[:] = 0.0
-        _row_into(indptr, indices, values, x, k, total)
-        out[k] = total
+    out = np.empty((indptr.shape[0] - 1, x.shape[1]), x.dtype)
+    _run(_product_chunks, out.shape[0], indptr, indices, values, x, out, out, False)
     return out
 
 
-@jit_strict
 def csr_residual(indptr, indices, values, x, rhs):
     """``rhs - A x`` (n, C) for the square CSR matrix A, in ``x``'s dtype."""
-    rows = indptr.shape[0] - 1
-    channels = x.shape[1]
-    out = np.empty((rows, channels), x.dtype)
-    if channels == 4:
-        for k in range(rows):
-            t0, t1, t2, t3 = _row4(indptr, indices, values, x, k)
-            out[k, 0] = rhs[k, 0] - t0
-            out[k, 1] = rhs[k, 1] - t1
-            out[k, 2] = rhs[k, 2] - t2
-            out[k, 3] = rhs[k, 3] - t3
-        return out
-    total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        total[:] = 0.0
-        _row_into(indptr, indices, values, x, k, total)
-        for c in range(channels):
-            out[k, c] = rhs[k, c] - total[c]
+    out = np.empty((indptr.shape[0] - 1, x.shape[1]), x.dtype)
+    _run(_product_chunks, out.shape[0], indptr, indices, values, x, rhs.astype(x.dtype,
+         copy=False), out, True)
     return out
 
 
 @jit_strict
-def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, degree,
-                     zero_start=False):
-    """``degree`` steps of Chebyshev-accelerated Jacobi on A x = rhs, from ``x`` (n, C).
+def _chebyshev_first(inv_diag, residual, theta, step, start, stride):
+    """``step = D^-1 residual / theta`` on row chunks start, start + stride, ..."""
+    rows = residual.shape[0]
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(residual.shape[1]):
+                step[k, c] = inv_diag[k] * residual[k, c] / theta
 
-    The Chebyshev polynomial of D^-1 A that is smallest on [lower, upper] (an
-    interval of its eigenvalues: the high-frequency part a multigrid smoother must
-    damp). The same polynomial before and after a coarse correction keeps a V-cycle
-    symmetric. Returns the new x; ``x`` is not modified. With ``zero_start`` the
-    caller promises ``x`` is zero, which saves the first product (residual = rhs).
-    """
+
+@jit_strict
+def _chebyshev_chunks(indptr, indices, values, inv_diag, x, residual, step, following,
+                      keep, push, start, stride):
+    """One Chebyshev step on row chunks start, start + stride, ...: ``x += step``,
+    ``residual -= A step``, and the next step ``keep step + push D^-1 residual``
+    into ``following``."""
     rows = indptr.shape[0] - 1
     channels = x.shape[1]
-    theta = 0.5 * (upper + lower)
-    delta = 0.5 * (upper - lower)
-    sigma = theta / delta
-    rho = 1.0 / sigma
-    x = x.copy()
-    if zero_start:
-        residual = rhs.copy()
-    else:
-        residual = csr_residual(indptr, indices, values, x, rhs)
-    step = np.empty((rows, channels), x.dtype)
-    following = np.empty((rows, channels), x.dtype)
     total = np.empty(channels, x.dtype)
-    for k in range(rows):
-        for c in range(channels):
-            step[k, c] = inv_diag[k] * residual[k, c] / theta
-    for _ in range(degree - 1):
-        # x += step and residual -= A step, row by row, then the next step from the
-        # new residual: one pass over the rows per step.
-        rho_next = 1.0 / (2.0 * sigma - rho)
-        keep = x.dtype.type(rho_next * rho)
-        push = x.dtype.type(2.0 * rho_next / delta)
-        for k in range(rows):
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
             if channels == 4:
                 t0, t1, t2, t3 = _row4(indptr, indices, values, step, k)
                 total[0] = residual[k, 0] - t0
@@ -542,11 +573,52 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
                 x[k, c] += step[k, c]
                 residual[k, c] = total[c]
                 following[k, c] = keep * step[k, c] + scale * total[c]
+
+
+@jit_strict
+def _add_chunks(x, step, start, stride):
+    """``x += step`` on row chunks start, start + stride, ..."""
+    rows = x.shape[0]
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(x.shape[1]):
+                x[k, c] += step[k, c]
+
+
+def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, degree,
+                     zero_start=False):
+    """``degree`` steps of Chebyshev-accelerated Jacobi on A x = rhs, from ``x`` (n, C).
+
+    The Chebyshev polynomial of D^-1 A that is smallest on [lower, upper] (an
+    interval of its eigenvalues: the high-frequency part a multigrid smoother must
+    damp). The same polynomial before and after a coarse correction keeps a V-cycle
+    symmetric. Returns the new x; ``x`` is not modified. With ``zero_start`` the
+    caller promises ``x`` is zero, which saves the first product (residual = rhs).
+    Each step is one pass over the rows (x += step, residual -= A step, the next
+    step from the new residual).
+    """
+    rows, channels = x.shape
+    theta = 0.5 * (upper + lower)
+    delta = 0.5 * (upper - lower)
+    sigma = theta / delta
+    rho = 1.0 / sigma
+    if zero_start:
+        x = np.zeros_like(x)
+        residual = rhs.astype(x.dtype)
+    else:
+        x = x.copy()
+        residual = csr_residual(indptr, indices, values, x, rhs)
+    step = np.empty((rows, channels), x.dtype)
+    following = np.empty((rows, channels), x.dtype)
+    _run(_chebyshev_first, rows, inv_diag, residual, theta, step)
+    scalar = x.dtype.type
+    for _ in range(degree - 1):
+        rho_next = 1.0 / (2.0 * sigma - rho)
+        _run(_chebyshev_chunks, rows, indptr, indices, values, inv_diag, x, residual, step,
+             following, scalar(rho_next * rho), scalar(2.0 * rho_next / delta))
         step, following = following, step
         rho = rho_next
-    for k in range(rows):
-        for c in range(channels):
-            x[k, c] += step[k, c]
+    _run(_add_chunks, rows, x, step)
     return x
 
 
@@ -555,37 +627,68 @@ def chebyshev_smooth(indptr, indices, values, inv_diag, x, rhs, lower, upper, de
 # --------------------------------------------------------------------------------------
 
 @jit_strict
-def column_dot(a, b):
-    """Per-channel inner products: sum over rows of ``a * b`` (n, C) -> (C,)."""
-    channels = a.shape[1]
-    out = np.zeros(channels)
-    for k in range(a.shape[0]):
-        for c in range(channels):
-            out[c] += a[k, c] * b[k, c]
+def _dot_chunks(a, b, partial, start, stride):
+    """Per-chunk sums of ``a * b`` into ``partial`` (chunks, C)."""
+    rows, channels = a.shape
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                partial[chunk, c] += a[k, c] * b[k, c]
+
+
+@jit_strict
+def _sum_chunks(partial):
+    """(chunks, C) per-chunk sums -> (C,), added in chunk order."""
+    out = np.zeros(partial.shape[1])
+    for chunk in range(partial.shape[0]):
+        for c in range(partial.shape[1]):
+            out[c] += partial[chunk, c]
     return out
 
 
+def column_dot(a, b):
+    """Per-channel inner products: sum over rows of ``a * b`` (n, C) -> (C,).
+
+    Summed per row chunk, then over the chunks in order: the same on any thread count."""
+    partial = np.zeros((int(_chunks(a.shape[0])), a.shape[1]))
+    _run(_dot_chunks, a.shape[0], a, b, partial)
+    return _sum_chunks(partial)
+
+
 @jit_strict
+def _advance_chunks(x, residual, direction, product, step, partial, start, stride):
+    rows, channels = x.shape
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(channels):
+                x[k, c] += step[c] * direction[k, c]
+                value = residual[k, c] - step[c] * product[k, c]
+                residual[k, c] = value
+                partial[chunk, c] += value * value
+
+
 def cg_advance(x, residual, direction, product, step):
     """``x += step * direction`` and ``residual -= step * product`` in place (``step``
-    per channel, (C,)); returns the new residual's squared norm per channel."""
-    channels = x.shape[1]
-    norm2 = np.zeros(channels)
-    for k in range(x.shape[0]):
-        for c in range(channels):
-            x[k, c] += step[c] * direction[k, c]
-            value = residual[k, c] - step[c] * product[k, c]
-            residual[k, c] = value
-            norm2[c] += value * value
-    return norm2
+    per channel, (C,)); returns the new residual's squared norm per channel (summed
+    as :func:`column_dot` sums)."""
+    partial = np.zeros((int(_chunks(x.shape[0])), x.shape[1]))
+    _run(_advance_chunks, x.shape[0], x, residual, direction, product,
+         np.asarray(step, np.float64), partial)
+    return _sum_chunks(partial)
 
 
 @jit_strict
+def _turn_chunks(direction, z, beta, start, stride):
+    rows = z.shape[0]
+    for chunk in range(start, _chunks(rows), stride):
+        for k in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            for c in range(z.shape[1]):
+                direction[k, c] = z[k, c] + beta[c] * direction[k, c]
+
+
 def cg_turn(direction, z, beta):
     """``direction = z + beta * direction`` in place (``beta`` per channel)."""
-    for k in range(z.shape[0]):
-        for c in range(z.shape[1]):
-            direction[k, c] = z[k, c] + beta[c] * direction[k, c]
+    _run(_turn_chunks, z.shape[0], direction, z, np.asarray(beta, np.float64))
 
 
 # --------------------------------------------------------------------------------------
@@ -690,42 +793,61 @@ def csr_transpose(indptr, indices, values, columns):
 
 
 @jit_strict
+def _matmul_count(a_ptr, a_idx, b_ptr, b_idx, columns, counts, start, stride):
+    """Entries of each row of A B (row chunks start, start + stride, ...) into
+    ``counts[row + 1]``, with one marker per column for this worker."""
+    rows = a_ptr.shape[0] - 1
+    marker = np.full(columns, -1, dtype=np.int64)
+    for chunk in range(start, _chunks(rows), stride):
+        for i in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            count = 0
+            for e in range(a_ptr[i], a_ptr[i + 1]):
+                k = a_idx[e]
+                for f in range(b_ptr[k], b_ptr[k + 1]):
+                    j = b_idx[f]
+                    if marker[j] != i:
+                        marker[j] = i
+                        count += 1
+            counts[i + 1] = count
+
+
+@jit_strict
+def _matmul_fill(a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, columns, out_ptr, out_idx,
+                 out_val, start, stride):
+    """Rows of A B (row chunks start, start + stride, ...) into the CSR arrays."""
+    rows = a_ptr.shape[0] - 1
+    position = np.full(columns, -1, dtype=np.int64)
+    for chunk in range(start, _chunks(rows), stride):
+        for i in range(chunk * _ROWS_PER_CHUNK, min(rows, (chunk + 1) * _ROWS_PER_CHUNK)):
+            begin = out_ptr[i]
+            count = begin
+            for e in range(a_ptr[i], a_ptr[i + 1]):
+                k = a_idx[e]
+                coef = a_val[e]
+                for f in range(b_ptr[k], b_ptr[k + 1]):
+                    j = b_idx[f]
+                    if position[j] < begin:
+                        position[j] = count
+                        out_idx[count] = j
+                        count += 1
+                    out_val[position[j]] += coef * b_val[f]
+
+
 def csr_matmul(a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, columns):
     """CSR of the product of two CSR matrices (B has ``columns`` columns).
 
     Two passes over the rows (count, then fill) with a marker per column: Gustavson's
-    row-by-row product, in float64.
+    row-by-row product, in float64. Each row is built as a serial loop builds it, so
+    the result does not depend on how many threads share the rows.
     """
     rows = a_ptr.shape[0] - 1
-    marker = np.full(columns, -1, dtype=np.int64)
-    out_ptr = np.zeros(rows + 1, dtype=np.int64)
-    for i in range(rows):
-        count = 0
-        for e in range(a_ptr[i], a_ptr[i + 1]):
-            k = a_idx[e]
-            for f in range(b_ptr[k], b_ptr[k + 1]):
-                j = b_idx[f]
-                if marker[j] != i:
-                    marker[j] = i
-                    count += 1
-        out_ptr[i + 1] = out_ptr[i] + count
-    nnz = out_ptr[rows]
-    out_idx = np.empty(nnz, dtype=np.int32)
-    out_val = np.zeros(nnz, dtype=np.float64)
-    position = np.full(columns, -1, dtype=np.int64)
-    for i in range(rows):
-        start = out_ptr[i]
-        count = start
-        for e in range(a_ptr[i], a_ptr[i + 1]):
-            k = a_idx[e]
-            coef = a_val[e]
-            for f in range(b_ptr[k], b_ptr[k + 1]):
-                j = b_idx[f]
-                if position[j] < start:
-                    position[j] = count
-                    out_idx[count] = j
-                    count += 1
-                out_val[position[j]] += coef * b_val[f]
+    counts = np.zeros(rows + 1, dtype=np.int64)
+    _run(_matmul_count, rows, a_ptr, a_idx, b_ptr, b_idx, columns, counts)
+    out_ptr = np.cumsum(counts)
+    out_idx = np.empty(out_ptr[rows], dtype=np.int32)
+    out_val = np.zeros(out_ptr[rows], dtype=np.float64)
+    _run(_matmul_fill, rows, a_ptr, a_idx, a_val, b_ptr, b_idx, b_val, columns, out_ptr,
+         out_idx, out_val)
     return out_ptr.astype(np.int32), out_idx, out_val
 
 
@@ -790,3 +912,55 @@ def banded_cholesky_solve(band, rhs):
                 total -= band[k, d] * rhs[k + d, c]
             rhs[k, c] = total / band[k, 0]
     return rhs
+
+
+# --------------------------------------------------------------------------------------
+# multigrid's coarsest level: triangular solves with SuperLU's factors
+# --------------------------------------------------------------------------------------
+
+@jit_strict
+def lu_solve(l_ptr, l_idx, l_val, u_ptr, u_idx, u_val, row_perm, col_perm, rhs):
+    """Solve A x = ``rhs`` (n, C) given SuperLU's factors of A: ``Pr A Pc = L U``.
+
+    L and U are CSC (pointers, row indices, values), L lower and U upper triangular
+    with their diagonals stored; ``row_perm`` / ``col_perm`` are SuperLU's
+    ``perm_r`` / ``perm_c``. Serial and in Numba: ``SuperLU.solve`` goes through
+    OpenBLAS, whose threads and the parallel kernels' spinning threads took turns on
+    two cores (a 2048 px solve took 3.9 s instead of 1.1 s). Returns x (n, C) float64.
+    """
+    n, channels = rhs.shape
+    y = np.empty((n, channels))
+    for i in range(n):
+        for c in range(channels):
+            y[row_perm[i], c] = rhs[i, c]
+    for j in range(n):  # L y = Pr rhs, column by column
+        pivot = 0.0
+        for e in range(l_ptr[j], l_ptr[j + 1]):
+            if l_idx[e] == j:
+                pivot = l_val[e]
+        for c in range(channels):
+            y[j, c] /= pivot
+        for e in range(l_ptr[j], l_ptr[j + 1]):
+            i = l_idx[e]
+            if i > j:
+                coef = l_val[e]
+                for c in range(channels):
+                    y[i, c] -= coef * y[j, c]
+    for j in range(n - 1, -1, -1):  # U z = y
+        pivot = 0.0
+        for e in range(u_ptr[j], u_ptr[j + 1]):
+            if u_idx[e] == j:
+                pivot = u_val[e]
+        for c in range(channels):
+            y[j, c] /= pivot
+        for e in range(u_ptr[j], u_ptr[j + 1]):
+            i = u_idx[e]
+            if i < j:
+                coef = u_val[e]
+                for c in range(channels):
+                    y[i, c] -= coef * y[j, c]
+    out = np.empty((n, channels))
+    for i in range(n):
+        for c in range(channels):
+            out[i, c] = y[col_perm[i], c]
+    return out

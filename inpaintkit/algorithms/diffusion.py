@@ -90,20 +90,17 @@ _MG_MAXITER = 200
 #: and products stay float64, so the answer is as exact as with a float64 cycle;
 #: float32 halves the memory traffic of the cycle's products.
 _MG_DTYPE = np.float32
-#: Laplacian (harmonic, Poisson) groups above this many unknowns are solved by CG
-#: with a two-grid preconditioner: faster from about 10^5 unknowns (0.42 s against
-#: 0.59 s at 1.1e5; 3.4 s against 4.4 s at 8.4e5).
+#: Laplacian (harmonic, Poisson) groups above this many unknowns are solved by the
+#: same multigrid CG as the bilaplacian (faster than the factorisation from about
+#: 5x10^4 unknowns; about the same at 2.5x10^4: 0.11 s each on patchmatch's 512 px
+#: vote). It replaced a SciPy two-grid (aggregation) preconditioner: on the 1024 px
+#: vote (9.9x10^4 unknowns, started from the plain best vote) 8 CG steps against
+#: 19, 0.36-0.50 CPU s against 0.56-1.04 on one thread, loaded machine.
 _DIRECT_MAX_LAPLACIAN = 50_000
-#: Side of the square pixel blocks aggregated into one unknown of the two-grid
-#: preconditioner's coarse level (4: a 16x smaller coarse system, factorised).
-_AGGREGATE = 4
-#: Damping and number of the weighted-Jacobi sweeps before and after its coarse
-#: correction.
-_JACOBI_OMEGA = 0.6
-_JACOBI_SWEEPS = 2
-#: Conjugate-gradient stopping rule of that path (relative residual, iteration cap).
-_CG_RTOL = 1e-8
-_CG_MAXITER = 500
+#: Multigrid systems of at least this many unknowns share their products, smoothing,
+#: CG updates and Galerkin products over Numba's threads (``kernels.threads``; the
+#: same result on any number of threads). Smaller ones stay on one.
+_PARALLEL_MIN = 30_000
 
 
 # --------------------------------------------------------------------------------------
@@ -198,8 +195,8 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
     and returns it. Known pixels are only read. ``source`` (H, W, C), read at hole
     pixels, is added to the right-hand side: with order 1 the equation becomes
     Poisson's, (-L) u = source. ``start`` (H, W, C), read at hole pixels, is where
-    the two-grid CG path of large order-1 groups starts (default: zero); the
-    multigrid CG of large order-2 groups starts from zero. A ``screening`` weight
+    the multigrid CG of large order-1 groups starts (default: zero); that of large
+    order-2 groups starts from zero. A ``screening`` weight
     s > 0 (order 1) adds s (u - ``anchor``) to each row: the screened Poisson
     equation (s - L) u = source + s anchor, ``anchor`` (H, W, C) read at hole pixels.
     """
@@ -232,9 +229,8 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
             solution = _solve_multigrid(matrix, r, c, hole.shape, rhs)
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
-            first = start[r, c] if start is not None else np.zeros_like(rhs)
-            solution = _solve_cg(lambda v: matrix @ v, rhs, first, _two_grid(matrix, r, c),
-                                 _CG_RTOL, _CG_MAXITER)
+            first = start[r, c] if start is not None else None
+            solution = _solve_multigrid(matrix, r, c, hole.shape, rhs, first)
         filled[r, c] = solution
         report("diffusion", done + 1, len(batches))
     return filled
@@ -280,6 +276,19 @@ def _cast(parts):
     return parts[0], parts[1], parts[2].astype(_MG_DTYPE)
 
 
+def _lu_factors(matrix):
+    """SuperLU's factors of the SPD ``matrix`` as ``kernels.lu_solve`` takes them.
+
+    The factorisation is SuperLU's (symmetric mode, minimum degree on A + A^T); the
+    solves are Numba's (see ``kernels.lu_solve`` for why not ``SuperLU.solve``).
+    """
+    factor = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                  options={"SymmetricMode": True})
+    lower, upper = factor.L.tocsc(), factor.U.tocsc()
+    return (lower.indptr, lower.indices, lower.data, upper.indptr, upper.indices, upper.data,
+            factor.perm_r, factor.perm_c)
+
+
 def _multigrid(matrix, rows, cols, shape):
     """Multigrid V-cycle preconditioner for the SPD bilaplacian system over a hole.
 
@@ -317,12 +326,11 @@ def _multigrid(matrix, rows, cols, shape):
         parts = kernels.csr_matmul(*up, *kernels.csr_matmul(*parts, *down, coarse), coarse)
         size = coarse
     matrix = sparse.csr_array((parts[2], parts[1], parts[0]), shape=(size, size))
-    coarsest = splu(matrix.tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
-                    options={"SymmetricMode": True})
+    coarsest = _lu_factors(matrix)
 
     def cycle(depth, rhs):
         if depth == len(levels):
-            return coarsest.solve(rhs.astype(np.float64)).astype(_MG_DTYPE)
+            return kernels.lu_solve(*coarsest, rhs.astype(np.float64)).astype(_MG_DTYPE)
         parts, inv_diag, upper, prolong, restrict = levels[depth]
         smooth = (inv_diag, upper / _MG_RATIO, upper, _MG_DEGREE)
         x = kernels.chebyshev_smooth(*parts, smooth[0], np.zeros_like(rhs), rhs, *smooth[1:],
@@ -330,13 +338,15 @@ def _multigrid(matrix, rows, cols, shape):
         residual = kernels.csr_residual(*parts, x, rhs)
         coarse = cycle(depth + 1, kernels.csr_multiply(*restrict, residual))
         x += kernels.csr_multiply(*prolong, coarse)
-        return kernels.chebyshev_smooth(*parts, smooth[0], x, rhs, *smooth[1:])
+        # zero_start passed, not defaulted: one compiled specialisation, not two.
+        return kernels.chebyshev_smooth(*parts, smooth[0], x, rhs, *smooth[1:], False)
 
     return lambda residual: cycle(0, residual.astype(_MG_DTYPE)).astype(np.float64)
 
 
-def _solve_multigrid(matrix, rows, cols, shape, rhs):
-    """Solve the bilaplacian system ``matrix`` x = ``rhs`` (n, C) by multigrid-preconditioned CG.
+def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
+    """Solve the system ``matrix`` x = ``rhs`` (n, C) over hole pixels by
+    multigrid-preconditioned CG, from ``start`` (n, C; default zero).
 
     Falls back to the direct factorisation if CG has not converged within
     ``_MG_MAXITER`` steps (never seen; a safety net, not a path).
@@ -346,51 +356,20 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs):
         # The kernels' fast path keeps four channels' sums in registers; zero
         # channels cost less than the general loop would (they stay zero).
         rhs = np.pad(rhs, ((0, 0), (0, 4 - channels)))
+    first = np.zeros_like(rhs)
+    if start is not None:
+        first[:, :channels] = start
     parts = _csr_parts(matrix)
-    solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, np.zeros_like(rhs),
-                         _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
-    residual = kernels.csr_residual(*parts, solution, rhs)
+    with kernels.threads(rhs.shape[0] >= _PARALLEL_MIN):
+        solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first,
+                             _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
+        residual = kernels.csr_residual(*parts, solution, rhs)
     rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
     if np.all(np.sqrt((residual * residual).sum(axis=0))
               <= 10 * _MG_RTOL * np.sqrt((rhs * rhs).sum(axis=0))):
         return solution
     coo = matrix.tocoo()
     return _solve_spd(coo.row, coo.col, coo.data, rhs, rhs.shape[0])
-
-
-def _two_grid(matrix, pixel_rows, pixel_cols):
-    """Two-grid preconditioner for the Laplacian: weighted-Jacobi sweeps around an
-    exact coarse correction on ``_AGGREGATE``-pixel square blocks.
-
-    The coarse operator is the Galerkin product P^T A P, with P the piecewise-constant
-    prolongation from blocks to their hole pixels (aggregation, as in algebraic
-    multigrid): symmetric positive definite, 16x smaller, factorised once. The
-    same sweeps before and after make the preconditioner symmetric, as CG needs.
-    On a 2048^2 photo with a 50 % hole (2.1 million unknowns) CG converges in about
-    12 steps, about 9 s against 17 s for the direct factorisation.
-    """
-    n = matrix.shape[0]
-    blocks_across = int(pixel_cols.max()) // _AGGREGATE + 1
-    block = (pixel_rows // _AGGREGATE) * blocks_across + pixel_cols // _AGGREGATE
-    _, aggregate = np.unique(block, return_inverse=True)
-    prolong = sparse.csr_array((np.ones(n), (np.arange(n), aggregate.ravel())),
-                               shape=(n, int(aggregate.max()) + 1))
-    restrict = prolong.T.tocsr()
-    coarse = splu((restrict @ matrix @ prolong).tocsc(), permc_spec="MMD_AT_PLUS_A",
-                  diag_pivot_thresh=0.0, options={"SymmetricMode": True})
-    scaled_inverse = (_JACOBI_OMEGA / matrix.diagonal())[:, None]
-
-    def sweeps(x, residual, count):
-        for _ in range(count):
-            x = x + scaled_inverse * (residual - matrix @ x)
-        return x
-
-    def precondition(residual):
-        x = sweeps(scaled_inverse * residual, residual, _JACOBI_SWEEPS - 1)
-        x = x + prolong @ coarse.solve(np.ascontiguousarray(restrict @ (residual - matrix @ x)))
-        return sweeps(x, residual, _JACOBI_SWEEPS)
-
-    return precondition
 
 
 def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
@@ -860,14 +839,14 @@ def inpaint_diffusion(
     symmetric mode; in images under 128x128 px, holes of up to 1000 pixels are instead
     solved in NumPy alone (the same solution within rounding; a fresh process then
     imports neither SciPy nor Numba). Larger groups are
-    solved by preconditioned conjugate gradients in bounded memory: ``harmonic`` above 5x10^4
-    unknowns with a two-grid preconditioner (faster than the factorisation there,
-    and within about 1e-7 of it); ``tension`` and ``biharmonic`` from 2x10^4 with a
-    geometric multigrid V-cycle (float32, Galerkin coarse levels) as preconditioner
-    of float64 CG: time linear in the hole (6-12 us per hole pixel of an RGB
-    photo in CPU time on the benchmark's shared machine), 3.3-3.5x faster than the
-    factorisation at 2.2x10^5 unknowns, memory linear in the hole, within about
-    1e-8 of it (mean; 1.6e-7 at most on the benchmark). ``tv`` and ``transport`` start from the harmonic fill.
+    solved by conjugate gradients preconditioned with a geometric multigrid V-cycle
+    (float32, Galerkin coarse levels), in bounded memory: ``harmonic`` above 5x10^4
+    unknowns, ``tension`` and ``biharmonic`` from 2x10^4; time linear in the hole
+    (6-12 us per hole pixel of an RGB photo in CPU time on the benchmark's shared
+    machine), 3.3-3.5x faster than the factorisation at 2.2x10^5 unknowns, memory
+    linear in the hole, within about 1e-8 of it (mean; 1.6e-7 at most on the
+    benchmark). Systems from 3x10^4 unknowns share the work over Numba's threads,
+    with the same result on any number of threads. ``tv`` and ``transport`` start from the harmonic fill.
 
     References
     ----------
