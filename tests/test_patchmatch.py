@@ -863,7 +863,7 @@ def test_holes_on_the_border_and_many_disjoint_holes(coarse_fill, threshold):
 
 def test_large_holes_take_the_iterative_poisson_path(monkeypatch):
     # Above _DIRECT_MAX_LAPLACIAN unknowns the gradient vote's Poisson system is
-    # solved by two-grid CG from the plain best-vote copy: the same fill.
+    # solved by multigrid CG from the plain best-vote copy: the same fill.
     from inpaintkit.algorithms import diffusion
 
     truth = _stripes(56)

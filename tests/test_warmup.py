@@ -62,3 +62,20 @@ def test_listing_methods_imports_neither_numba_nor_torch():
                          "print(sorted(m for m in ('numba', 'torch', 'numpy', 'scipy') "
                          "if m in sys.modules))")
     assert out == "[]"
+
+
+def test_warmup_reaches_the_multigrid_solvers(monkeypatch):
+    # The sample's holes are solved directly; warm_large_holes must take the multigrid
+    # CG of both orders, or its kernels compile inside the first large fill.
+    from inpaintkit.algorithms import diffusion
+
+    calls = []
+    real = diffusion._solve_multigrid
+
+    def counting(matrix, rows, cols, shape, rhs, start=None):
+        calls.append(start is not None)
+        return real(matrix, rows, cols, shape, rhs, start)
+
+    monkeypatch.setattr(diffusion, "_solve_multigrid", counting)
+    diffusion.warm_large_holes()
+    assert sorted(calls) == [False, True]  # order 2 from zero, order 1 from a start
