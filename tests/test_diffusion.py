@@ -609,6 +609,7 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     direct = diffusion._solve_elliptic(data.copy(), hole, 2, tension)
     monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
     monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST_SHARE", 10**9)  # as deep as 40 allows
     levels = []
     original = diffusion._prolongation
     monkeypatch.setattr(diffusion, "_prolongation", lambda *a: levels.append(1) or original(*a))
@@ -616,6 +617,35 @@ def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     assert len(levels) >= 2  # really went through a hierarchy
     assert np.abs(iterative - direct)[hole].mean() < 1e-8
     assert np.abs(iterative - direct)[hole].max() < 1e-6
+
+
+def test_multigrid_coarsest_level_grows_with_the_system(monkeypatch):
+    """The bilaplacian's hierarchy stops at 1/_MG_COARSEST_SHARE of its unknowns when
+    that is more than _MG_COARSEST (fewer, better coarse levels), with the same answer
+    within the contract's 1e-6; the Laplacian's does not."""
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes((72, 90))["box"]
+    data = smooth_image(72, 90, 3, seed=4)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    original = diffusion._prolongation
+    counts = {}
+    for share in (10**9, 20):
+        monkeypatch.setattr(diffusion, "_MG_COARSEST_SHARE", share)
+        for order in (1, 2):
+            levels = []
+            monkeypatch.setattr(diffusion, "_prolongation",
+                                lambda *a, levels=levels: levels.append(1) or original(*a))
+            solved = diffusion._solve_elliptic(data.copy(), hole, order, 0.25)
+            counts[share, order] = len(levels)
+            if order == 2:
+                assert np.abs(solved - direct)[hole].max() < 1e-6
+    assert counts[20, 2] < counts[10**9, 2]  # 3432 unknowns: stops at 171, not 40
+    assert counts[20, 1] == counts[10**9, 1]
 
 
 @pytest.mark.parametrize("channels", (1, 4))

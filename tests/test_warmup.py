@@ -72,9 +72,9 @@ def test_warmup_reaches_the_multigrid_solvers(monkeypatch):
     calls = []
     real = diffusion._solve_multigrid
 
-    def counting(matrix, rows, cols, shape, rhs, start=None):
+    def counting(matrix, rows, cols, shape, rhs, start=None, **options):
         calls.append(start is not None)
-        return real(matrix, rows, cols, shape, rhs, start)
+        return real(matrix, rows, cols, shape, rhs, start, **options)
 
     monkeypatch.setattr(diffusion, "_solve_multigrid", counting)
     diffusion.warm_large_holes()

@@ -73,6 +73,14 @@ _MULTIGRID_MIN = 20_000
 #: 6 000 against 15 000, 3 000 and 1 000 at 5.4e4 unknowns: 0.37 s, 0.47 s, 0.44 s,
 #: 0.45 s (fewer levels need fewer CG steps, 11 against 15, but a larger factor).
 _MG_COARSEST = 6_000
+#: ... or, for the bilaplacian, at 1/40 of the fine level's unknowns if more: deep
+#: hierarchies of the fourth-order Galerkin operators need more CG steps. At 4096 px (biharmonic, 5 %
+#: hole, whose largest group has about 8x10^5 unknowns) 18 steps and 8.8-9.2 CPU s
+#: with 6 000 against 12-13 steps and 7.2-7.7 CPU s with 2x10^4; the same at 1024 px
+#: (0.38-0.39 CPU s, where 2x10^4 would cost 0.49-0.53 s); 2048 px 1.5-1.7 s either way.
+#: Not for the Laplacian: the 37 MP photo's patchmatch vote (about 1.8x10^6 unknowns)
+#: took 7 % more CPU and 40 MB more with it.
+_MG_COARSEST_SHARE = 40
 #: Degree of the Chebyshev-Jacobi smoother before and after each coarse correction,
 #: and the part of D^-1 A's spectrum it damps: [upper / _MG_RATIO, upper]. Counted in
 #: fine-level products (CG steps x (2 degree + 2)) on the benchmark's 5 % holes,
@@ -226,7 +234,8 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
             # assemble_system writes the rows in order: CSR without a COO conversion.
             indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
             matrix = sparse.csr_array((a_vals, a_cols, indptr), shape=(r.size, r.size))
-            solution = _solve_multigrid(matrix, r, c, hole.shape, rhs)
+            solution = _solve_multigrid(matrix, r, c, hole.shape, rhs,
+                                        share=_MG_COARSEST_SHARE)
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
             first = start[r, c] if start is not None else None
@@ -289,12 +298,13 @@ def _lu_factors(matrix):
             factor.perm_r, factor.perm_c)
 
 
-def _multigrid(matrix, rows, cols, shape):
+def _multigrid(matrix, rows, cols, shape, share=0):
     """Multigrid V-cycle preconditioner for the SPD bilaplacian system over a hole.
 
     Geometric coarsening of the hole pixels (rows, cols) of an image of ``shape``
     into 2x2 blocks (:func:`_prolongation`), Galerkin coarse operators P^T A P down
-    to ``_MG_COARSEST`` unknowns (factorised), and Chebyshev-accelerated Jacobi
+    to ``_MG_COARSEST`` unknowns or 1 / ``share`` of the fine level's, if more
+    (factorised; ``share`` 0: the former only), and Chebyshev-accelerated Jacobi
     smoothing of degree ``_MG_DEGREE`` on each level, the same before and after the
     coarse correction so that the cycle is a symmetric preconditioner for CG. The
     smoother's interval ends at a Gershgorin bound of D^-1 A's largest eigenvalue.
@@ -309,7 +319,8 @@ def _multigrid(matrix, rows, cols, shape):
     parts = (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
              np.ascontiguousarray(matrix.data, dtype=np.float64))
     size = matrix.shape[0]
-    while size > _MG_COARSEST:
+    stop = max(_MG_COARSEST, size // share if share else 0)
+    while size > stop:
         prolong, rows, cols, shape = _prolongation(rows, cols, shape)
         coarse = prolong.shape[1]
         if coarse > 0.8 * size:
@@ -344,9 +355,10 @@ def _multigrid(matrix, rows, cols, shape):
     return lambda residual: cycle(0, residual.astype(_MG_DTYPE)).astype(np.float64)
 
 
-def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
+def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None, share=0):
     """Solve the system ``matrix`` x = ``rhs`` (n, C) over hole pixels by
-    multigrid-preconditioned CG, from ``start`` (n, C; default zero).
+    multigrid-preconditioned CG, from ``start`` (n, C; default zero); ``share`` as
+    in :func:`_multigrid` (the bilaplacian's callers pass ``_MG_COARSEST_SHARE``).
 
     Falls back to the direct factorisation if CG has not converged within
     ``_MG_MAXITER`` steps (never seen; a safety net, not a path).
@@ -362,7 +374,8 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None):
     parts = _csr_parts(matrix)
     with kernels.threads(rhs.shape[0] >= _PARALLEL_MIN):
         solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first,
-                             _multigrid(matrix, rows, cols, shape), _MG_RTOL, _MG_MAXITER)
+                             _multigrid(matrix, rows, cols, shape, share), _MG_RTOL,
+                             _MG_MAXITER)
         residual = kernels.csr_residual(*parts, solution, rhs)
     rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
     if np.all(np.sqrt((residual * residual).sum(axis=0))
