@@ -234,10 +234,12 @@ def _solve_elliptic(data, hole, order, tension=0.0, source=None, start=None, scr
             # assemble_system writes the rows in order: CSR without a COO conversion.
             indptr = np.concatenate(([0], np.cumsum(np.bincount(a_rows, minlength=r.size))))
             matrix = sparse.csr_array((a_vals, a_cols, indptr), shape=(r.size, r.size))
+            a_rows = a_cols = a_vals = indptr = None  # the matrix holds what is needed
             solution = _solve_multigrid(matrix, r, c, hole.shape, rhs,
                                         share=_MG_COARSEST_SHARE)
         else:
             matrix = sparse.csr_array((a_vals, (a_rows, a_cols)), shape=(r.size, r.size))
+            a_rows = a_cols = a_vals = None  # the triplets: 24 bytes an entry
             first = start[r, c] if start is not None else None
             solution = _solve_multigrid(matrix, r, c, hole.shape, rhs, first)
         filled[r, c] = solution
@@ -298,7 +300,7 @@ def _lu_factors(matrix):
             factor.perm_r, factor.perm_c)
 
 
-def _multigrid(matrix, rows, cols, shape, share=0):
+def _multigrid(matrix, rows, cols, shape, share=0, parts=None):
     """Multigrid V-cycle preconditioner for the SPD bilaplacian system over a hole.
 
     Geometric coarsening of the hole pixels (rows, cols) of an image of ``shape``
@@ -316,8 +318,8 @@ def _multigrid(matrix, rows, cols, shape, share=0):
         residual (n, C) -> correction (n, C).
     """
     levels = []
-    parts = (matrix.indptr.astype(np.int32), matrix.indices.astype(np.int32),
-             np.ascontiguousarray(matrix.data, dtype=np.float64))
+    if parts is None:  # the caller's float64 CSR parts of ``matrix``, or our own
+        parts = _csr_parts(matrix)
     size = matrix.shape[0]
     stop = max(_MG_COARSEST, size // share if share else 0)
     while size > stop:
@@ -374,7 +376,7 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None, share=0):
     parts = _csr_parts(matrix)
     with kernels.threads(rhs.shape[0] >= _PARALLEL_MIN):
         solution = _solve_cg(lambda v: kernels.csr_multiply(*parts, v), rhs, first,
-                             _multigrid(matrix, rows, cols, shape, share), _MG_RTOL,
+                             _multigrid(matrix, rows, cols, shape, share, parts), _MG_RTOL,
                              _MG_MAXITER)
         residual = kernels.csr_residual(*parts, solution, rhs)
     rhs, solution, residual = rhs[:, :channels], solution[:, :channels], residual[:, :channels]
@@ -386,13 +388,14 @@ def _solve_multigrid(matrix, rows, cols, shape, rhs, start=None, share=0):
 
 
 def _solve_cg(multiply, rhs, start, precondition, rtol, maxiter):
-    """Preconditioned conjugate gradients, all channels at once, from ``start`` (n, C).
+    """Preconditioned conjugate gradients, all channels at once, from ``start`` (n, C),
+    which, if C-contiguous float64, becomes the iterate and is overwritten.
 
     ``multiply`` and ``precondition`` map (n, C) arrays to (n, C) arrays; stops when
     every channel's residual is within ``rtol`` of its right-hand side's norm, or
     after ``maxiter`` steps.
     """
-    x = np.array(start, dtype=np.float64, order="C")
+    x = np.ascontiguousarray(start, dtype=np.float64)  # updated in place: no copy needed
     residual = np.ascontiguousarray(rhs - multiply(x))
     z = precondition(residual)
     direction = z.copy()
