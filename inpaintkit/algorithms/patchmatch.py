@@ -21,6 +21,7 @@ from scipy import ndimage
 from .. import _progress
 from .._image import (check_has_hole, check_image, check_known_values, check_mask, composite,
                       prepare)
+from .._validate import check_float
 from . import _patchmatch_kernels as _k
 from ._jit import run_strided, threads
 from ._prefill import fill_without_sources
@@ -1176,10 +1177,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
     patch_size = _check_patch_size(patch_size, shape)
     iterations = _check_int(iterations, "iterations", low=1)
     nnf_iterations = _check_int(nnf_iterations, "nnf_iterations", low=1)
-    if (isinstance(texture_weight, (bool, np.bool_))
-            or not isinstance(texture_weight, numbers.Real)
-            or not np.isfinite(texture_weight) or texture_weight < 0):
-        raise ValueError(f"texture_weight must be a finite number >= 0, got {texture_weight!r}")
+    texture_weight = check_float("texture_weight", texture_weight, low=0.0)
     if coarse_fill not in _COARSE_FILLS:
         raise ValueError(f"coarse_fill must be one of {_COARSE_FILLS}, got {coarse_fill!r}")
     if final_vote not in _FINAL_VOTES:
@@ -1188,10 +1186,7 @@ def inpaint_patchmatch(image, mask, *, patch_size=7, iterations=1, nnf_iteration
             or not 0.0 <= sharpness <= 1.0):
         raise ValueError(f"sharpness must be a number in [0, 1], got {sharpness!r}")
     seed = _check_int(seed, "seed", low=0)
-    if (isinstance(usage_penalty, (bool, np.bool_)) or not isinstance(usage_penalty, numbers.Real)
-            or not 0.0 <= usage_penalty < np.inf):
-        raise ValueError(f"usage_penalty must be a finite number >= 0, got {usage_penalty!r}")
-    usage_penalty = float(usage_penalty)
+    usage_penalty = check_float("usage_penalty", usage_penalty, low=0.0)
     from . import melding  # imports this module: not at the top
 
     transforms, gain_bias, gradient_weight = melding.check_options(transforms, gain_bias,

@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from .. import _progress, structure
 from .._image import check_has_hole, check_mask, prepare
+from .._validate import check_float
 from . import _planar_kernels as _k
 from ._jit import run_strided, threads
 from .patchmatch import (
@@ -79,13 +80,6 @@ _NNF_ONCE_AFTER_FIRST_EM = True
 _SHARPNESS = 0.2
 #: Bias compensation bound per colour channel (the release's min/maxBias).
 _BIAS_MAX = 0.1
-
-
-def _check_weight(value, name: str) -> float:
-    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real)
-            or not np.isfinite(value) or value < 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def _gauss_weights(r: int) -> np.ndarray:
@@ -322,7 +316,7 @@ def patchmatch_nnf_warped(source, target, *, homographies=(), patch_size=7, iter
     if not (0 < low <= 1 <= high):
         raise ValueError(
             f"scale_range must be (low, high) with 0 < low <= 1 <= high, got {scale_range!r}")
-    bias_limit = _check_weight(bias_limit, "bias_limit")
+    bias_limit = check_float("bias_limit", bias_limit, low=0.0)
     r = patch_size // 2
     lines = np.array([[h[2, 1], h[2, 0], h[2, 2]] for h in hs] + [[0.0, 0.0, 1.0]])
     count = len(lines)
@@ -536,12 +530,12 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
     iterations = _check_int(_ITERATIONS if iterations is None else iterations, "iterations",
                             low=1)
     nnf_iterations = _check_int(nnf_iterations, "nnf_iterations", low=1)
-    lambda_plane = _check_weight(lambda_plane, "lambda_plane")
-    lambda_direct = _check_weight(lambda_direct, "lambda_direct")
-    direct_threshold = _check_weight(direct_threshold, "direct_threshold")
-    lambda_prox = _check_weight(lambda_prox, "lambda_prox")
-    lambda_regularity = _check_weight(lambda_regularity, "lambda_regularity")
-    texture_weight = _check_weight(texture_weight, "texture_weight")
+    lambda_plane = check_float("lambda_plane", lambda_plane, low=0.0)
+    lambda_direct = check_float("lambda_direct", lambda_direct, low=0.0)
+    direct_threshold = check_float("direct_threshold", direct_threshold, low=0.0)
+    lambda_prox = check_float("lambda_prox", lambda_prox, low=0.0)
+    lambda_regularity = check_float("lambda_regularity", lambda_regularity, low=0.0)
+    texture_weight = check_float("texture_weight", texture_weight, low=0.0)
     max_vps = _check_int(max_vps, "max_vps", low=2)
     seed = _check_int(seed, "seed", low=0)
     if pyramid not in ("geometric", "hole"):
