@@ -598,17 +598,27 @@ def _multigrid_holes(shape):
     return {"strokes": strokes.astype(bool), "box": box, "border": border}
 
 
+def _forced_multigrid(monkeypatch, shape, case, channels, seed, tension):
+    """(hole, data, direct): a bilaplacian case of :func:`_multigrid_holes` solved the
+    default (direct) way, with the module then set so that the next solve of it
+    takes the multigrid CG through a hierarchy coarsened down to 40 unknowns."""
+    from inpaintkit.algorithms import diffusion
+
+    hole = _multigrid_holes(shape)[case]
+    data = smooth_image(*shape, channels, seed=seed)
+    data[hole] = 0.0
+    direct = diffusion._solve_elliptic(data.copy(), hole, 2, tension)
+    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    return hole, data, direct
+
+
 @pytest.mark.parametrize("case", ("strokes", "box", "border"))
 @pytest.mark.parametrize("tension", (0.0, 0.25))
 def test_multigrid_equals_the_direct_solution(monkeypatch, case, tension):
     from inpaintkit.algorithms import diffusion
 
-    hole = _multigrid_holes((72, 90))[case]
-    data = smooth_image(72, 90, 3, seed=4)
-    data[hole] = 0.0
-    direct = diffusion._solve_elliptic(data.copy(), hole, 2, tension)
-    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
-    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    hole, data, direct = _forced_multigrid(monkeypatch, (72, 90), case, 3, 4, tension)
     monkeypatch.setattr(diffusion, "_MG_COARSEST_SHARE", 10**9)  # as deep as 40 allows
     levels = []
     original = diffusion._prolongation
@@ -625,13 +635,8 @@ def test_multigrid_coarsest_level_grows_with_the_system(monkeypatch):
     within the contract's 1e-6; the Laplacian's does not."""
     from inpaintkit.algorithms import diffusion
 
-    hole = _multigrid_holes((72, 90))["box"]
-    data = smooth_image(72, 90, 3, seed=4)
-    data[hole] = 0.0
-    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
-    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
+    hole, data, direct = _forced_multigrid(monkeypatch, (72, 90), "box", 3, 4, 0.25)
     monkeypatch.setattr(diffusion, "_DIRECT_MAX_LAPLACIAN", 1)
-    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
     original = diffusion._prolongation
     counts = {}
     for share in (10**9, 20):
@@ -653,12 +658,7 @@ def test_multigrid_pads_gray_and_keeps_rgba(monkeypatch, channels):
     """The multigrid runs on four channels (gray is padded with zero channels)."""
     from inpaintkit.algorithms import diffusion
 
-    hole = _multigrid_holes((48, 60))["box"]
-    data = smooth_image(48, 60, channels, seed=3)
-    data[hole] = 0.0
-    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
-    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
-    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    hole, data, direct = _forced_multigrid(monkeypatch, (48, 60), "box", channels, 3, 0.25)
     iterative = diffusion._solve_elliptic(data.copy(), hole, 2, 0.25)
     assert iterative.shape == direct.shape
     assert np.abs(iterative - direct)[hole].max() < 1e-6
@@ -779,12 +779,7 @@ def test_prolongation_is_bilinear_and_dirichlet_outside_the_hole():
 def test_multigrid_falls_back_to_the_direct_solve_when_cg_stalls(monkeypatch):
     from inpaintkit.algorithms import diffusion
 
-    hole = _multigrid_holes((40, 50))["box"]
-    data = smooth_image(40, 50, 2, seed=8)
-    data[hole] = 0.0
-    direct = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
-    monkeypatch.setattr(diffusion, "_MULTIGRID_MIN", 1)
-    monkeypatch.setattr(diffusion, "_MG_COARSEST", 40)
+    hole, data, direct = _forced_multigrid(monkeypatch, (40, 50), "box", 2, 8, 0.0)
     monkeypatch.setattr(diffusion, "_MG_MAXITER", 1)
     fallback = diffusion._solve_elliptic(data.copy(), hole, 2, 0.0)
     np.testing.assert_allclose(fallback[hole], direct[hole], atol=1e-12)

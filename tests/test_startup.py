@@ -184,25 +184,10 @@ def test_compile_notice_only_when_the_fill_runs_kernels(tmp_path):
     assert result.stdout.split() == ["None", "False", "True", "True"]
 
 
-def test_help_imports_no_numpy():
-    # --help loads every command's module for its summary line: none may import NumPy
-    # (or anything heavier) at its top.
-    code = ("import sys\n"
-            "from inpaintkit.cli import main\n"
-            "try:\n"
-            "    main(['--help'])\n"
-            "except SystemExit:\n"
-            "    pass\n"
-            "print(sorted(m for m in ('numpy', 'numba', 'scipy', 'cv2', 'torch') "
-            "if m in sys.modules), file=sys.stderr)\n")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True)
-    assert "fill" in result.stdout
-    assert result.stderr.strip().splitlines()[-1] == "[]"
-
-
-def _cli_in_fresh_interpreter(args, extra_path=None):
-    """Run ``inpaintkit ARGS`` in a new interpreter; (stdout, loaded heavy modules)."""
+def _cli_in_fresh_interpreter(args, extra_path=None,
+                              watch=("importlib.metadata", "numpy", "ast")):
+    """Run ``inpaintkit ARGS`` in a new interpreter; (stdout, the sorted list of the
+    ``watch`` modules it loaded, as printed)."""
     code = ("import sys\n"
             + (f"sys.path.insert(0, {str(extra_path)!r})\n" if extra_path else "")
             + "from inpaintkit.cli import main\n"
@@ -210,11 +195,19 @@ def _cli_in_fresh_interpreter(args, extra_path=None):
             f"    main({list(args)!r})\n"
             "except SystemExit as exit:\n"
             "    assert not exit.code, exit.code\n"
-            "print(sorted(m for m in ('importlib.metadata', 'numpy', 'ast') if m in sys.modules),"
-            " file=sys.stderr)\n")
+            f"print(sorted(m for m in {tuple(watch)!r} if m in sys.modules), file=sys.stderr)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)
     return result.stdout, result.stderr.strip().splitlines()[-1]
+
+
+def test_help_imports_no_numpy():
+    # --help loads every command's module for its summary line: none may import NumPy
+    # (or anything heavier) at its top.
+    out, modules = _cli_in_fresh_interpreter(["--help"],
+                                             watch=("numpy", "numba", "scipy", "cv2", "torch"))
+    assert "fill" in out
+    assert modules == "[]"
 
 
 @pytest.mark.parametrize("args", (["--help"], ["methods"]))
