@@ -72,9 +72,12 @@ def test_paint_fill_download(server, tmp_path):
         # The method list waits for torch to import (the learned methods): slow on a busy machine.
         WebDriverWait(driver, 60).until(
             lambda d: d.execute_script("return document.querySelectorAll('#method option').length > 1"))
-        first_paint = driver.execute_script(
+        # The paint entry is queued after the frame is presented, so it can still be
+        # missing when the page is already ready: wait for it (its startTime is when
+        # the paint happened, not when it is read).
+        first_paint = WebDriverWait(driver, 10).until(lambda d: d.execute_script(
             "const p = performance.getEntriesByType('paint').find(e => e.name === 'first-contentful-paint');"
-            "return p ? p.startTime : null")
+            "return p ? p.startTime : null"))
         print(f"first contentful paint {first_paint:.0f} ms; page ready {time.perf_counter() - start:.2f} s")
         # The target is 1 s (bench/serve.py measures it); 3 s keeps a busy CI machine green.
         assert first_paint is not None and first_paint < 3000
