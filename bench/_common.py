@@ -86,6 +86,32 @@ def object_cases(size: int = 256, *, names: Iterable[str] | None = None,
             for i, (name, image) in enumerate(photos.items())]
 
 
+#: Whole objects of the benchmark photos, each a set of boxes (top, bottom, left, right)
+#: in 256-px coordinates that covers the object with a margin: holes for removing
+#: it, as a user would mask it. There is no truth behind them: the fills are judged
+#: by eye (the background should continue; nothing else should be copied in).
+REMOVALS = (
+    ("astronaut", "shuttle", ((0, 146, 166, 238),)),
+    ("coffee", "spoon", ((148, 214, 136, 202), (38, 150, 184, 204))),
+    ("rocket", "rocket", ((68, 240, 112, 146),)),
+    ("rocket", "right tower", ((68, 230, 190, 224),)),
+)
+
+
+def removal_cases(size: int = 256) -> list[dict[str, Any]]:
+    """The :data:`REMOVALS` holes on the photos at ``size`` px: dicts with ``name``
+    (photo), ``object``, ``image`` and ``mask`` (no truth: the object is removed)."""
+    photos = load_photos(size, sorted({name for name, _, _ in REMOVALS}))
+    scale = size / 256
+    cases = []
+    for name, thing, boxes in REMOVALS:
+        mask = np.zeros((size, size), dtype=bool)
+        for top, bottom, left, right in boxes:
+            mask[int(top * scale):int(bottom * scale), int(left * scale):int(right * scale)] = True
+        cases.append({"name": name, "object": thing, "image": photos[name], "mask": mask})
+    return cases
+
+
 def save_strip(out_dir: str, case: dict[str, Any], results: Sequence[np.ndarray]) -> str:
     """Write the masked input (hole in magenta) and ``results`` side by side as
     ``out_dir/BUCKET_NAME.png``, to look at; returns the path."""

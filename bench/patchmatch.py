@@ -25,9 +25,14 @@ With ``--param KEY=VALUE`` (repeatable) the "inpaintkit" rows run with those opt
 same cases (its paired gain is the options' effect); ``--quality-only`` skips the other
 tables; ``--object-strips FILE`` writes one image of every object-removal case (rows:
 photo and mask seed; columns: masked input | defaults | with the options | r3 | truth).
+``--removal-strips FILE`` writes, instead of the tables, one image of whole objects
+removed (the shuttle, the spoon, the rocket, a tower: ``_common.REMOVALS``; there is
+no truth behind them, so they are judged by eye): masked input | ours (with the
+options) | defaults (with options only) | criminisi | r3.
 
 Run from the repository root: ``python bench/patchmatch.py [--quick] [--seeds N]
-[--curve] [--out DIR] [--param KEY=VALUE ...] [--quality-only] [--object-strips FILE]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
+[--curve] [--out DIR] [--param KEY=VALUE ...] [--quality-only] [--object-strips FILE]
+[--removal-strips FILE]``. PyPatchMatch is the PyPI package ``pypatchmatch`` (``pip install
 pypatchmatch``).
 """
 
@@ -49,7 +54,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
     bucket_cases, import_pypatchmatch, known_texture, load_photos, object_cases, print_table,
-    save_strip, score, timed,
+    removal_cases, save_strip, score, timed,
 )
 
 from inpaintkit import inpaint_patchmatch, masks, patchmatch_nnf  # noqa: E402
@@ -122,6 +127,32 @@ def write_object_strips(path: str, strips) -> None:
         shown[case["mask"]] = (255, 0, 255)
         rows.append(np.concatenate([shown, *results, case["image"]], axis=1))
     cv2.imwrite(path, np.ascontiguousarray(np.concatenate(rows, axis=0)[..., ::-1]))
+
+
+def write_removal_strips(path: str, size: int = 256) -> None:
+    """One image: a row per :func:`_common.removal_cases` case (masked | ours | the
+    defaults, with ``--param`` only | criminisi | r3 where PyPatchMatch is here)."""
+    import cv2
+
+    from inpaintkit import inpaint_criminisi
+
+    rows = []
+    for case in removal_cases(size):
+        image, mask = case["image"], case["mask"]
+        shown = image.copy()
+        shown[mask] = (255, 0, 255)
+        tiles = [shown, run_ours(image, mask)]
+        if PARAMS:
+            tiles.append(run_default(image, mask))
+        tiles.append(inpaint_criminisi(image, mask))
+        if HAVE_PEER:
+            tiles.append(run_peer(image, mask, 3))
+        rows.append(np.concatenate(tiles, axis=1))
+        print(f"removed: {case['name']} {case['object']}", flush=True)
+    cv2.imwrite(path, np.ascontiguousarray(np.concatenate(rows, axis=0)[..., ::-1]))
+    columns = ["masked", "ours" + (f" {PARAMS}" if PARAMS else ""),
+               *(["defaults"] if PARAMS else []), "criminisi", *(["r3"] if HAVE_PEER else [])]
+    print(f"object-removal strips ({' | '.join(columns)}) in {path}")
 
 
 def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve=(),
@@ -393,8 +424,14 @@ def main(argv=None):
                         help="one image (PNG or JPEG by the name) of all object-removal cases: "
                              "masked | defaults | with "
                              "--param | r3 | truth")
+    parser.add_argument("--removal-strips", default=None, metavar="FILE",
+                        help="only write one image of whole objects removed (no truth; judged "
+                             "by eye): masked | ours | defaults (with --param) | criminisi | r3")
     args = parser.parse_args(argv)
     PARAMS.update(args.param)
+    if args.removal_strips:
+        write_removal_strips(args.removal_strips)
+        return
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 3)
     if seeds < 1:
         parser.error("--seeds must be >= 1")
