@@ -95,6 +95,10 @@ REMOVALS = (
     ("coffee", "spoon", ((148, 214, 136, 202), (38, 150, 184, 204))),
     ("rocket", "rocket", ((68, 240, 112, 146),)),
     ("rocket", "right tower", ((68, 230, 190, 224),)),
+    ("rocket", "left tower", ((68, 232, 30, 66),)),
+    ("astronaut", "helmet", ((166, 256, 134, 256),)),
+    ("astronaut", "mission patch", ((172, 214, 62, 108),)),
+    ("coffee", "handle", ((146, 204, 60, 100),)),
 )
 
 
