@@ -571,6 +571,10 @@ def detect_planes(image, mask=None, *, vanishing=None, max_vps=3, density_sigma=
 # --------------------------------------------------------------------- regularity
 
 
+#: Centres whose distances to every vote :func:`_mean_shift` tabulates at a time.
+_MEAN_SHIFT_ROWS = 64
+
+
 def _mean_shift(points: np.ndarray, bandwidth: float, min_members: int) -> np.ndarray:
     """Flat-kernel mean shift of 2-D points (Comaniciu & Meer 2002), seeded on a grid
     of bins as scikit-learn's ``bin_seeding``; returns the modes
@@ -587,21 +591,31 @@ def _mean_shift(points: np.ndarray, bandwidth: float, min_members: int) -> np.nd
     radius2 = bandwidth * bandwidth
     squared = (points ** 2).sum(axis=1)
 
-    def neighbours(centres):
-        dist2 = (centres ** 2).sum(axis=1)[:, None] + squared[None, :] - 2.0 * centres @ points.T
-        return (dist2 <= radius2).astype(np.float64)
+    def shift(centres):
+        """Each centre's count of points within ``bandwidth`` and their mean. The
+        centre-by-point table is built for ``_MEAN_SHIFT_ROWS`` centres at a time:
+        whole, it took 170 MB for the 6 000 votes of a 1000-feature photo."""
+        count = np.empty(len(centres))
+        mean = np.empty_like(centres)
+        for top in range(0, len(centres), _MEAN_SHIFT_ROWS):
+            rows = slice(top, top + _MEAN_SHIFT_ROWS)
+            block = centres[rows]
+            dist2 = (block ** 2).sum(axis=1)[:, None] + squared[None, :] - 2.0 * block @ points.T
+            near = (dist2 <= radius2).astype(np.float64)
+            del dist2
+            count[rows] = near.sum(axis=1)
+            mean[rows] = (near @ points) / np.maximum(count[rows], 1.0)[:, None]
+        return count, mean
 
     moving = np.ones(len(modes), dtype=bool)
     for _ in range(100):
         index = np.flatnonzero(moving)
         if not len(index):
             break
-        near = neighbours(modes[index])
-        count = near.sum(axis=1)
-        moved = (near @ points) / np.maximum(count, 1.0)[:, None]
+        moved = shift(modes[index])[1]
         moving[index] = np.abs(moved - modes[index]).max(axis=1) >= 1e-3
         modes[index] = moved
-    count = neighbours(modes).sum(axis=1)
+    count = shift(modes)[0]
     centres: list[tuple[int, np.ndarray]] = []
     for k in np.argsort(-count, kind="stable"):
         if count[k] < min_members or len(centres) >= 4 * _MAX_REGULARITY:

@@ -193,6 +193,22 @@ def test_mean_shift_reference():
         assert np.min(np.hypot(*(modes - c).T)) < 1.0
 
 
+def test_mean_shift_in_row_blocks_equals_one_table(monkeypatch):
+    # The centre-by-vote table is built a block of rows at a time (memory); blocks of
+    # any height give the modes of the whole table, to the last bit.
+    rng = np.random.default_rng(2)
+    lattice = np.array([[32.0, 0.0], [0.0, 24.0], [32.0, 24.0], [-32.0, 24.0]])
+    votes = np.concatenate([np.concatenate([c, -c]) + rng.normal(0, 1.5, (2 * len(c), 2))
+                            for c in np.repeat(lattice, 40, axis=0).reshape(4, 40, 2)]
+                           + [rng.uniform(-120, 120, (300, 2))])
+    monkeypatch.setattr(structure, "_MEAN_SHIFT_ROWS", 10 ** 9)
+    whole = structure._mean_shift(votes, 20.0, 5)
+    assert len(whole) >= 4
+    for rows in (1, 7, 64):
+        monkeypatch.setattr(structure, "_MEAN_SHIFT_ROWS", rows)
+        assert np.array_equal(structure._mean_shift(votes, 20.0, 5), whole)
+
+
 def test_render_planes_picture():
     image, _ = two_plane_scene(128)
     mask = np.zeros((128, 128), bool)

@@ -20,14 +20,14 @@ import numpy as np
 from scipy import ndimage
 
 from .. import _progress, structure
-from .._image import check_has_hole, check_mask, prepare
+from .._image import check_has_hole, check_mask, composite, prepare
 from .._validate import check_float
 from . import _planar_kernels as _k
 from ._jit import run_strided, threads
 from .patchmatch import (
     _BANDS, _GAMMA, _MIN_BAND_HEIGHT, _TEXTURE_WINDOW, _build_geometric_pyramid, _build_pyramid,
-    _check_int, _check_patch_size, _derive_seed, _hole_depth, _initial_fill, _nnf_inputs, _share,
-    _restore_detail, _source_ok, _texture_features, _upsample_image, _vote_from_sources,
+    _check_int, _check_patch_size, _derive_seed, _detailed_hole_values, _hole_depth, _initial_fill,
+    _nnf_inputs, _share, _source_ok, _texture_features, _upsample_image, _vote_from_sources,
     _vote_weights, inpaint_patchmatch,
 )
 
@@ -604,6 +604,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
     texture = texture_weight * _texture_features(prep.data, ~hole, _TEXTURE_WINDOW)
     augmented = np.ascontiguousarray(np.concatenate([prep.data, texture], axis=2),
                                      dtype=np.float32)
+    # From here the pyramid holds the image; the end needs only the mask and original.
+    prep.data = texture = None
     augmented[hole] = 0.0
     if pyramid == "geometric":
         levels, factors = _build_geometric_pyramid(augmented, hole, exclude, patch_size,
@@ -611,12 +613,14 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
     else:
         levels = _build_pyramid(augmented, hole, exclude, patch_size)
         factors = [(2.0 ** depth, 2.0 ** depth) for depth in range(len(levels))]
+    del augmented  # the finest level (each level is dropped once it has an estimate)
     n_levels = len(levels)
     reg_samples = _REG_SAMPLES if use_regularity else 0
     estimate = None
     plane = offset = None
     for depth in range(n_levels - 1, -1, -1):
         values, level_hole, level_exclude = levels[depth]
+        levels[depth] = None
         level_shape = level_hole.shape
         factor = factors[depth]
         known = ~level_hole
@@ -649,6 +653,8 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
                 grown = _upsample_image(estimate, level_shape)
             estimate = np.ascontiguousarray(np.where(known[:, :, None], values, grown),
                                             dtype=np.float64)
+            grown = None
+        values = None
         if pyramid == "geometric":
             # The release's schedule: EM iterations fall linearly from the coarsest
             # level to ``iterations`` at the finest; PatchMatch iterations constant.
@@ -685,10 +691,15 @@ def inpaint_planar(image, mask, *, patch_size=None, iterations=None, nnf_iterati
                 weights = _vote_weights(np.where(finite, cost - low, 1e9), active, confidence)
                 run_strided(_k.vote_warped, estimate, positions, affine, bias, colours, weights,
                             active, level_hole, r, filled, parallel=search.parallel)
+            # The next step's search and transforms replace these (about 60 bytes a
+            # pixel of the level, plus the source list): dropped before they are made.
+            search = positions = affine = weights = sources = None
             spare, estimate = estimate, filled
         _progress.report("planar", n_levels - depth, n_levels)
-    # patchmatch's detail restorer, after the final vote as there.
-    colour = _restore_detail(estimate[:, :, :colours].astype(np.float64), hole, ~hole & ~exclude,
-                             _SHARPNESS if sharpness is None else float(sharpness), patch_size)
-    result = prep.finish(colour)
+    # patchmatch's detail restorer, after the final vote as there, on the hole only.
+    spare = plane = offset = cost = bias = confidence = active = src_ok = pixel_ok = None
+    values = _detailed_hole_values(estimate, colours, hole, ~hole & ~exclude,
+                                   _SHARPNESS if sharpness is None else float(sharpness),
+                                   patch_size)
+    result = composite(prep.original, hole, values)
     return (result, planes) if return_planes else result
