@@ -4,9 +4,9 @@ the image, one of its dominant self-similarity offsets per pixel, chosen by grap
 The offsets come from :func:`~inpaintkit.algorithms.patchmatch.patchmatch_nnf` (with a
 minimum offset); the alpha-expansion moves are binary max-flow problems solved by
 PyMaxflow (Boykov and Kolmogorov's algorithm); the terms of each move are built by the
-Numba kernels of :mod:`._offsets_kernels`; the final gradient-domain blend is the
-Poisson solve of :func:`~inpaintkit.algorithms.diffusion.poisson_fill` with the guidance
-of PatchMatch's gradient vote.
+Numba kernels of :mod:`._offsets_kernels`; the final gradient-domain blend is
+PatchMatch's gradient vote (a Poisson solve of
+:func:`~inpaintkit.algorithms.diffusion.poisson_fill` on the hole's bounding box).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from scipy import ndimage
 from .. import _progress
 from .._image import check_has_hole, prepare
 from . import _offsets_kernels as _k
-from .diffusion import harmonic_fill, poisson_fill
-from .patchmatch import _guided_divergence, _source_ok, inpaint_patchmatch, patchmatch_nnf
+from .diffusion import harmonic_fill
+from .patchmatch import _source_ok, _vote_from_sources, inpaint_patchmatch, patchmatch_nnf
 
 __all__ = ["inpaint_offsets", "dominant_offsets"]
 
@@ -95,7 +95,8 @@ def _downsample(values: np.ndarray, known: np.ndarray):
     h2, w2 = (height + 1) // 2, (width + 1) // 2
     pad = ((0, 2 * h2 - height), (0, 2 * w2 - width))
     weight = np.pad(known, pad).astype(np.float64)
-    padded = np.pad(values, (*pad, (0, 0))) * weight[:, :, None]
+    padded = np.pad(values, (*pad, (0, 0)))
+    padded *= weight[:, :, None]  # in place: one image-sized copy, not two
     sums = padded.reshape(h2, 2, w2, 2, -1).sum(axis=(1, 3))
     counts = weight.reshape(h2, 2, w2, 2).sum(axis=(1, 3))
     coarse = sums / np.maximum(counts, 1.0)[:, :, None]
@@ -493,8 +494,8 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=9, min_offset=None,
     filled = values.copy()
     known_now = ~hole
     todo = hole.copy()
-    grid = np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), axis=2)
-    sources = grid.copy()
+    # Each pixel's source pixel: itself until a label copies another into it.
+    sources = np.stack(np.meshgrid(np.arange(height), np.arange(width), indexing="ij"), axis=2)
     for _ in range(MAX_ROUNDS if len(full_offsets) else 0):
         round_levels = [(filled, known_now)]
         hole_levels = [todo]
@@ -522,11 +523,11 @@ def inpaint_offsets(image, mask, *, n_offsets=60, patch_size=9, min_offset=None,
         filled[todo] = _fill_rest(filled, todo, seed)
     _progress.report("offsets", 3, 4)
     if blend:
-        guidance = _guided_divergence(filled, hole, sources)
-        out = filled.copy()
-        with _progress.reporting(None):  # the solver's own progress is not ours
-            poisson_fill(out, hole, guidance, start=filled)
-        filled = np.clip(out, 0.0, 1.0)
+        # patchmatch's gradient-domain vote, on the hole's bounding box: the copies'
+        # differences inside their sources, integrated from the known border (the
+        # plain copies, already in ``filled``, are where its solver starts).
+        _vote_from_sources(filled, hole, sources, channels, filled)
+        np.clip(filled, 0.0, 1.0, out=filled)
     _progress.report("offsets", 4, 4)
     return prep.finish(filled)
 
