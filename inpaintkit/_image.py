@@ -542,12 +542,17 @@ def hole_regions(hole: np.ndarray, margin: int, *, block: int = REGION_BLOCK) ->
 #: crop pixel; 330 before its final vote worked on the hole's box); criminisi keeps
 #: about 25 B per pixel of its crop (the hole's box plus its windows' reach) and 7 per
 #: image pixel, counted here as 32 per image pixel (its harmonic guide's float crop
-#: first: up to 30), and the rest per hole pixel, the guide's solve included; the
-#: networks grow with the image. Methods not listed get the ``None`` row.
+#: first: up to 30), and the rest per hole pixel, the guide's solve included; planar
+#: took 299 B per pixel over the memory before its call on a 1024 px rendered corner
+#: of two brick walls with a 20 % box hole (OpenCV's SIFT on the image doubled, not
+#: seen by NumPy, is a large part); offsets 166 per pixel on limits.py's 1 MP photo
+#: (``None`` row); the networks grow with the image. Methods not listed get the
+#: ``None`` row.
 MEMORY_COST: dict[str | None, tuple[float, float]] = {
     "diffusion": (60.0, 3000.0),
     "patchmatch": (240.0, 0.0),
     "criminisi": (32.0, 3200.0),
+    "planar": (340.0, 0.0),
     None: (200.0, 0.0),
 }
 
