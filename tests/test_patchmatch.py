@@ -479,8 +479,13 @@ def test_gradient_vote_on_its_box_equals_the_whole_level(shape, rows, cols):
     values = colour[:, :, :3].astype(np.float64)
     start = values.copy()
     start[hole] = values[best[hole][:, 0], best[hole][:, 1]]
+    # The same Poisson problem posed on the whole image instead of the hole's box.
+    guidance = np.zeros_like(values)
+    ys, xs = np.nonzero(hole)
+    guidance[ys, xs] = P._guided_differences(values, hole, best, (slice(0, shape[0]),
+                                             slice(0, shape[1])), 3, ys, xs)
     solved = values.copy()
-    poisson_fill(solved, hole, P._guided_divergence(values, hole, best), start=start)
+    poisson_fill(solved, hole, guidance, start=start)
     np.testing.assert_array_equal(out[hole][:, :3], solved[hole].astype(np.float32))
     np.testing.assert_array_equal(out[:, :, 3], colour[:, :, 3])
     np.testing.assert_array_equal(out[~hole], colour[~hole])

@@ -753,37 +753,24 @@ def _vote_box(hole: np.ndarray) -> tuple[slice, slice]:
 
 
 def _guided_differences(values, hole, sources, box, channels, ys, xs) -> np.ndarray:
-    """(n, ``channels``) float64: the right-hand side of :func:`_guided_divergence` at
-    the hole pixels ``(ys, xs)`` of ``box`` (coordinates in the box; ``sources`` (h,
-    w, 2) covers the box and holds level coordinates). ``values`` (H, W, >=
-    channels), any float type, is read at the sources only and each read converted
-    to float64: no float64 copy of the level. The Numba kernel
-    :func:`._patchmatch_kernels.guided_differences` does the work (its NumPy
-    reference, bit for bit, is in the tests)."""
-    out = np.empty((ys.size, channels))
-    _k.guided_differences(values, np.ascontiguousarray(hole), sources, box[0].start,
-                          box[1].start, channels, ys, xs, out)
-    return out
-
-
-def _guided_divergence(values: np.ndarray, hole: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Right-hand side of the gradient-domain vote's Poisson equation.
+    """Right-hand side of the gradient-domain vote's Poisson equation at the hole
+    pixels ``(ys, xs)`` of ``box``: (n, ``channels``) float64.
 
     The guidance difference D(p, q) from hole pixel p to its neighbour q is the
     difference between the pixels at q's and p's places in p's source, the patch
     that p is copied from. Between two hole pixels it is the mean of both sources'
     views, so that D(q, p) = -D(p, q) and the system stays symmetric. Row p of
     (-L) u is deg(p) u_p - sum_q u_q; equating it to sum_q (u_p - u_q) = -sum_q D(p, q)
-    gives the right-hand side returned (H, W, C) float64, zero outside the hole
-    (``sources`` (H, W, 2) int: each hole pixel's source pixel). The vote itself
-    computes it on its box only (:func:`_guided_differences`).
-    """
-    height, width, channels = values.shape
-    box = (slice(0, height), slice(0, width))
-    ys, xs = np.nonzero(hole)
-    source = np.zeros((height, width, channels))
-    source[ys, xs] = _guided_differences(values, hole, sources, box, channels, ys, xs)
-    return source
+    gives the value returned for p. Coordinates ``(ys, xs)`` are in the box;
+    ``sources`` (h, w, 2) int covers the box and holds each hole pixel's source pixel
+    in level coordinates. ``values`` (H, W, >= channels), any float type, is read at
+    the sources only and each read converted to float64: no float64 copy of the
+    level. The Numba kernel :func:`._patchmatch_kernels.guided_differences` does the
+    work (its NumPy reference, bit for bit, is in the tests)."""
+    out = np.empty((ys.size, channels))
+    _k.guided_differences(values, np.ascontiguousarray(hole), sources, box[0].start,
+                          box[1].start, channels, ys, xs, out)
+    return out
 
 
 def _gradient_vote(parallel, estimate, nnf, dist, active, hole, r, channels, out) -> None:
