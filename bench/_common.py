@@ -116,12 +116,17 @@ def removal_cases(size: int = 256) -> list[dict[str, Any]]:
     return cases
 
 
+def masked(case: dict[str, Any]) -> np.ndarray:
+    """The case's image with its hole painted magenta: the first picture of a strip."""
+    shown = case["image"].copy()
+    shown[case["mask"]] = (255, 0, 255)
+    return shown
+
+
 def save_strip(out_dir: str, case: dict[str, Any], results: Sequence[np.ndarray]) -> str:
     """Write the masked input (hole in magenta) and ``results`` side by side as
     ``out_dir/BUCKET_NAME.png``, to look at; returns the path."""
-    shown = case["image"].copy()
-    shown[case["mask"]] = (255, 0, 255)
-    strip = np.concatenate([shown, *results], axis=1)
+    strip = np.concatenate([masked(case), *results], axis=1)
     path = os.path.join(out_dir, f"{case['bucket']}_{case['name']}.png")
     cv2.imwrite(path, np.ascontiguousarray(strip[..., ::-1]))
     return path

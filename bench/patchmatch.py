@@ -53,8 +53,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    bucket_cases, import_pypatchmatch, known_texture, load_photos, object_cases, print_table,
-    removal_cases, save_strip, score, timed,
+    bucket_cases, import_pypatchmatch, known_texture, load_photos, masked, object_cases,
+    print_table, removal_cases, save_strip, score, timed,
 )
 
 from inpaintkit import inpaint_patchmatch, masks, patchmatch_nnf  # noqa: E402
@@ -121,11 +121,8 @@ def write_object_strips(path: str, strips) -> None:
     | r3 | truth; columns without a result are left out)."""
     import cv2
 
-    rows = []
-    for case, results in strips:
-        shown = case["image"].copy()
-        shown[case["mask"]] = (255, 0, 255)
-        rows.append(np.concatenate([shown, *results, case["image"]], axis=1))
+    rows = [np.concatenate([masked(case), *results, case["image"]], axis=1)
+            for case, results in strips]
     cv2.imwrite(path, np.ascontiguousarray(np.concatenate(rows, axis=0)[..., ::-1]))
 
 
@@ -136,23 +133,19 @@ def write_removal_strips(path: str, size: int = 256) -> None:
 
     from inpaintkit import inpaint_criminisi
 
+    columns = [("ours" + (f" {PARAMS}" if PARAMS else ""), run_ours)]
+    if PARAMS:
+        columns.append(("defaults", run_default))
+    columns.append(("criminisi", inpaint_criminisi))
+    if HAVE_PEER:
+        columns.append(("r3", lambda image, mask: run_peer(image, mask, 3)))
     rows = []
     for case in removal_cases(size):
-        image, mask = case["image"], case["mask"]
-        shown = image.copy()
-        shown[mask] = (255, 0, 255)
-        tiles = [shown, run_ours(image, mask)]
-        if PARAMS:
-            tiles.append(run_default(image, mask))
-        tiles.append(inpaint_criminisi(image, mask))
-        if HAVE_PEER:
-            tiles.append(run_peer(image, mask, 3))
-        rows.append(np.concatenate(tiles, axis=1))
+        rows.append(np.concatenate([masked(case)] + [run(case["image"], case["mask"])
+                                                     for _, run in columns], axis=1))
         print(f"removed: {case['name']} {case['object']}", flush=True)
     cv2.imwrite(path, np.ascontiguousarray(np.concatenate(rows, axis=0)[..., ::-1]))
-    columns = ["masked", "ours" + (f" {PARAMS}" if PARAMS else ""),
-               *(["defaults"] if PARAMS else []), "criminisi", *(["r3"] if HAVE_PEER else [])]
-    print(f"object-removal strips ({' | '.join(columns)}) in {path}")
+    print(f"object-removal strips (masked | {' | '.join(n for n, _ in columns)}) in {path}")
 
 
 def quality_table(quick: bool, out_dir: str | None = None, seeds: int = 3, curve=(),

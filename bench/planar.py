@@ -46,7 +46,7 @@ from skimage import data as skdata
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import (  # noqa: E402
-    bucket_cases, import_pypatchmatch, object_cases, print_table, score, summarise, timed,
+    bucket_cases, import_pypatchmatch, masked, object_cases, print_table, score, summarise, timed,
 )
 
 import inpaintkit  # noqa: E402
@@ -317,9 +317,7 @@ def run_quality(cases, out_dir):
         print(f"  {case['name']}: " + ", ".join(
             f"{r['method']} {r['psnr']:.2f}" for r in records[-len(results):]), flush=True)
         if out_dir:
-            shown = case["image"].copy()
-            shown[case["mask"]] = (255, 0, 255)
-            strip = [shown, results["planar"], results["patchmatch"]]
+            strip = [masked(case), results["planar"], results["patchmatch"]]
             if "pypatchmatch r3" in results:
                 strip.append(results["pypatchmatch r3"])
             strip.append(case["image"])
